@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+/** The `autopar` command line: a thin layer over the library (see CLI.md in docs/). */
+import { Command } from 'commander';
+import { registerInspect } from './inspect.js';
+import { registerEval } from './eval.js';
+
+const program = new Command();
+program
+  .name('autopar')
+  .description('Auto-parallelization compiler for deep learning: ONNX + cluster -> sharded per-device programs')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride((err) => {
+    // commander's own usage errors: exit 2 like other usage errors; help/version exit 0.
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  });
+
+registerInspect(program);
+registerEval(program);
+
+await program.parseAsync(process.argv);
