@@ -1,0 +1,224 @@
+/**
+ * ModelProto bytes to a raw IR graph: inputs, initializers and constants typed, nodes
+ * in topological order, node outputs not yet typed (shape inference does that once
+ * the symbolic dimensions are bound).
+ */
+import path from 'node:path';
+import { AutoparError } from '../errors.js';
+import { dtypeFromOnnx } from '../ir/dtype.js';
+import type { HostTensor } from '../ir/host-tensor.js';
+import { hostTensor } from '../ir/host-tensor.js';
+import { type AttrValue, type Dim, type Graph, type GraphInput, type Initializer, type Node, type TensorType, isExternal } from '../ir/types.js';
+import { MAX_OPSET, MIN_OPSET, opFor } from '../ops/registry.js';
+import { type IAttributeProto, type IValueInfoProto, type ModelProto, onnx, toNum } from './proto.js';
+import { decodeTensor } from './tensor.js';
+
+const utf8 = new TextDecoder();
+
+export function parseModelBytes(bytes: Uint8Array, source: string): ModelProto {
+  let model: ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new AutoparError('E_PARSE', `${source}: not a valid ONNX model (protobuf decoding failed: ${why}); is the file truncated?`);
+  }
+  if (!model.graph || (model.graph.node ?? []).length === 0 && (model.graph.output ?? []).length === 0) {
+    throw new AutoparError('E_PARSE', `${source}: not an ONNX model (no graph found); expected a file written by torch.onnx.export or onnx.save`);
+  }
+  return model;
+}
+
+function defaultOpset(model: ModelProto, source: string): number {
+  const imports = model.opsetImport ?? [];
+  const entry = imports.find((o) => !o.domain || o.domain === 'ai.onnx');
+  if (!entry) throw new AutoparError('E_PARSE', `${source}: the model imports no version of the default ONNX domain`);
+  const v = toNum(entry.version);
+  if (v < MIN_OPSET || v > MAX_OPSET) {
+    throw new AutoparError(
+      'E_PARSE',
+      `${source}: opset ${v} is not supported (supported: ${MIN_OPSET} to ${MAX_OPSET}); re-export with torch.onnx.export(..., opset_version=17) or convert with onnx.version_converter`,
+    );
+  }
+  return v;
+}
+
+function valueType(vi: IValueInfoProto, where: string): TensorType {
+  const tt = vi.type?.tensorType;
+  if (!tt) throw new AutoparError('E_PARSE', `${where}: value '${vi.name ?? ''}' is not a tensor (sequences and maps are not supported)`);
+  const dtype = dtypeFromOnnx(tt.elemType ?? 0);
+  if (!dtype) throw new AutoparError('E_PARSE', `${where}: value '${vi.name ?? ''}' has unknown element type ${tt.elemType ?? 0}`);
+  const dims = tt.shape?.dim ?? [];
+  const shape: Dim[] = dims.map((d, i) => {
+    if (d.dimParam) return d.dimParam;
+    if (d.dimValue !== null && d.dimValue !== undefined) {
+      const v = toNum(d.dimValue);
+      if (!Number.isSafeInteger(v) || v < 0) throw new AutoparError('E_PARSE', `${where}: value '${vi.name ?? ''}' has invalid dimension ${v}`);
+      return v;
+    }
+    // An unnamed unknown dimension: give it a name the user can bind.
+    return `${vi.name ?? 'value'}_dim${i}`;
+  });
+  return { dtype, shape };
+}
+
+function attrValue(a: IAttributeProto, where: string, modelDir: string): AttrValue {
+  const T = onnx.AttributeProto.AttributeType;
+  switch (a.type) {
+    case T.FLOAT:
+      return { kind: 'float', value: a.f ?? 0 };
+    case T.INT:
+      return { kind: 'int', value: toNum(a.i) };
+    case T.STRING:
+      return { kind: 'string', value: utf8.decode(a.s ?? new Uint8Array()) };
+    case T.FLOATS:
+      return { kind: 'floats', value: [...(a.floats ?? [])] };
+    case T.INTS:
+      return { kind: 'ints', value: (a.ints ?? []).map(toNum) };
+    case T.STRINGS:
+      return { kind: 'strings', value: (a.strings ?? []).map((s) => utf8.decode(s)) };
+    case T.TENSOR: {
+      const t = decodeTensor(a.t ?? {}, where, modelDir);
+      if (isExternal(t.data)) throw new AutoparError('E_PARSE', `${where}: attribute tensor with external data is not supported`);
+      return { kind: 'tensor', value: t.data };
+    }
+    case T.GRAPH:
+      return { kind: 'graph', value: a.g?.name ?? '' };
+    default:
+      throw new AutoparError('E_UNSUPPORTED_OP', `${where}: attribute '${a.name ?? ''}' has unsupported type ${String(a.type)}`);
+  }
+}
+
+/** The value a Constant node produces (any of its value_* attributes). */
+function constantValue(node: Node): HostTensor {
+  const only = [...node.attrs.values()][0];
+  if (node.attrs.size !== 1 || !only) throw new AutoparError('E_GRAPH', `node '${node.name}' (Constant) must have exactly one value attribute`);
+  switch (only.kind) {
+    case 'tensor':
+      return only.value;
+    case 'float':
+      return hostTensor('float32', [], [only.value]);
+    case 'int':
+      return hostTensor('int64', [], [only.value]);
+    case 'floats':
+      return hostTensor('float32', [only.value.length], only.value);
+    case 'ints':
+      return hostTensor('int64', [only.value.length], only.value);
+    case 'string':
+    case 'strings':
+    case 'graph':
+      throw new AutoparError('E_UNSUPPORTED_OP', `node '${node.name}' (Constant): ${only.kind} constants are not supported`);
+  }
+}
+
+/** Kahn's algorithm; a leftover node means a cycle, reported with the nodes on it. */
+function topoSort(nodes: readonly Node[], defined: ReadonlySet<string>, source: string): Node[] {
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) =>
+    n.outputs.forEach((o) => {
+      if (o === '') return;
+      if (producer.has(o) || defined.has(o)) throw new AutoparError('E_GRAPH', `${source}: value '${o}' is defined more than once (again by node '${n.name}')`);
+      producer.set(o, i);
+    }),
+  );
+  const indeg = new Array<number>(nodes.length).fill(0);
+  const users = nodes.map(() => [] as number[]);
+  nodes.forEach((n, i) => {
+    for (const inp of n.inputs) {
+      if (inp === '' || defined.has(inp)) continue;
+      const p = producer.get(inp);
+      if (p === undefined) {
+        throw new AutoparError('E_GRAPH', `${source}: node '${n.name}' (${n.op}) uses '${inp}', which no node, graph input or initializer defines`);
+      }
+      indeg[i] = (indeg[i] ?? 0) + 1;
+      users[p]?.push(i);
+    }
+  });
+  const ready: number[] = [];
+  indeg.forEach((d, i) => d === 0 && ready.push(i));
+  const order: Node[] = [];
+  for (let k = 0; k < ready.length; k++) {
+    const i = ready[k] as number;
+    order.push(nodes[i] as Node);
+    for (const u of users[i] ?? []) {
+      indeg[u] = (indeg[u] ?? 0) - 1;
+      if (indeg[u] === 0) ready.push(u);
+    }
+  }
+  if (order.length !== nodes.length) {
+    const stuck = nodes.filter((_, i) => (indeg[i] ?? 0) > 0).map((n) => n.name);
+    throw new AutoparError('E_GRAPH', `${source}: the graph has a cycle through nodes ${stuck.slice(0, 6).join(', ')}${stuck.length > 6 ? ', ...' : ''}`);
+  }
+  return order;
+}
+
+export function decodeGraph(model: ModelProto, source: string): Graph {
+  const modelDir = path.dirname(path.resolve(source));
+  const opset = defaultOpset(model, source);
+  const g = model.graph ?? {};
+  const types = new Map<string, TensorType>();
+
+  const initializers = new Map<string, Initializer>();
+  for (const t of g.initializer ?? []) {
+    const d = decodeTensor(t, source, modelDir);
+    if (!d.name) throw new AutoparError('E_PARSE', `${source}: an initializer has no name`);
+    if (initializers.has(d.name)) throw new AutoparError('E_GRAPH', `${source}: initializer '${d.name}' is defined twice`);
+    const type: TensorType = { dtype: d.dtype, shape: d.shape };
+    initializers.set(d.name, { name: d.name, type, data: d.data });
+    types.set(d.name, type);
+  }
+
+  const inputs: GraphInput[] = [];
+  for (const vi of g.input ?? []) {
+    const name = vi.name ?? '';
+    if (initializers.has(name)) continue; // IR < 4 lists initializers among inputs
+    const type = valueType(vi, source);
+    if (types.has(name)) throw new AutoparError('E_GRAPH', `${source}: graph input '${name}' is listed twice`);
+    inputs.push({ name, type });
+    types.set(name, type);
+  }
+
+  const constants = new Map<string, HostTensor>();
+  const nodes: Node[] = [];
+  const names = new Set<string>();
+  (g.node ?? []).forEach((np, i) => {
+    const op = np.opType ?? '';
+    let name = np.name ?? '';
+    if (!name || names.has(name)) name = `${op}_${i}`;
+    names.add(name);
+    const where = `${source}: node '${name}' (${op})`;
+    const attrs = new Map<string, AttrValue>();
+    for (const a of np.attribute ?? []) attrs.set(a.name ?? '', attrValue(a, where, modelDir));
+    const domain = np.domain === 'ai.onnx' ? '' : (np.domain ?? '');
+    const node: Node = { name, op, domain, inputs: [...(np.input ?? [])], outputs: [...(np.output ?? [])], attrs };
+    if (op === 'Constant' && domain === '') {
+      const out = node.outputs[0];
+      if (!out || node.outputs.length !== 1) throw new AutoparError('E_GRAPH', `${where}: needs exactly one output`);
+      if (types.has(out) || constants.has(out)) throw new AutoparError('E_GRAPH', `${source}: value '${out}' is defined more than once (again by node '${name}')`);
+      const v = constantValue(node);
+      constants.set(out, v);
+      types.set(out, { dtype: v.dtype, shape: v.shape });
+      return;
+    }
+    opFor(node, opset); // unsupported ops fail here, with the node named
+    nodes.push(node);
+  });
+
+  const outputs = (g.output ?? []).map((o) => o.name ?? '');
+  const sorted = topoSort(nodes, new Set(types.keys()), source);
+  const produced = new Set([...types.keys(), ...sorted.flatMap((n) => n.outputs)]);
+  for (const o of outputs) {
+    if (!produced.has(o)) throw new AutoparError('E_GRAPH', `${source}: graph output '${o}' is not produced by any node`);
+  }
+  return {
+    name: g.name ?? 'main',
+    opset,
+    inputs,
+    outputs,
+    initializers,
+    constants,
+    nodes: sorted,
+    types,
+    source,
+  };
+}

@@ -1,0 +1,158 @@
+/** Contractions: MatMul (numpy semantics), Gemm, Einsum. */
+import { AutoparError } from '../errors.js';
+import { numel } from '../ir/host-tensor.js';
+import type { Dim } from '../ir/types.js';
+import { defineOp, shapeError, type NodeContext, type Op } from './op.js';
+import { broadcastShapes, fmtShape, input, ioBytes } from './util.js';
+
+const FAMILY = 'matmul';
+
+function matmulShape(ctx: NodeContext, a: readonly Dim[], b: readonly Dim[]): Dim[] {
+  if (a.length === 0 || b.length === 0) throw shapeError(ctx.node, 'MatMul inputs must have rank >= 1');
+  const a2 = a.length === 1 ? [1, a[0] as Dim] : a;
+  const b2 = b.length === 1 ? [b[0] as Dim, 1] : b;
+  const k1 = a2[a2.length - 1] as Dim;
+  const k2 = b2[b2.length - 2] as Dim;
+  if (k1 !== k2) {
+    throw shapeError(ctx.node, `cannot multiply ${fmtShape(a)} by ${fmtShape(b)}: inner dimensions ${k1} and ${k2} differ`);
+  }
+  const batch = broadcastShapes(ctx, [a2.slice(0, -2), b2.slice(0, -2)]);
+  const out = [...batch];
+  if (a.length > 1) out.push(a2[a2.length - 2] as Dim);
+  if (b.length > 1) out.push(b2[b2.length - 1] as Dim);
+  return out;
+}
+
+export const MatMul = defineOp<null>({
+  type: 'MatMul',
+  family: FAMILY,
+  arity: [2, 2],
+  differentiable: true,
+  attrs: () => null,
+  infer: (ctx) => {
+    const [a, b] = [input(ctx, 0), input(ctx, 1)];
+    if (a.dtype !== b.dtype) throw shapeError(ctx.node, `input dtypes differ (${a.dtype}, ${b.dtype})`);
+    return [{ dtype: a.dtype, shape: matmulShape(ctx, a.shape, b.shape) }];
+  },
+  cost: (ctx) => {
+    const a = ctx.inputs[0];
+    const out = ctx.outputs[0];
+    const k = a ? (a.shape[a.shape.length - 1] ?? 1) : 1;
+    return { flops: 2 * k * (out ? numel(out.shape) : 0), bytes: ioBytes(ctx), kind: 'matmul' };
+  },
+});
+
+export interface GemmAttrs {
+  readonly alpha: number;
+  readonly beta: number;
+  readonly transA: boolean;
+  readonly transB: boolean;
+}
+
+export const Gemm = defineOp<GemmAttrs>({
+  type: 'Gemm',
+  family: FAMILY,
+  arity: [2, 3],
+  differentiable: true,
+  attrs: (r) => ({
+    alpha: r.float('alpha', 1),
+    beta: r.float('beta', 1),
+    transA: r.int('transA', 0) !== 0,
+    transB: r.int('transB', 0) !== 0,
+  }),
+  infer: (ctx, g) => {
+    const [a, b] = [input(ctx, 0), input(ctx, 1)];
+    if (a.shape.length !== 2 || b.shape.length !== 2) {
+      throw shapeError(ctx.node, `Gemm needs 2-D inputs, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+    }
+    const [m, ka] = g.transA ? [a.shape[1], a.shape[0]] : [a.shape[0], a.shape[1]];
+    const [kb, n] = g.transB ? [b.shape[1], b.shape[0]] : [b.shape[0], b.shape[1]];
+    if (ka !== kb) {
+      throw shapeError(ctx.node, `cannot multiply ${fmtShape(a.shape)}${g.transA ? 'ᵀ' : ''} by ${fmtShape(b.shape)}${g.transB ? 'ᵀ' : ''}: inner dimensions ${ka} and ${kb} differ`);
+    }
+    const out: Dim[] = [m as Dim, n as Dim];
+    const c = ctx.inputs[2];
+    if (c) broadcastShapes(ctx, [out, c.shape]);
+    return [{ dtype: a.dtype, shape: out }];
+  },
+  cost: (ctx, g) => {
+    const a = ctx.inputs[0];
+    const out = ctx.outputs[0];
+    const k = a ? (g.transA ? a.shape[0] : a.shape[1]) ?? 1 : 1;
+    const mn = out ? numel(out.shape) : 0;
+    return { flops: 2 * k * mn + (ctx.inputs[2] ? mn : 0), bytes: ioBytes(ctx), kind: 'matmul' };
+  },
+});
+
+export interface EinsumAttrs {
+  readonly inputs: readonly string[];
+  readonly output: string;
+}
+
+/** Parses an explicit or implicit einsum equation (no ellipsis). */
+export function parseEquation(eq: string, nodeName: string): EinsumAttrs {
+  const clean = eq.replace(/\s+/g, '');
+  if (clean.includes('.')) {
+    throw new AutoparError('E_UNSUPPORTED_OP', `node '${nodeName}' (Einsum): ellipsis in '${eq}' is not supported`);
+  }
+  const [lhs, rhs] = clean.split('->');
+  const inputs = (lhs ?? '').split(',');
+  if (inputs.some((s) => !/^[a-zA-Z]*$/.test(s))) {
+    throw new AutoparError('E_GRAPH', `node '${nodeName}' (Einsum): malformed equation '${eq}'`);
+  }
+  let output = rhs;
+  if (output === undefined) {
+    // Implicit mode: letters that appear once, in alphabetical order.
+    const counts = new Map<string, number>();
+    for (const s of inputs) for (const c of s) counts.set(c, (counts.get(c) ?? 0) + 1);
+    output = [...counts].filter(([, n]) => n === 1).map(([c]) => c).sort().join('');
+  }
+  return { inputs, output };
+}
+
+function einsumSizes(ctx: NodeContext, e: EinsumAttrs): Map<string, Dim> {
+  const sizes = new Map<string, Dim>();
+  e.inputs.forEach((sub, i) => {
+    const t = input(ctx, i);
+    if (t.shape.length !== sub.length) {
+      throw shapeError(ctx.node, `operand ${i} has rank ${t.shape.length} but subscript '${sub}' has ${sub.length} letters`);
+    }
+    [...sub].forEach((c, k) => {
+      const d = t.shape[k] as Dim;
+      const prev = sizes.get(c);
+      if (prev === undefined || prev === 1) sizes.set(c, d);
+      else if (d !== 1 && d !== prev) throw shapeError(ctx.node, `letter '${c}' has sizes ${prev} and ${d}`);
+    });
+  });
+  return sizes;
+}
+
+export const Einsum = defineOp<EinsumAttrs>({
+  type: 'Einsum',
+  family: FAMILY,
+  arity: [1, 2147483647],
+  differentiable: true,
+  attrs: (r) => parseEquation(r.requiredString('equation'), r.node.name),
+  infer: (ctx, e) => {
+    if (e.inputs.length !== ctx.inputs.length) {
+      throw shapeError(ctx.node, `equation has ${e.inputs.length} operands but the node has ${ctx.inputs.length} inputs`);
+    }
+    const sizes = einsumSizes(ctx, e);
+    const shape = [...e.output].map((c) => {
+      const d = sizes.get(c);
+      if (d === undefined) throw shapeError(ctx.node, `output letter '${c}' appears in no input`);
+      return d;
+    });
+    return [{ dtype: input(ctx, 0).dtype, shape }];
+  },
+  cost: (ctx, e) => {
+    // One multiply-add per point of the full index space (all letters).
+    let space = 1;
+    const seen = new Map<string, number>();
+    e.inputs.forEach((sub, i) => [...sub].forEach((c, k) => seen.set(c, Math.max(seen.get(c) ?? 1, ctx.inputs[i]?.shape[k] ?? 1))));
+    for (const v of seen.values()) space *= v;
+    return { flops: 2 * space, bytes: ioBytes(ctx), kind: 'matmul' };
+  },
+});
+
+export const matmulOps: readonly Op[] = [MatMul, Gemm, Einsum];
