@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerInspect } from './inspect.js';
 import { registerEval } from './eval.js';
+import { registerCluster } from './cluster.js';
 
 const program = new Command();
 program
@@ -17,5 +18,6 @@ program
 
 registerInspect(program);
 registerEval(program);
+registerCluster(program);
 
 await program.parseAsync(process.argv);
