@@ -3,7 +3,7 @@ import { AutoparError } from '../errors.js';
 import { numel } from '../ir/host-tensor.js';
 import type { Dim } from '../ir/types.js';
 import type { AttrReader } from './attrs.js';
-import { defineOp, shapeError, type NodeContext, type Op } from './op.js';
+import { defineOp, shapeError, type NodeContext, type Op, type TypedOp } from './op.js';
 import { elementwiseCost, fmtShape, input, ioBytes } from './util.js';
 
 export type AutoPad = 'NOTSET' | 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
@@ -187,7 +187,7 @@ export interface PoolAttrs extends WindowAttrs {
   readonly storageOrder: number;
 }
 
-function poolOp(type: 'MaxPool' | 'AveragePool'): Op {
+function poolOp(type: 'MaxPool' | 'AveragePool'): TypedOp<PoolAttrs> {
   return defineOp<PoolAttrs>({
     type,
     family: 'conv',
@@ -223,4 +223,7 @@ export const GlobalAveragePool = defineOp<null>({
   cost: (ctx) => ({ flops: ctx.inputs[0] ? numel(ctx.inputs[0].shape) : 0, bytes: ioBytes(ctx), kind: 'reduce' }),
 });
 
-export const convOps: readonly Op[] = [Conv, ConvTranspose, poolOp('MaxPool'), poolOp('AveragePool'), GlobalAveragePool];
+export const MaxPool = poolOp('MaxPool');
+export const AveragePool = poolOp('AveragePool');
+
+export const convOps: readonly Op[] = [Conv, ConvTranspose, MaxPool, AveragePool, GlobalAveragePool];

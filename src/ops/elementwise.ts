@@ -2,7 +2,7 @@
 import { AutoparError } from '../errors.js';
 import { type DType, dtypeFromOnnx, isFloat } from '../ir/dtype.js';
 import { type HostTensor } from '../ir/host-tensor.js';
-import { defineOp, type Op } from './op.js';
+import { defineOp, type Op, type TypedOp } from './op.js';
 import { broadcastShapes, elementwiseCost, hostBroadcast, input, isConcrete, movementCost } from './util.js';
 
 const FAMILY = 'elementwise';
@@ -68,7 +68,7 @@ const UNARY: readonly UnaryDef[] = [
   { type: 'Not', flops: 1, f: (x) => (x ? 0 : 1), differentiable: false, outDtype: 'bool' },
 ];
 
-function unaryOp(d: UnaryDef): Op {
+function unaryOp(d: UnaryDef): TypedOp<UnaryAttrs> {
   return defineOp<UnaryAttrs>({
     type: d.type,
     family: FAMILY,
@@ -120,7 +120,7 @@ const BINARY: readonly BinaryDef[] = [
   { type: 'Min', f: (a, b) => Math.min(a, b), compare: false, differentiable: true },
 ];
 
-function binaryOp(d: BinaryDef): Op {
+function binaryOp(d: BinaryDef): TypedOp<null> {
   // Max and Min are variadic in ONNX; the rest take exactly two inputs.
   const variadic = d.type === 'Max' || d.type === 'Min';
   return defineOp<null>({
@@ -243,4 +243,7 @@ export const Dropout = defineOp<DropoutAttrs>({
   cost: (ctx) => movementCost(ctx),
 });
 
-export const elementwiseOps: readonly Op[] = [...UNARY.map(unaryOp), ...BINARY.map(binaryOp), Where, Cast, Clip, Dropout];
+export const UNARY_OPS: ReadonlyMap<string, TypedOp<UnaryAttrs>> = new Map(UNARY.map((d) => [d.type, unaryOp(d)]));
+export const BINARY_OPS: ReadonlyMap<string, TypedOp<null>> = new Map(BINARY.map((d) => [d.type, binaryOp(d)]));
+
+export const elementwiseOps: readonly Op[] = [...UNARY_OPS.values(), ...BINARY_OPS.values(), Where, Cast, Clip, Dropout];

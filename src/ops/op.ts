@@ -70,7 +70,12 @@ export interface Op {
   cost(ctx: CostContext): OpCost;
 }
 
-export function defineOp<A>(spec: OpSpec<A>): Op {
+/** An op whose attribute type is known statically: targets (kernels, emitters) use it. */
+export interface TypedOp<A> extends Op {
+  attrsOf(node: Node, opset: number): A;
+}
+
+export function defineOp<A>(spec: OpSpec<A>): TypedOp<A> {
   // Parsing is cheap, but graphs of 100k nodes ask repeatedly: cache per node object.
   const cache = new WeakMap<Node, A>();
   const parse = (node: Node, opset: number): A => {
@@ -90,6 +95,7 @@ export function defineOp<A>(spec: OpSpec<A>): Op {
     canFold: fold !== undefined,
     foldsFromTypes: spec.foldsFromTypes ?? false,
     parseAttrs: parse,
+    attrsOf: parse,
     infer: (ctx) => spec.infer(ctx, parse(ctx.node, ctx.opset)),
     fold: (values, ctx) => (fold ? fold(values, parse(ctx.node, ctx.opset), ctx) : undefined),
     cost: (ctx) => spec.cost(ctx, parse(ctx.node, ctx.opset)),

@@ -1,6 +1,6 @@
 /** Reductions over axes, and the softmax family (a reduction plus elementwise work). */
 import type { Dim } from '../ir/types.js';
-import { defineOp, type NodeContext, type Op } from './op.js';
+import { defineOp, type NodeContext, type Op, type TypedOp } from './op.js';
 import { constInts, elementwiseCost, input, ioBytes, normAxis } from './util.js';
 
 export interface ReduceAttrs {
@@ -28,7 +28,7 @@ export function reduceAxes(ctx: NodeContext, a: ReduceAttrs, rank: number): numb
   return [...new Set(raw.map((ax) => normAxis(ax, rank, ctx)))].sort((p, q) => p - q);
 }
 
-function reduceOp(type: string, differentiable: boolean): Op {
+function reduceOp(type: string, differentiable: boolean): TypedOp<ReduceAttrs> {
   return defineOp<ReduceAttrs>({
     type,
     family: 'reduce',
@@ -49,7 +49,7 @@ function reduceOp(type: string, differentiable: boolean): Op {
   });
 }
 
-function softmaxOp(type: 'Softmax' | 'LogSoftmax'): Op {
+function softmaxOp(type: 'Softmax' | 'LogSoftmax'): TypedOp<{ readonly axis: number }> {
   return defineOp<{ readonly axis: number }>({
     type,
     family: 'reduce',
@@ -66,12 +66,10 @@ function softmaxOp(type: 'Softmax' | 'LogSoftmax'): Op {
   });
 }
 
-export const reduceOps: readonly Op[] = [
-  reduceOp('ReduceSum', true),
-  reduceOp('ReduceMean', true),
-  reduceOp('ReduceMax', true),
-  reduceOp('ReduceMin', true),
-  reduceOp('ReduceProd', true),
-  softmaxOp('Softmax'),
-  softmaxOp('LogSoftmax'),
-];
+export const REDUCE_OPS: ReadonlyMap<string, TypedOp<ReduceAttrs>> = new Map(
+  ['ReduceSum', 'ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd'].map((t) => [t, reduceOp(t, true)]),
+);
+export const Softmax = softmaxOp('Softmax');
+export const LogSoftmax = softmaxOp('LogSoftmax');
+
+export const reduceOps: readonly Op[] = [...REDUCE_OPS.values(), Softmax, LogSoftmax];
