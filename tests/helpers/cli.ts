@@ -1,0 +1,38 @@
+/** Runs the built CLI (`dist/src/cli/main.js`, built by `npm test` before vitest) as a user would. */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const MODELS = path.join(ROOT, 'tests', 'fixtures', 'models');
+export const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+
+export function model(name: string): string {
+  return path.join(MODELS, name);
+}
+
+export interface CliResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function runCli(args: readonly string[], opts: { timeoutMs?: number } = {}): CliResult {
+  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm test runs tsc before vitest)`);
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: opts.timeoutMs ?? 60_000,
+    env: { ...process.env, NODE_NO_WARNINGS: '1' },
+  });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Runs a command that must succeed with `--json` and parses its stdout. */
+export function runJson(args: readonly string[]): unknown {
+  const r = runCli([...args, '--json']);
+  if (r.status !== 0) throw new Error(`autopar ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as unknown;
+}
