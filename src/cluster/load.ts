@@ -66,7 +66,7 @@ function resolve(raw: RawCluster): { readonly groups: readonly GroupSpec[]; read
     if (raw.hosts !== undefined && raw.hosts !== sum) {
       throw new ClusterFileError(
         ['hosts'],
-        `is ${raw.hosts} but the groups add up to ${sum} hosts (${groups.map((g) => g.hosts).join(' + ')}); make them agree or drop the top-level hosts`,
+        `is ${raw.hosts} but the groups add up to ${sum} host${sum === 1 ? '' : 's'} (${groups.map((g) => g.hosts).join(' + ')}); make them agree or drop the top-level hosts`,
       );
     }
   } else {
