@@ -7,7 +7,7 @@
 import { AutoparError } from '../src/errors.js';
 import { isFloat } from '../src/ir/dtype.js';
 import { type HostTensor, numel } from '../src/ir/host-tensor.js';
-import { type Dim, type Graph, type Node, type TensorType, isExternal } from '../src/ir/types.js';
+import { type Dim, type Graph, type Node, type TensorType, inlineData } from '../src/ir/types.js';
 import type { NodeContext } from '../src/ops/op.js';
 import { opFor } from '../src/ops/registry.js';
 import { fmtShape, isConcrete } from '../src/ops/util.js';
@@ -74,7 +74,7 @@ export function bindAndInfer(g: Graph, opts: BindOptions = {}): BindResult {
     const c = constants.get(name);
     if (c) return c;
     const init = g.initializers.get(name);
-    if (init && !isExternal(init.data) && !isFloat(init.type.dtype)) return init.data;
+    if (init && !isFloat(init.type.dtype)) return inlineData(init.data);
     return undefined;
   };
   const isParam = (name: string): boolean => {

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { dtypeBytes, isFloat } from './ir/dtype.js';
 import { numel } from './ir/host-tensor.js';
-import type { Dim, Graph } from './ir/types.js';
+import { type Dim, type Graph, isExternal } from './ir/types.js';
 import { graphFlops } from './ops/cost.js';
 import { importOnnx, type ImportOptions, type ImportResult } from './onnx/import.js';
 import { isConcrete } from './ops/util.js';
@@ -40,7 +40,7 @@ export function summarize(g: Graph, imp: Pick<ImportResult, 'raw' | 'symbolicDim
     const n = numel(init.type.shape);
     parameters += n;
     parameterBytes += n * dtypeBytes(init.type.dtype);
-    if ('kind' in init.data) external.add(init.data.location);
+    if (isExternal(init.data)) external.add(init.data.location);
   }
   const ops: Record<string, number> = {};
   for (const n of g.nodes) ops[n.op] = (ops[n.op] ?? 0) + 1;

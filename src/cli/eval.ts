@@ -20,6 +20,8 @@ export function registerEval(program: Command): void {
         if (o.json) return printJson(r);
         const lines = [`model    ${r.model} on ${r.backend} (${r.seconds.toFixed(3)} s)`];
         for (const [n, e] of Object.entries(r.outputs)) lines.push(`output   ${n}: maxRelError ${e.maxRelError.toExponential(2)}, maxAbsError ${e.maxAbsError.toExponential(2)}`);
+        if (r.loss) lines.push(`loss     ${r.loss.value.toPrecision(8)} (reference ${r.loss.reference.toPrecision(8)}, relError ${r.loss.relError.toExponential(2)})`);
+        if (r.gradients) lines.push(`grads    ${r.gradients.count} tensors, maxRelError ${r.gradients.maxRelError.toExponential(2)} (worst: ${r.gradients.worst})`);
         process.stdout.write(lines.join('\n') + '\n');
       });
     });

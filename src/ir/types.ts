@@ -24,10 +24,15 @@ export interface ExternalData {
   readonly length: number | undefined;
 }
 
+/** Zeros of the initializer's type, allocated only when executed (optimizer states). */
+export interface ZerosData {
+  readonly kind: 'zeros';
+}
+
 export interface Initializer {
   readonly name: string;
   readonly type: TensorType;
-  readonly data: HostTensor | ExternalData;
+  readonly data: HostTensor | ExternalData | ZerosData;
 }
 
 export type AttrValue =
@@ -74,6 +79,11 @@ export interface Graph {
   readonly source: string;
 }
 
-export function isExternal(d: HostTensor | ExternalData): d is ExternalData {
+export function isExternal(d: Initializer['data']): d is ExternalData {
   return 'kind' in d && d.kind === 'external';
+}
+
+/** Host data of an initializer if it is held inline (not external, not lazily zero). */
+export function inlineData(d: Initializer['data']): HostTensor | undefined {
+  return 'kind' in d ? undefined : d;
 }

@@ -8,7 +8,7 @@ import type { NodeContext } from '../ops/op.js';
 import { opFor } from '../ops/registry.js';
 import { fmtShape } from '../ops/util.js';
 import type { HostTensor } from './host-tensor.js';
-import { type Graph, type TensorType, isExternal } from './types.js';
+import { type Graph, type TensorType, inlineData } from './types.js';
 
 function sameType(a: TensorType, b: TensorType): boolean {
   return a.dtype === b.dtype && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i]);
@@ -31,7 +31,7 @@ export function verifyGraph(g: Graph, after = 'import'): void {
     const c = g.constants.get(name);
     if (c) return c;
     const init = g.initializers.get(name);
-    return init && !isExternal(init.data) ? init.data : undefined;
+    return init ? inlineData(init.data) : undefined;
   };
   for (const node of g.nodes) {
     node.inputs.forEach((inp) => {

@@ -2,7 +2,11 @@
 import { AutoparError } from '../errors.js';
 import { type DType, dtypeFromOnnx, isFloat } from '../ir/dtype.js';
 import { type HostTensor } from '../ir/host-tensor.js';
-import { defineOp, type Op, type TypedOp } from './op.js';
+import { roundToBfloat16, roundToFloat16 } from '../ir/float-round.js';
+import type { GraphBuilder } from '../ir/builder.js';
+import { dtypeToOnnx } from '../ir/dtype.js';
+import { sumToShape } from './grad-util.js';
+import { defineOp, type GradRule, type Op, type TypedOp } from './op.js';
 import { broadcastShapes, elementwiseCost, hostBroadcast, input, isConcrete, movementCost } from './util.js';
 
 const FAMILY = 'elementwise';
@@ -26,13 +30,39 @@ function erf(x: number): number {
   return Math.sign(x) * (1 - erfc);
 }
 
+/** A unary op's gradient: from the builder, attributes, input x, output y and dy, the dx. */
+type UnaryGrad = (b: GraphBuilder, a: UnaryAttrs, x: string, y: string, dy: string) => string;
+
 interface UnaryDef {
   readonly type: string;
   readonly flops: number;
   readonly f: (x: number, a: UnaryAttrs) => number;
   readonly differentiable: boolean;
   readonly outDtype?: DType;
+  readonly grad?: UnaryGrad;
 }
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/** d/dx of GELU: exact Φ(x) + x·φ(x), or the derivative of the tanh approximation. */
+const geluGrad: UnaryGrad = (b, a, x, _y, dy) => {
+  const half = b.scalar(0.5);
+  const one = b.scalar(1);
+  if (a.approximate === 'tanh') {
+    const x2 = b.op('Mul', [x, x]);
+    const inner = b.op('Mul', [b.scalar(SQRT_2_OVER_PI), b.op('Add', [x, b.op('Mul', [b.scalar(0.044715), b.op('Mul', [x2, x])])])]);
+    const t = b.op('Tanh', [inner]);
+    const sech2 = b.op('Sub', [one, b.op('Mul', [t, t])]);
+    const dinner = b.op('Mul', [b.scalar(SQRT_2_OVER_PI), b.op('Add', [one, b.op('Mul', [b.scalar(3 * 0.044715), x2])])]);
+    const d = b.op('Add', [b.op('Mul', [half, b.op('Add', [one, t])]), b.op('Mul', [b.op('Mul', [half, x]), b.op('Mul', [sech2, dinner])])]);
+    return b.op('Mul', [dy, d]);
+  }
+  const cdf = b.op('Mul', [half, b.op('Add', [one, b.op('Erf', [b.op('Mul', [x, b.scalar(Math.SQRT1_2)])])])]);
+  const pdf = b.op('Mul', [b.scalar(1 / Math.sqrt(2 * Math.PI)), b.op('Exp', [b.op('Mul', [b.scalar(-0.5), b.op('Mul', [x, x])])])]);
+  return b.op('Mul', [dy, b.op('Add', [cdf, b.op('Mul', [x, pdf])])]);
+};
+
+const zero = (b: GraphBuilder): string => b.scalar(0);
 
 export interface UnaryAttrs {
   readonly alpha: number;
@@ -40,18 +70,60 @@ export interface UnaryAttrs {
 }
 
 const UNARY: readonly UnaryDef[] = [
-  { type: 'Identity', flops: 0, f: (x) => x, differentiable: true },
-  { type: 'Neg', flops: 1, f: (x) => -x, differentiable: true },
-  { type: 'Abs', flops: 1, f: (x) => Math.abs(x), differentiable: true },
-  { type: 'Sqrt', flops: 1, f: (x) => Math.sqrt(x), differentiable: true },
-  { type: 'Reciprocal', flops: 1, f: (x) => 1 / x, differentiable: true },
-  { type: 'Exp', flops: 1, f: (x) => Math.exp(x), differentiable: true },
-  { type: 'Log', flops: 1, f: (x) => Math.log(x), differentiable: true },
-  { type: 'Erf', flops: 1, f: (x) => erf(x), differentiable: true },
-  { type: 'Tanh', flops: 1, f: (x) => Math.tanh(x), differentiable: true },
-  { type: 'Sigmoid', flops: 4, f: (x) => 1 / (1 + Math.exp(-x)), differentiable: true },
-  { type: 'Relu', flops: 1, f: (x) => Math.max(x, 0), differentiable: true },
-  { type: 'LeakyRelu', flops: 2, f: (x, a) => (x >= 0 ? x : a.alpha * x), differentiable: true },
+  { type: 'Identity', flops: 0, f: (x) => x, differentiable: true, grad: (_b, _a, _x, _y, dy) => dy },
+  { type: 'Neg', flops: 1, f: (x) => -x, differentiable: true, grad: (b, _a, _x, _y, dy) => b.op('Neg', [dy]) },
+  {
+    type: 'Abs',
+    flops: 1,
+    f: (x) => Math.abs(x),
+    differentiable: true,
+    grad: (b, _a, x, _y, dy) => b.op('Where', [b.op('GreaterOrEqual', [x, zero(b)]), dy, b.op('Neg', [dy])]),
+  },
+  { type: 'Sqrt', flops: 1, f: (x) => Math.sqrt(x), differentiable: true, grad: (b, _a, _x, y, dy) => b.op('Div', [b.op('Mul', [dy, b.scalar(0.5)]), y]) },
+  {
+    type: 'Reciprocal',
+    flops: 1,
+    f: (x) => 1 / x,
+    differentiable: true,
+    grad: (b, _a, _x, y, dy) => b.op('Neg', [b.op('Mul', [dy, b.op('Mul', [y, y])])]),
+  },
+  { type: 'Exp', flops: 1, f: (x) => Math.exp(x), differentiable: true, grad: (b, _a, _x, y, dy) => b.op('Mul', [dy, y]) },
+  { type: 'Log', flops: 1, f: (x) => Math.log(x), differentiable: true, grad: (b, _a, x, _y, dy) => b.op('Div', [dy, x]) },
+  {
+    type: 'Erf',
+    flops: 1,
+    f: (x) => erf(x),
+    differentiable: true,
+    grad: (b, _a, x, _y, dy) => b.op('Mul', [dy, b.op('Mul', [b.scalar(2 / Math.sqrt(Math.PI)), b.op('Exp', [b.op('Neg', [b.op('Mul', [x, x])])])])]),
+  },
+  {
+    type: 'Tanh',
+    flops: 1,
+    f: (x) => Math.tanh(x),
+    differentiable: true,
+    grad: (b, _a, _x, y, dy) => b.op('Mul', [dy, b.op('Sub', [b.scalar(1), b.op('Mul', [y, y])])]),
+  },
+  {
+    type: 'Sigmoid',
+    flops: 4,
+    f: (x) => 1 / (1 + Math.exp(-x)),
+    differentiable: true,
+    grad: (b, _a, _x, y, dy) => b.op('Mul', [dy, b.op('Mul', [y, b.op('Sub', [b.scalar(1), y])])]),
+  },
+  {
+    type: 'Relu',
+    flops: 1,
+    f: (x) => Math.max(x, 0),
+    differentiable: true,
+    grad: (b, _a, x, _y, dy) => b.op('Where', [b.op('Greater', [x, zero(b)]), dy, zero(b)]),
+  },
+  {
+    type: 'LeakyRelu',
+    flops: 2,
+    f: (x, a) => (x >= 0 ? x : a.alpha * x),
+    differentiable: true,
+    grad: (b, a, x, _y, dy) => b.op('Where', [b.op('GreaterOrEqual', [x, zero(b)]), dy, b.op('Mul', [dy, b.scalar(a.alpha)])]),
+  },
   {
     type: 'Gelu',
     flops: 8,
@@ -60,11 +132,12 @@ const UNARY: readonly UnaryDef[] = [
         ? 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)))
         : 0.5 * x * (1 + erf(x / Math.SQRT2)),
     differentiable: true,
+    grad: geluGrad,
   },
   { type: 'Floor', flops: 1, f: (x) => Math.floor(x), differentiable: false },
   { type: 'Ceil', flops: 1, f: (x) => Math.ceil(x), differentiable: false },
-  { type: 'Sin', flops: 1, f: (x) => Math.sin(x), differentiable: true },
-  { type: 'Cos', flops: 1, f: (x) => Math.cos(x), differentiable: true },
+  { type: 'Sin', flops: 1, f: (x) => Math.sin(x), differentiable: true, grad: (b, _a, x, _y, dy) => b.op('Mul', [dy, b.op('Cos', [x])]) },
+  { type: 'Cos', flops: 1, f: (x) => Math.cos(x), differentiable: true, grad: (b, _a, x, _y, dy) => b.op('Neg', [b.op('Mul', [dy, b.op('Sin', [x])])]) },
   { type: 'Not', flops: 1, f: (x) => (x ? 0 : 1), differentiable: false, outDtype: 'bool' },
 ];
 
@@ -91,24 +164,70 @@ function unaryOp(d: UnaryDef): TypedOp<UnaryAttrs> {
       return [hostBroadcast(d.outDtype ?? x.dtype, [x], x.shape, ([v]) => d.f(v ?? 0, a))];
     },
     cost: (ctx) => (d.flops === 0 ? movementCost(ctx) : elementwiseCost(ctx, d.flops)),
+    gradient: d.grad ? unaryGradient(d.grad) : undefined,
   });
 }
+
+function unaryGradient(rule: UnaryGrad): GradRule<UnaryAttrs> {
+  return (g, a) => {
+    const [x, y, dy] = [g.node.inputs[0], g.node.outputs[0], g.dy[0]];
+    if (!x || !y || !dy || !g.needs[0]) return [undefined];
+    return [rule(g.b, a, x, y, dy)];
+  };
+}
+
+/** Gradients of a two-input op before un-broadcasting: [d/da, d/db], each built only if asked. */
+type BinaryGrad = (b: GraphBuilder, x: string, w: string, y: string, dy: string, needs: readonly boolean[]) => readonly (string | undefined)[];
 
 interface BinaryDef {
   readonly type: string;
   readonly f: (a: number, b: number, dtype: DType) => number;
   readonly compare: boolean;
   readonly differentiable: boolean;
+  readonly grad?: BinaryGrad;
 }
+
+/** Max/Min: the gradient goes to the operand that was chosen (the first on ties). */
+const pickGrad =
+  (cmp: 'GreaterOrEqual' | 'LessOrEqual'): BinaryGrad =>
+  (b, x, w, _y, dy, needs) => {
+    const mask = b.op(cmp, [x, w]);
+    return [needs[0] ? b.op('Where', [mask, dy, b.scalar(0)]) : undefined, needs[1] ? b.op('Where', [mask, b.scalar(0), dy]) : undefined];
+  };
 
 const intDiv = (a: number, b: number): number => Math.trunc(a / b);
 
 const BINARY: readonly BinaryDef[] = [
-  { type: 'Add', f: (a, b) => a + b, compare: false, differentiable: true },
-  { type: 'Sub', f: (a, b) => a - b, compare: false, differentiable: true },
-  { type: 'Mul', f: (a, b) => a * b, compare: false, differentiable: true },
-  { type: 'Div', f: (a, b, dt) => (isFloat(dt) ? a / b : intDiv(a, b)), compare: false, differentiable: true },
-  { type: 'Pow', f: (a, b) => a ** b, compare: false, differentiable: true },
+  { type: 'Add', f: (a, b) => a + b, compare: false, differentiable: true, grad: (_b, _x, _w, _y, dy) => [dy, dy] },
+  { type: 'Sub', f: (a, b) => a - b, compare: false, differentiable: true, grad: (b, _x, _w, _y, dy, n) => [dy, n[1] ? b.op('Neg', [dy]) : undefined] },
+  {
+    type: 'Mul',
+    f: (a, b) => a * b,
+    compare: false,
+    differentiable: true,
+    grad: (b, x, w, _y, dy, n) => [n[0] ? b.op('Mul', [dy, w]) : undefined, n[1] ? b.op('Mul', [dy, x]) : undefined],
+  },
+  {
+    type: 'Div',
+    f: (a, b, dt) => (isFloat(dt) ? a / b : intDiv(a, b)),
+    compare: false,
+    differentiable: true,
+    // d(x/w)/dw = -y/w
+    grad: (b, _x, w, y, dy, n) => [n[0] ? b.op('Div', [dy, w]) : undefined, n[1] ? b.op('Neg', [b.op('Div', [b.op('Mul', [dy, y]), w])]) : undefined],
+  },
+  {
+    type: 'Pow',
+    f: (a, b) => a ** b,
+    compare: false,
+    differentiable: true,
+    grad: (b, x, w, y, dy, n) => {
+      const wf = b.type(w).dtype === b.type(x).dtype ? w : b.op('Cast', [w], { to: dtypeToOnnx(b.type(x).dtype) });
+      // d(x^w)/dx = w·x^(w-1); d(x^w)/dw = y·ln x (only built when the exponent is trained).
+      const dx = n[0] ? b.op('Mul', [dy, b.op('Mul', [wf, b.op('Pow', [x, b.op('Sub', [wf, b.scalar(1, b.type(x).dtype)])])])]) : undefined;
+      const dw = n[1] ? b.op('Mul', [dy, b.op('Mul', [y, b.op('Log', [x])])]) : undefined;
+      return [dx, dw];
+    },
+  },
   { type: 'Equal', f: (a, b) => (a === b ? 1 : 0), compare: true, differentiable: false },
   { type: 'Less', f: (a, b) => (a < b ? 1 : 0), compare: true, differentiable: false },
   { type: 'Greater', f: (a, b) => (a > b ? 1 : 0), compare: true, differentiable: false },
@@ -116,8 +235,8 @@ const BINARY: readonly BinaryDef[] = [
   { type: 'GreaterOrEqual', f: (a, b) => (a >= b ? 1 : 0), compare: true, differentiable: false },
   { type: 'And', f: (a, b) => (a && b ? 1 : 0), compare: true, differentiable: false },
   { type: 'Or', f: (a, b) => (a || b ? 1 : 0), compare: true, differentiable: false },
-  { type: 'Max', f: (a, b) => Math.max(a, b), compare: false, differentiable: true },
-  { type: 'Min', f: (a, b) => Math.min(a, b), compare: false, differentiable: true },
+  { type: 'Max', f: (a, b) => Math.max(a, b), compare: false, differentiable: true, grad: pickGrad('GreaterOrEqual') },
+  { type: 'Min', f: (a, b) => Math.min(a, b), compare: false, differentiable: true, grad: pickGrad('LessOrEqual') },
 ];
 
 function binaryOp(d: BinaryDef): TypedOp<null> {
@@ -154,7 +273,25 @@ function binaryOp(d: BinaryDef): TypedOp<null> {
       return [hostBroadcast(d.compare ? 'bool' : dt, xs, shape, (v) => v.slice(1).reduce((acc, b) => d.f(acc, b, dt), v[0] ?? 0))];
     },
     cost: (ctx) => elementwiseCost(ctx, d.type === 'Pow' ? 4 : Math.max(1, ctx.inputs.length - 1)),
+    gradient: d.grad ? binaryGradient(d.type, d.grad) : undefined,
   });
+}
+
+function binaryGradient(type: string, rule: BinaryGrad): GradRule<null> {
+  return (g) => {
+    const [x, w] = g.node.inputs;
+    const y = g.node.outputs[0];
+    const dy = g.dy[0];
+    if (!x || !w || !y || !dy || g.node.inputs.length !== 2) {
+      if (g.node.inputs.length !== 2) throw new AutoparError('E_UNSUPPORTED_OP', `node '${g.node.name}' (${type}): gradients of ${g.node.inputs.length}-input ${type} are not supported`);
+      return [undefined, undefined];
+    }
+    const raw = rule(g.b, x, w, y, dy, g.needs);
+    return [x, w].map((v, i) => {
+      const d = raw[i];
+      return d && g.needs[i] ? sumToShape(g.b, d, g.b.shape(v)) : undefined;
+    });
+  };
 }
 
 export const Where = defineOp<null>({
@@ -177,6 +314,17 @@ export const Where = defineOp<null>({
     return [hostBroadcast(x.dtype, [c, x, y], shape, ([cv, xv, yv]) => (cv ? (xv ?? 0) : (yv ?? 0)))];
   },
   cost: (ctx) => elementwiseCost(ctx, 1),
+  gradient: (g) => {
+    const [c, x, y] = g.node.inputs;
+    const dy = g.dy[0];
+    if (!c || !x || !y || !dy) return [undefined, undefined, undefined];
+    const zero = g.b.scalar(0, g.b.type(dy).dtype);
+    return [
+      undefined,
+      g.needs[1] ? sumToShape(g.b, g.b.op('Where', [c, dy, zero]), g.b.shape(x)) : undefined,
+      g.needs[2] ? sumToShape(g.b, g.b.op('Where', [c, zero, dy]), g.b.shape(y)) : undefined,
+    ];
+  },
 });
 
 export interface CastAttrs {
@@ -194,14 +342,29 @@ export const Cast = defineOp<CastAttrs>({
     if (!to) throw new AutoparError('E_GRAPH', `node '${r.node.name}' (Cast): unknown target type code ${code}`);
     return { to };
   },
-  infer: (ctx, a) => [{ dtype: a.to, shape: input(ctx, 0).shape }],
+  infer: (ctx, a) => {
+    const x = input(ctx, 0);
+    // Strings never reach devices: casting to or from them would compute garbage.
+    if (a.to === 'string' || x.dtype === 'string') {
+      throw new AutoparError('E_UNSUPPORTED_OP', `node '${ctx.node.name}' (Cast): casts ${x.dtype === 'string' ? 'from' : 'to'} string are not supported`);
+    }
+    return [{ dtype: a.to, shape: x.shape }];
+  },
   fold: (vals, a) => {
     const x = vals[0];
     if (!x) return [];
-    const conv = (v: number): number => (a.to === 'bool' ? (v ? 1 : 0) : isFloat(a.to) ? v : Math.trunc(v));
+    const conv = (v: number): number =>
+      a.to === 'bool' ? (v ? 1 : 0) : a.to === 'float16' ? roundToFloat16(v) : a.to === 'bfloat16' ? roundToBfloat16(v) : isFloat(a.to) ? v : Math.trunc(v);
     return [hostBroadcast(a.to, [x], x.shape, ([v]) => conv(v ?? 0))];
   },
   cost: (ctx) => elementwiseCost(ctx, 0),
+  // A cast between float types passes the gradient back in the input's type.
+  gradient: (g) => {
+    const x = g.node.inputs[0];
+    const dy = g.dy[0];
+    if (!x || !dy || !g.needs[0] || !isFloat(g.b.type(x).dtype)) return [undefined];
+    return [g.b.type(dy).dtype === g.b.type(x).dtype ? dy : g.b.op('Cast', [dy], { to: dtypeToOnnx(g.b.type(x).dtype) })];
+  },
 });
 
 export const Clip = defineOp<null>({
@@ -215,6 +378,18 @@ export const Clip = defineOp<null>({
   },
   infer: (ctx) => [input(ctx, 0)],
   cost: (ctx) => elementwiseCost(ctx, 2),
+  gradient: (g) => {
+    const [x, lo, hi] = g.node.inputs;
+    const dy = g.dy[0];
+    if (!x || !dy || !g.needs[0]) return [undefined, undefined, undefined];
+    let keep = '';
+    if (lo) keep = g.b.op('GreaterOrEqual', [x, lo]);
+    if (hi) {
+      const k = g.b.op('LessOrEqual', [x, hi]);
+      keep = keep ? g.b.op('And', [keep, k]) : k;
+    }
+    return [keep ? g.b.op('Where', [keep, dy, g.b.scalar(0, g.b.type(dy).dtype)]) : dy, undefined, undefined];
+  },
 });
 
 export interface DropoutAttrs {
@@ -241,6 +416,7 @@ export const Dropout = defineOp<DropoutAttrs>({
     return outs;
   },
   cost: (ctx) => movementCost(ctx),
+  gradient: (g) => [g.needs[0] ? g.dy[0] : undefined, undefined, undefined],
 });
 
 export const UNARY_OPS: ReadonlyMap<string, TypedOp<UnaryAttrs>> = new Map(UNARY.map((d) => [d.type, unaryOp(d)]));

@@ -2,7 +2,10 @@
 import { numel } from '../ir/host-tensor.js';
 import type { Dim } from '../ir/types.js';
 import { hostRemap } from './host.js';
+import { AutoparError } from '../errors.js';
+import { reshape } from './grad-util.js';
 import { defineOp, shapeError, type Op } from './op.js';
+import { zerosOf } from './shape.js';
 import { input, normAxis } from './util.js';
 import { dtypeBytes } from '../ir/dtype.js';
 
@@ -47,6 +50,65 @@ export const Gather = defineOp<{ readonly axis: number }>({
     const outBytes = out ? numel(out.shape) * dtypeBytes(out.dtype) : 0;
     return { flops: 0, bytes: 2 * outBytes + (idx ? numel(idx.shape) * dtypeBytes(idx.dtype) : 0), kind: 'data-movement' };
   },
+  // Scatter-add dY's rows back into a zero table (repeated indices accumulate).
+  gradient: (g, a) => {
+    const { b } = g;
+    const [x, idx] = g.node.inputs;
+    const dy = g.dy[0];
+    if (!x || !idx || !dy || !g.needs[0]) return [undefined, undefined];
+    const xs = b.shape(x);
+    const axis = a.axis < 0 ? a.axis + xs.length : a.axis;
+    const dim = xs[axis] ?? 0;
+    const n = numel(b.shape(idx));
+    // Move the indexed axis to the front: dY [pre.., idx.., post..] -> [idx.., pre.., post..].
+    const ir = b.shape(idx).length;
+    const dyRank = b.shape(dy).length;
+    const perm = [...Array.from({ length: ir }, (_, i) => axis + i), ...Array.from({ length: axis }, (_, i) => i), ...Array.from({ length: dyRank - axis - ir }, (_, i) => axis + ir + i)];
+    const moved = perm.every((p, i) => p === i) ? dy : b.op('Transpose', [dy], { perm });
+    const rest = [...xs.slice(0, axis), ...xs.slice(axis + 1)];
+    const updates = reshape(b, moved, [n, ...rest]);
+    const flat = reshape(b, idx, [n, 1]);
+    const wrapped = b.op('Where', [b.op('Less', [flat, b.scalar(0, b.type(idx).dtype)]), b.op('Add', [flat, b.scalar(dim, b.type(idx).dtype)]), flat]);
+    const table = b.op('ScatterND', [zerosOf(b, [dim, ...rest], b.type(dy).dtype), wrapped, updates], { reduction: 'add' });
+    if (axis === 0) return [table, undefined];
+    const back = [...Array.from({ length: axis }, (_, i) => i + 1), 0, ...Array.from({ length: xs.length - axis - 1 }, (_, i) => axis + 1 + i)];
+    return [b.op('Transpose', [table], { perm: back }), undefined];
+  },
 });
 
-export const gatherOps: readonly Op[] = [Gather];
+export interface ScatterNDAttrs {
+  readonly reduction: 'none' | 'add' | 'mul' | 'max' | 'min';
+}
+
+/** ScatterND; reduction 'add' is what Gather's gradient needs (accepted at any opset internally). */
+export const ScatterND = defineOp<ScatterNDAttrs>({
+  type: 'ScatterND',
+  family: 'gather',
+  arity: [3, 3],
+  differentiable: false,
+  attrs: (r) => {
+    const reduction = r.string('reduction', 'none');
+    if (reduction !== 'none' && reduction !== 'add' && reduction !== 'mul' && reduction !== 'max' && reduction !== 'min') {
+      throw new AutoparError('E_GRAPH', `node '${r.node.name}' (ScatterND): unknown reduction '${reduction}'`);
+    }
+    return { reduction };
+  },
+  infer: (ctx) => {
+    const [data, idx, upd] = [input(ctx, 0), input(ctx, 1), input(ctx, 2)];
+    const k = idx.shape[idx.shape.length - 1];
+    if (typeof k !== 'number' || k > data.shape.length) throw shapeError(ctx.node, `indices last dimension ${String(k)} exceeds data rank ${data.shape.length}`);
+    const want: Dim[] = [...idx.shape.slice(0, -1), ...data.shape.slice(k)];
+    if (want.length !== upd.shape.length || want.some((d, i) => d !== upd.shape[i])) {
+      throw shapeError(ctx.node, `updates shape [${upd.shape.join(',')}] should be [${want.join(',')}]`);
+    }
+    return [data];
+  },
+  cost: (ctx) => {
+    const upd = ctx.inputs[2];
+    const data = ctx.inputs[0];
+    const u = upd ? numel(upd.shape) : 0;
+    return { flops: u, bytes: (data ? 2 * numel(data.shape) * dtypeBytes(data.dtype) : 0) + (upd ? u * dtypeBytes(upd.dtype) : 0), kind: 'data-movement' };
+  },
+});
+
+export const gatherOps: readonly Op[] = [Gather, ScatterND];

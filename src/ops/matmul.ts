@@ -2,6 +2,8 @@
 import { AutoparError } from '../errors.js';
 import { numel } from '../ir/host-tensor.js';
 import type { Dim } from '../ir/types.js';
+import type { GraphBuilder } from '../ir/builder.js';
+import { reshape, sumToShape } from './grad-util.js';
 import { defineOp, shapeError, type NodeContext, type Op } from './op.js';
 import { broadcastShapes, fmtShape, input, ioBytes } from './util.js';
 
@@ -23,6 +25,15 @@ function matmulShape(ctx: NodeContext, a: readonly Dim[], b: readonly Dim[]): Di
   return out;
 }
 
+/** Swaps the last two axes. */
+function transposeLast(b: GraphBuilder, x: string): string {
+  const r = b.shape(x).length;
+  const perm = Array.from({ length: r }, (_, i) => i);
+  perm[r - 1] = r - 2;
+  perm[r - 2] = r - 1;
+  return b.op('Transpose', [x], { perm });
+}
+
 export const MatMul = defineOp<null>({
   type: 'MatMul',
   family: FAMILY,
@@ -39,6 +50,24 @@ export const MatMul = defineOp<null>({
     const out = ctx.outputs[0];
     const k = a ? (a.shape[a.shape.length - 1] ?? 1) : 1;
     return { flops: 2 * k * (out ? numel(out.shape) : 0), bytes: ioBytes(ctx), kind: 'matmul' };
+  },
+  // dA = dY·Bᵀ, dB = Aᵀ·dY, summed over broadcast batch axes; 1-D operands as matrices.
+  gradient: (g) => {
+    const { b } = g;
+    const [a0, b0] = g.node.inputs;
+    const dy0 = g.dy[0];
+    if (!a0 || !b0 || !dy0) return [undefined, undefined];
+    const aShape = b.shape(a0);
+    const bShape = b.shape(b0);
+    const A = aShape.length === 1 ? reshape(b, a0, [1, aShape[0] ?? 1]) : a0;
+    const B = bShape.length === 1 ? reshape(b, b0, [bShape[0] ?? 1, 1]) : b0;
+    let dyShape = b.shape(dy0);
+    if (aShape.length === 1) dyShape = [...dyShape.slice(0, dyShape.length - (bShape.length === 1 ? 0 : 1)), 1, ...(bShape.length === 1 ? [] : dyShape.slice(-1))];
+    if (bShape.length === 1) dyShape = [...dyShape, 1];
+    const dy = reshape(b, dy0, dyShape);
+    const da = g.needs[0] ? sumToShape(b, b.op('MatMul', [dy, transposeLast(b, B)]), b.shape(A)) : undefined;
+    const db = g.needs[1] ? sumToShape(b, b.op('MatMul', [transposeLast(b, A), dy]), b.shape(B)) : undefined;
+    return [da ? reshape(b, da, aShape) : undefined, db ? reshape(b, db, bShape) : undefined];
   },
 });
 
@@ -81,6 +110,31 @@ export const Gemm = defineOp<GemmAttrs>({
     const k = a ? (g.transA ? a.shape[0] : a.shape[1]) ?? 1 : 1;
     const mn = out ? numel(out.shape) : 0;
     return { flops: 2 * k * mn + (ctx.inputs[2] ? mn : 0), bytes: ioBytes(ctx), kind: 'matmul' };
+  },
+  // With G = alpha·dY, each case is one Gemm with transpose flags (no explicit Transpose).
+  gradient: (g, a) => {
+    const { b } = g;
+    const [A, B, C] = g.node.inputs;
+    const dy = g.dy[0];
+    if (!A || !B || !dy) return [undefined, undefined, undefined];
+    const gemm = (x: string, y: string, tA: boolean, tB: boolean): string => b.op('Gemm', [x, y], { alpha: { float: a.alpha }, transA: tA ? 1 : 0, transB: tB ? 1 : 0 });
+    let dA: string | undefined;
+    let dB: string | undefined;
+    if (!a.transA && !a.transB) {
+      dA = g.needs[0] ? gemm(dy, B, false, true) : undefined;
+      dB = g.needs[1] ? gemm(A, dy, true, false) : undefined;
+    } else if (!a.transA && a.transB) {
+      dA = g.needs[0] ? gemm(dy, B, false, false) : undefined;
+      dB = g.needs[1] ? gemm(dy, A, true, false) : undefined;
+    } else if (a.transA && !a.transB) {
+      dA = g.needs[0] ? gemm(B, dy, false, true) : undefined;
+      dB = g.needs[1] ? gemm(A, dy, false, false) : undefined;
+    } else {
+      dA = g.needs[0] ? gemm(B, dy, true, true) : undefined;
+      dB = g.needs[1] ? gemm(dy, A, true, true) : undefined;
+    }
+    const dC = C && g.needs[2] ? sumToShape(b, a.beta === 1 ? dy : b.op('Mul', [dy, b.scalar(a.beta)]), b.shape(C)) : undefined;
+    return [dA, dB, dC];
   },
 });
 
@@ -152,6 +206,23 @@ export const Einsum = defineOp<EinsumAttrs>({
     e.inputs.forEach((sub, i) => [...sub].forEach((c, k) => seen.set(c, Math.max(seen.get(c) ?? 1, ctx.inputs[i]?.shape[k] ?? 1))));
     for (const v of seen.values()) space *= v;
     return { flops: 2 * space, bytes: ioBytes(ctx), kind: 'matmul' };
+  },
+  // Two operands: d(op_i) = einsum(dY, other -> op_i), when every letter of op_i survives.
+  gradient: (g, e) => {
+    if (e.inputs.length !== 2) throw new AutoparError('E_UNSUPPORTED_OP', `node '${g.node.name}' (Einsum): gradients need exactly two operands`);
+    const dy = g.dy[0];
+    if (!dy) return [undefined, undefined];
+    return [0, 1].map((i) => {
+      const mine = e.inputs[i] ?? '';
+      const other = e.inputs[1 - i] ?? '';
+      const x = g.node.inputs[i];
+      const o = g.node.inputs[1 - i];
+      if (!g.needs[i] || !x || !o) return undefined;
+      if ([...mine].some((c) => !e.output.includes(c) && !other.includes(c))) {
+        throw new AutoparError('E_UNSUPPORTED_OP', `node '${g.node.name}' (Einsum): operand '${mine}' sums a letter alone; its gradient is not supported`);
+      }
+      return g.b.op('Einsum', [dy, o], { equation: `${e.output},${other}->${mine}` });
+    });
   },
 });
 

@@ -2,6 +2,7 @@
 import { AutoparError } from '../errors.js';
 import type { TensorType } from '../ir/types.js';
 import { defineOp, shapeError, type Op } from './op.js';
+import { reduceMean, sumToShape } from './grad-util.js';
 import { elementwiseCost, fmtShape, input, normAxis } from './util.js';
 
 export interface BatchNormAttrs {
@@ -33,6 +34,22 @@ export const BatchNormalization = defineOp<BatchNormAttrs>({
     return [x];
   },
   cost: (ctx) => elementwiseCost(ctx, 2),
+  // Inference form: per-channel affine map. Running mean/var are buffers, not trained.
+  gradient: (g, a) => {
+    const { b } = g;
+    const [x, scale, bias, mean, variance] = g.node.inputs;
+    const dy = g.dy[0];
+    if (!x || !scale || !bias || !mean || !variance || !dy) return [undefined, undefined, undefined, undefined, undefined];
+    const xs = b.shape(x);
+    const chan = [xs[1] ?? 1, ...xs.slice(2).map(() => 1)];
+    const r = (v: string): string => b.op('Reshape', [v, b.ints(chan)]);
+    const inv = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [r(variance), b.scalar(a.epsilon)])])]);
+    const dx = g.needs[0] ? b.op('Mul', [dy, b.op('Mul', [r(scale), inv])]) : undefined;
+    const xhat = g.needs[1] ? b.op('Mul', [b.op('Sub', [x, r(mean)]), inv]) : undefined;
+    const dscale = xhat ? sumToShape(b, b.op('Mul', [dy, xhat]), b.shape(scale)) : undefined;
+    const dbias = g.needs[2] ? sumToShape(b, dy, b.shape(bias)) : undefined;
+    return [dx, dscale, dbias, undefined, undefined];
+  },
 });
 
 export interface LayerNormAttrs {
@@ -60,6 +77,34 @@ export const LayerNormalization = defineOp<LayerNormAttrs>({
   },
   // mean, variance, normalise, scale, shift: about eight operations per element.
   cost: (ctx) => elementwiseCost(ctx, 8),
+  // With x̂ = (x-μ)·r and g = dy·γ: dx = r·(g - mean(g) - x̂·mean(g·x̂)); dγ = Σ dy·x̂; dβ = Σ dy.
+  gradient: (g, a) => {
+    const { b } = g;
+    const [x, scale, bias] = g.node.inputs;
+    const dy = g.dy[0];
+    if (!x || !scale || !dy) return [undefined, undefined, undefined];
+    if (g.node.outputs.length > 1 && g.dy.slice(1).some((d) => d !== undefined)) {
+      throw new AutoparError('E_UNSUPPORTED_OP', `node '${g.node.name}' (LayerNormalization): gradients through the Mean/InvStdDev outputs are not supported`);
+    }
+    const rank = b.shape(x).length;
+    const axis = a.axis < 0 ? a.axis + rank : a.axis;
+    const axes = Array.from({ length: rank - axis }, (_, i) => axis + i);
+    const mu = reduceMean(b, x, axes, true);
+    const centered = b.op('Sub', [x, mu]);
+    const variance = reduceMean(b, b.op('Mul', [centered, centered]), axes, true);
+    const rstd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, b.scalar(a.epsilon)])])]);
+    const xhat = b.op('Mul', [centered, rstd]);
+    let dx: string | undefined;
+    if (g.needs[0]) {
+      const gg = b.op('Mul', [dy, scale]);
+      const m1 = reduceMean(b, gg, axes, true);
+      const m2 = reduceMean(b, b.op('Mul', [gg, xhat]), axes, true);
+      dx = b.op('Mul', [rstd, b.op('Sub', [b.op('Sub', [gg, m1]), b.op('Mul', [xhat, m2])])]);
+    }
+    const dscale = g.needs[1] ? sumToShape(b, b.op('Mul', [dy, xhat]), b.shape(scale)) : undefined;
+    const dbias = bias && g.needs[2] ? sumToShape(b, dy, b.shape(bias)) : undefined;
+    return [dx, dscale, dbias];
+  },
 });
 
 export const normOps: readonly Op[] = [BatchNormalization, LayerNormalization];

@@ -6,6 +6,7 @@
 import { AutoparError } from '../errors.js';
 import type { HostTensor } from '../ir/host-tensor.js';
 import type { Node, TensorType } from '../ir/types.js';
+import type { GraphBuilder } from '../ir/builder.js';
 import { AttrReader } from './attrs.js';
 
 export interface NodeContext {
@@ -38,6 +39,21 @@ export interface OpCost {
   readonly kind: 'matmul' | 'conv' | 'elementwise' | 'reduce' | 'data-movement' | 'none';
 }
 
+/**
+ * What a gradient rule sees: a builder to emit backward nodes (ordinary ops, so the
+ * training graph is planned and executed like any other), the forward node, the
+ * gradient of each output (undefined: zero) and which inputs need a gradient.
+ */
+export interface GradContext {
+  readonly b: GraphBuilder;
+  readonly node: Node;
+  readonly dy: readonly (string | undefined)[];
+  readonly needs: readonly boolean[];
+}
+
+/** One gradient value name per input; undefined where none is needed or it is zero. */
+export type GradRule<A> = (g: GradContext, a: A) => readonly (string | undefined)[];
+
 export interface OpSpec<A> {
   readonly type: string;
   /** The file (family) it lives in, for docs and the registry walk. */
@@ -54,6 +70,8 @@ export interface OpSpec<A> {
   readonly cost: (ctx: CostContext, a: A) => OpCost;
   /** False for ops that carry no gradient (shape arithmetic, comparisons, indices). */
   readonly differentiable: boolean;
+  /** Reverse-mode rule; required when differentiable (a registry test checks). */
+  readonly gradient?: GradRule<A>;
 }
 
 /** The registry's erased form: attributes are parsed per call from the node. */
@@ -68,6 +86,8 @@ export interface Op {
   infer(ctx: NodeContext): readonly TensorType[];
   fold(values: readonly (HostTensor | undefined)[], ctx: NodeContext): readonly HostTensor[] | undefined;
   cost(ctx: CostContext): OpCost;
+  readonly hasGradient: boolean;
+  gradient(g: GradContext, opset: number): readonly (string | undefined)[];
 }
 
 /** An op whose attribute type is known statically: targets (kernels, emitters) use it. */
@@ -99,6 +119,13 @@ export function defineOp<A>(spec: OpSpec<A>): TypedOp<A> {
     infer: (ctx) => spec.infer(ctx, parse(ctx.node, ctx.opset)),
     fold: (values, ctx) => (fold ? fold(values, parse(ctx.node, ctx.opset), ctx) : undefined),
     cost: (ctx) => spec.cost(ctx, parse(ctx.node, ctx.opset)),
+    hasGradient: spec.gradient !== undefined,
+    gradient: (g, opset) => {
+      if (!spec.gradient) {
+        throw new AutoparError('E_UNSUPPORTED_OP', `node '${g.node.name}' (${spec.type}): no gradient rule for this op${spec.differentiable ? ' yet' : ' (it carries no gradient)'}`);
+      }
+      return spec.gradient(g, parse(g.node, opset));
+    },
   };
 }
 

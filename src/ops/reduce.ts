@@ -1,6 +1,8 @@
 /** Reductions over axes, and the softmax family (a reduction plus elementwise work). */
 import type { Dim } from '../ir/types.js';
 import { defineOp, type NodeContext, type Op, type TypedOp } from './op.js';
+import { numel } from '../ir/host-tensor.js';
+import { reduceSum, reshape } from './grad-util.js';
 import { constInts, elementwiseCost, input, ioBytes, normAxis } from './util.js';
 
 export interface ReduceAttrs {
@@ -46,6 +48,42 @@ function reduceOp(type: string, differentiable: boolean): TypedOp<ReduceAttrs> {
       return [{ dtype: x.dtype, shape }];
     },
     cost: (ctx) => ({ flops: ctx.inputs[0] ? ctx.inputs[0].shape.reduce((p, d) => p * d, 1) : 0, bytes: ioBytes(ctx), kind: 'reduce' }),
+    // Broadcast dY back over the reduced axes; Mean divides by the count, Max/Min pick
+    // the extremal elements (ties share), Prod multiplies by y/x.
+    gradient: (g, a) => {
+      const { b } = g;
+      const x = g.node.inputs[0];
+      const y = g.node.outputs[0];
+      const dy = g.dy[0];
+      if (!x || !y || !dy || !g.needs[0]) return g.node.inputs.map(() => undefined);
+      const xs = b.shape(x);
+      const ctx: NodeContext = { node: g.node, opset: b.opset, inputs: g.node.inputs.map((n) => (n === '' ? undefined : b.type(n))), constant: (i) => b.constantValue(g.node.inputs[i] ?? '') };
+      const axes = reduceAxes(ctx, a, xs.length);
+      const kept = xs.map((d, i) => (axes.includes(i) ? 1 : d));
+      const spread = (v: string): string => b.op('Expand', [reshape(b, v, kept), b.ints(xs)]);
+      let dx: string;
+      switch (type) {
+        case 'ReduceSum':
+          dx = spread(dy);
+          break;
+        case 'ReduceMean':
+          dx = b.op('Div', [spread(dy), b.scalar(numel(axes.map((i) => xs[i] ?? 1)), b.type(dy).dtype)]);
+          break;
+        case 'ReduceMax':
+        case 'ReduceMin': {
+          const mask = b.op('Cast', [b.op('Equal', [x, spread(y)])], { to: 1 });
+          const count = spread(reduceSum(b, mask, axes, true));
+          dx = b.op('Div', [b.op('Mul', [spread(dy), mask]), count]);
+          break;
+        }
+        case 'ReduceProd':
+          dx = b.op('Div', [b.op('Mul', [spread(dy), spread(y)]), x]);
+          break;
+        default:
+          throw new Error(`no gradient for ${type}`);
+      }
+      return [dx, ...g.node.inputs.slice(1).map(() => undefined)];
+    },
   });
 }
 
@@ -63,6 +101,20 @@ function softmaxOp(type: 'Softmax' | 'LogSoftmax'): TypedOp<{ readonly axis: num
     },
     // max, subtract, exp, sum, divide (or log): about five operations per element.
     cost: (ctx) => elementwiseCost(ctx, 5),
+    // softmax: dx = y·(dy - Σ dy·y); log-softmax: dx = dy - exp(y)·Σ dy (sums over the axis).
+    gradient: (g, a) => {
+      const { b } = g;
+      const y = g.node.outputs[0];
+      const dy = g.dy[0];
+      if (!y || !dy || !g.needs[0]) return [undefined];
+      const rank = b.shape(y).length;
+      const axis = a.axis < 0 ? a.axis + rank : a.axis;
+      if (type === 'Softmax') {
+        const s = reduceSum(b, b.op('Mul', [dy, y]), [axis], true);
+        return [b.op('Mul', [y, b.op('Sub', [dy, s])])];
+      }
+      return [b.op('Sub', [dy, b.op('Mul', [b.op('Exp', [y]), reduceSum(b, dy, [axis], true)])])];
+    },
   });
 }
 

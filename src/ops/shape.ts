@@ -6,10 +6,21 @@
 import { type HostTensor, hostTensor, numel } from '../ir/host-tensor.js';
 import type { Dim, TensorType } from '../ir/types.js';
 import { hostConcat, hostRemap, hostSlice, hostTranspose } from './host.js';
-import { defineOp, shapeError, type NodeContext, type Op } from './op.js';
+import { inversePerm, reshape, sumToShape } from './grad-util.js';
+import type { GraphBuilder } from '../ir/builder.js';
+import { defineOp, shapeError, type GradRule, type NodeContext, type Op } from './op.js';
 import { broadcastShapes, constInts, fmtShape, input, isConcrete, movementCost, noCost, normAxis } from './util.js';
 
 const FAMILY = 'shape';
+
+/** Layout-only ops: the gradient is dY reshaped to the input's shape. */
+function reshapeBack<A>(): GradRule<A> {
+  return (g) => {
+    const x = g.node.inputs[0];
+    const dy = g.dy[0];
+    return [x && dy && g.needs[0] ? reshape(g.b, dy, g.b.shape(x)) : undefined, ...g.node.inputs.slice(1).map(() => undefined)];
+  };
+}
 
 function reshapeTarget(ctx: NodeContext, inShape: readonly Dim[], spec: readonly number[], allowZero: boolean): Dim[] {
   const out: Dim[] = spec.map((d, i) => (d === 0 && !allowZero ? (inShape[i] ?? 0) : d));
@@ -54,6 +65,7 @@ export const Reshape = defineOp<{ readonly allowZero: boolean }>({
     return isConcrete(shape) ? [{ dtype: x.dtype, shape, data: x.data }] : [];
   },
   cost: () => noCost(),
+  gradient: reshapeBack(),
 });
 
 export const Transpose = defineOp<{ readonly perm: readonly number[] | undefined }>({
@@ -76,6 +88,14 @@ export const Transpose = defineOp<{ readonly perm: readonly number[] | undefined
     return [hostTranspose(x, a.perm ?? x.shape.map((_, i) => x.shape.length - 1 - i))];
   },
   cost: (ctx) => movementCost(ctx),
+  gradient: (g, a) => {
+    const x = g.node.inputs[0];
+    const dy = g.dy[0];
+    if (!x || !dy || !g.needs[0]) return [undefined];
+    const r = g.b.shape(x).length;
+    const perm = a.perm ?? Array.from({ length: r }, (_, i) => r - 1 - i);
+    return [g.b.op('Transpose', [dy], { perm: inversePerm(perm) })];
+  },
 });
 
 export const Flatten = defineOp<{ readonly axis: number }>({
@@ -92,6 +112,7 @@ export const Flatten = defineOp<{ readonly axis: number }>({
     return [{ dtype: x.dtype, shape: [prod(x.shape.slice(0, axis)), prod(x.shape.slice(axis))] }];
   },
   cost: () => noCost(),
+  gradient: reshapeBack(),
 });
 
 function squeezeAxes(ctx: NodeContext, attrAxes: readonly number[] | undefined): number[] | undefined {
@@ -120,6 +141,7 @@ export const Squeeze: Op = defineOp<{ readonly axes: readonly number[] | undefin
     return isConcrete(shape) ? [{ dtype: x.dtype, shape, data: x.data }] : [];
   },
   cost: () => noCost(),
+  gradient: reshapeBack(),
 });
 
 export const Unsqueeze: Op = defineOp<{ readonly axes: readonly number[] | undefined }>({
@@ -147,6 +169,7 @@ export const Unsqueeze: Op = defineOp<{ readonly axes: readonly number[] | undef
     return isConcrete(shape) ? [{ dtype: x.dtype, shape, data: x.data }] : [];
   },
   cost: () => noCost(),
+  gradient: reshapeBack(),
 });
 
 export const Expand = defineOp<null>({
@@ -169,6 +192,11 @@ export const Expand = defineOp<null>({
     return [hostRemap(x, shape, (o) => x.shape.reduce((acc, d, k) => acc + (d === 1 ? 0 : (o[k + off] ?? 0)) * (st[k] ?? 0), 0))];
   },
   cost: (ctx) => movementCost(ctx),
+  gradient: (g) => {
+    const x = g.node.inputs[0];
+    const dy = g.dy[0];
+    return [x && dy && g.needs[0] ? sumToShape(g.b, dy, g.b.shape(x)) : undefined, undefined];
+  },
 });
 
 export const Concat = defineOp<{ readonly axis: number }>({
@@ -206,6 +234,17 @@ export const Concat = defineOp<{ readonly axis: number }>({
     return [hostConcat(xs, axis, shape)];
   },
   cost: (ctx) => movementCost(ctx),
+  // The gradient of a concatenation is a split of dY at the same boundaries.
+  gradient: (g, a) => {
+    const dy = g.dy[0];
+    if (!dy || !g.needs.some((n) => n)) return g.node.inputs.map(() => undefined);
+    const rank = g.b.shape(dy).length;
+    const axis = a.axis < 0 ? a.axis + rank : a.axis;
+    const sizes = g.node.inputs.map((x) => g.b.shape(x)[axis] ?? 0);
+    if (sizes.length === 1) return [dy];
+    const parts = g.b.add('Split', [dy, g.b.ints(sizes)], { axis }, { outputs: sizes.length });
+    return parts.map((p, i) => (g.needs[i] ? p : undefined));
+  },
 });
 
 export interface SplitAttrs {
@@ -262,7 +301,21 @@ export const Split = defineOp<SplitAttrs>({
     });
   },
   cost: (ctx) => movementCost(ctx),
+  // Concatenate the output gradients, zeros where an output got none.
+  gradient: (g, a) => {
+    const x = g.node.inputs[0];
+    if (!x || !g.needs[0] || g.dy.every((d) => d === undefined)) return [undefined, undefined];
+    const rank = g.b.shape(x).length;
+    const axis = a.axis < 0 ? a.axis + rank : a.axis;
+    const parts = g.node.outputs.map((o, i) => g.dy[i] ?? zerosOf(g.b, g.b.shape(o), g.b.type(o).dtype));
+    return [parts.length === 1 ? parts[0] : g.b.op('Concat', parts, { axis }), undefined];
+  },
 });
+
+/** A zero tensor of a static shape (ConstantOfShape, so it costs no host memory). */
+export function zerosOf(b: GraphBuilder, shape: readonly number[], dtype: TensorType['dtype']): string {
+  return b.op('ConstantOfShape', [b.ints(shape)], { value: hostTensor(dtype, [1], [0]) });
+}
 
 export interface SliceParams {
   readonly starts: number[];
@@ -326,6 +379,33 @@ export const Slice = defineOp<null>({
     return isConcrete(p.shape) ? [hostSlice(x, p.starts, p.steps, p.shape)] : [];
   },
   cost: (ctx) => movementCost(ctx),
+  // Unit steps: surround dY with zero blocks along each sliced axis.
+  gradient: (g) => {
+    const { b } = g;
+    const x = g.node.inputs[0];
+    const dy = g.dy[0];
+    const none = g.node.inputs.map(() => undefined);
+    if (!x || !dy || !g.needs[0]) return none;
+    const xs = b.shape(x);
+    const ctx: NodeContext = { node: g.node, opset: b.opset, inputs: g.node.inputs.map((n) => (n === '' ? undefined : b.type(n))), constant: (i) => b.constantValue(g.node.inputs[i] ?? '') };
+    const p = sliceParams(ctx, xs);
+    if (p.steps.some((s) => s !== 1)) throw shapeError(g.node, 'gradients of strided or reversed slices are not supported');
+    let cur = dy;
+    xs.forEach((dim, ax) => {
+      const size = b.shape(cur)[ax] ?? 0;
+      const before = p.starts[ax] ?? 0;
+      const after = dim - before - size;
+      if (before === 0 && after === 0) return;
+      const block = (n: number): string => {
+        const s = [...b.shape(cur)];
+        s[ax] = n;
+        return zerosOf(b, s, b.type(dy).dtype);
+      };
+      const pieces = [...(before > 0 ? [block(before)] : []), cur, ...(after > 0 ? [block(after)] : [])];
+      cur = b.op('Concat', pieces, { axis: ax });
+    });
+    return [cur, ...none.slice(1)];
+  },
 });
 
 export const ShapeOp = defineOp<{ readonly start: number; readonly end: number | undefined }>({
@@ -406,6 +486,18 @@ export const Tile = defineOp<null>({
     return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (typeof d === 'number' ? d * (reps[i] ?? 1) : (reps[i] ?? 1) === 1 ? d : `${d}*${reps[i]}`)) }];
   },
   cost: (ctx) => movementCost(ctx),
+  // View dY as [r0, d0, r1, d1, ...] and sum the repeat axes.
+  gradient: (g) => {
+    const { b } = g;
+    const x = g.node.inputs[0];
+    const dy = g.dy[0];
+    if (!x || !dy || !g.needs[0]) return [undefined, undefined];
+    const xs = b.shape(x);
+    const reps = b.shape(dy).map((d, i) => d / (xs[i] ?? 1));
+    const split = reshape(b, dy, xs.flatMap((d, i) => [reps[i] ?? 1, d]));
+    const summed = b.op('ReduceSum', [split, b.ints(xs.map((_, i) => 2 * i))], { keepdims: 0 });
+    return [reshape(b, summed, xs), undefined];
+  },
 });
 
 export const shapeOps: readonly Op[] = [Reshape, Transpose, Flatten, Squeeze, Unsqueeze, Expand, Concat, Split, Slice, ShapeOp, Range, ConstantOfShape, Tile];

@@ -5,7 +5,7 @@
  */
 import { AutoparError } from '../errors.js';
 import type { HostTensor } from '../ir/host-tensor.js';
-import { type Graph, isExternal } from '../ir/types.js';
+import type { Graph } from '../ir/types.js';
 import type { ConcreteType } from '../ops/op.js';
 import { fmtShape, isConcrete } from '../ops/util.js';
 import { initBackend, type BackendInfo, tf } from './backend.js';
@@ -58,8 +58,7 @@ export async function execute(g: Graph, feeds: ReadonlyMap<string, HostTensor>, 
   const hostConst = (name: string): HostTensor | undefined => {
     const c = g.constants.get(name);
     if (c) return c;
-    const init = g.initializers.get(name);
-    return init && !isExternal(init.data) ? weights.get(name) : undefined;
+    return g.initializers.has(name) ? weights.get(name) : undefined;
   };
   const get = (name: string): tf.Tensor => {
     let t = env.get(name);

@@ -5,15 +5,17 @@
 import fs from 'node:fs';
 import { AutoparError } from '../errors.js';
 import { dtypeBytes } from '../ir/dtype.js';
-import { type HostTensor, hostFromBytes, numel } from '../ir/host-tensor.js';
-import { type Graph, type Initializer, isExternal } from '../ir/types.js';
+import { type HostTensor, hostFromBytes, hostTensor, numel } from '../ir/host-tensor.js';
+import { type Graph, type Initializer, inlineData, isExternal } from '../ir/types.js';
 import { isConcrete } from '../ops/util.js';
 
 export function loadInitializer(init: Initializer): HostTensor {
-  if (!isExternal(init.data)) return init.data;
-  const ext = init.data;
+  const inline = inlineData(init.data);
+  if (inline) return inline;
   const shape = init.type.shape;
   if (!isConcrete(shape)) throw new AutoparError('E_INTERNAL', `initializer '${init.name}' has a symbolic shape`);
+  if (!isExternal(init.data)) return hostTensor(init.type.dtype, shape, new Float64Array(numel(shape)));
+  const ext = init.data;
   const need = numel(shape) * dtypeBytes(init.type.dtype);
   let fd: number;
   try {
