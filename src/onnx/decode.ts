@@ -15,16 +15,35 @@ import { decodeTensor } from './tensor.js';
 
 const utf8 = new TextDecoder();
 
+/** What a file that is not an ONNX model looks like, from its first bytes (for the error message). */
+export function sniffNonOnnx(bytes: Uint8Array): string | undefined {
+  const starts = (...sig: number[]): boolean => sig.every((b, i) => bytes[i] === b);
+  if (bytes.length === 0) return 'the file is empty';
+  if (starts(0x89, 0x50, 0x4e, 0x47)) return 'it looks like a PNG image';
+  if (starts(0xff, 0xd8, 0xff)) return 'it looks like a JPEG image';
+  if (starts(0x50, 0x4b, 0x03, 0x04)) return 'it looks like a zip archive (a PyTorch checkpoint? export it with torch.onnx.export)';
+  if (starts(0x80) && (bytes[1] ?? 0) >= 2 && (bytes[1] ?? 0) <= 5) return 'it looks like a Python pickle (a PyTorch checkpoint? export it with torch.onnx.export)';
+  if (starts(0x89, 0x48, 0x44, 0x46)) return 'it looks like an HDF5 file (a Keras model?)';
+  const head = bytes.subarray(0, 512);
+  // Text: no control characters but whitespace (bytes of UTF-8 sequences allowed).
+  if (head.every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b !== 127))) return 'it looks like a text file';
+  return undefined;
+}
+
 export function parseModelBytes(bytes: Uint8Array, source: string): ModelProto {
+  const notOnnx = (): AutoparError | undefined => {
+    const looksLike = sniffNonOnnx(bytes);
+    return looksLike ? new AutoparError('E_PARSE', `${source}: not an ONNX model: ${looksLike}; expected a file written by torch.onnx.export or onnx.save`) : undefined;
+  };
   let model: ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
-    throw new AutoparError('E_PARSE', `${source}: not a valid ONNX model (protobuf decoding failed: ${why}); is the file truncated?`);
+    throw notOnnx() ?? new AutoparError('E_PARSE', `${source}: not a valid ONNX model (protobuf decoding failed: ${why}); is the file truncated?`);
   }
   if (!model.graph || (model.graph.node ?? []).length === 0 && (model.graph.output ?? []).length === 0) {
-    throw new AutoparError('E_PARSE', `${source}: not an ONNX model (no graph found); expected a file written by torch.onnx.export or onnx.save`);
+    throw notOnnx() ?? new AutoparError('E_PARSE', `${source}: not an ONNX model (no graph found); expected a file written by torch.onnx.export or onnx.save`);
   }
   return model;
 }

@@ -73,9 +73,9 @@ export function importBytes(bytes: Uint8Array, source: string, opts: ImportOptio
   }
 }
 
-/** Anything unexpected while reading a model is still an error about that model. */
+/** Anything unexpected while reading a model is still an error about that model, and names it. */
 function wrap(e: unknown, source: string): Error {
-  if (e instanceof AutoparError) return e;
+  if (e instanceof AutoparError) return e.message.startsWith(`${source}: `) ? e : new AutoparError(e.code, `${source}: ${e.message}`);
   const why = e instanceof Error ? e.message : String(e);
   return new AutoparError('E_PARSE', `${source}: the model could not be read (${why})`);
 }
