@@ -85,15 +85,4 @@ describe('autopar eval --json against the reference folders', () => {
     writeReference(dir, { model: 'm.onnx', inputs: new Map(), outputs });
     expect(Object.keys(readReference(dir).manifest.inputs)).toEqual([]);
   });
-
-  it('--train fails with a clear E_USAGE message (until training lands)', async () => {
-    const r = runCli(['eval', model('mlp.onnx'), '--reference', model('mlp.reference'), '--train', '--json']);
-    expect(r.status).toBe(2);
-    expect(r.stdout).toBe('');
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^autopar: --train /);
-    await expect(evaluateModel(model('mlp.onnx'), { reference: model('mlp.reference'), train: true })).rejects.toSatisfy(
-      (e: unknown) => e instanceof AutoparError && e.code === 'E_USAGE',
-    );
-  });
 });
