@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { registerInspect } from './inspect.js';
 import { registerEval } from './eval.js';
 import { registerCluster } from './cluster.js';
+import { registerProfile } from './profile.js';
 
 const program = new Command();
 program
@@ -19,5 +20,6 @@ program
 registerInspect(program);
 registerEval(program);
 registerCluster(program);
+registerProfile(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,101 @@
+/**
+ * A profile: throughput measured on one machine (`autopar profile`), as JSON. Samples
+ * are kept raw so that the calibrated model (and a reader) can see what was measured;
+ * the rates in `summary` are for people and are recomputed on load.
+ */
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import * as z from 'zod';
+import { AutoparError } from '../src/errors.js';
+import { formatPath } from '../src/cluster/load.js';
+
+export const PROFILE_VERSION = 1;
+
+/** The kinds measured; every other op kind is predicted from these (calibrated.ts). */
+export const PROFILED_KINDS = ['matmul', 'conv', 'elementwise'] as const;
+export type ProfiledKind = (typeof PROFILED_KINDS)[number];
+
+const sample = z.strictObject({
+  /** e.g. '512x512x512' */
+  label: z.string(),
+  flops: z.number().nonnegative(),
+  bytes: z.number().nonnegative(),
+  /** Median seconds per call. */
+  seconds: z.number().positive(),
+});
+
+const profileSchema = z.strictObject({
+  version: z.literal(PROFILE_VERSION),
+  createdAt: z.string(),
+  /** The tfjs backend that ran the kernels, e.g. 'wasm'. */
+  backend: z.string(),
+  /** 'cpu': this process's CPU time (single-threaded backends); 'wall': elapsed time. */
+  clock: z.enum(['cpu', 'wall']),
+  machine: z.strictObject({
+    platform: z.string(),
+    arch: z.string(),
+    cpus: z.number().int().positive(),
+    cpuModel: z.string(),
+    totalMemoryBytes: z.number().positive(),
+    node: z.string(),
+  }),
+  /** All kernels ran in this dtype. */
+  dtype: z.literal('float32'),
+  samples: z.strictObject({
+    matmul: z.array(sample).min(1),
+    conv: z.array(sample).min(1),
+    elementwise: z.array(sample).min(1),
+  }),
+  summary: z.strictObject({
+    matmulFlops: z.number().positive(),
+    convFlops: z.number().positive(),
+    memoryBandwidth: z.number().positive(),
+  }),
+  /** Collectives are measured with the runtime's workers (not yet): null until then. */
+  collectives: z.null(),
+});
+
+export type Profile = z.output<typeof profileSchema>;
+export type ProfileSample = z.output<typeof sample>;
+
+export function parseProfile(text: string, fileName: string): Profile {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new AutoparError('E_CLUSTER', `${fileName}: not a JSON profile (${e instanceof Error ? e.message : String(e)}); write one with 'autopar profile --out FILE'`);
+  }
+  const r = profileSchema.safeParse(data);
+  if (!r.success) {
+    const iss = r.error.issues[0];
+    const where = iss ? formatPath(iss.path) : '(top level)';
+    throw new AutoparError('E_CLUSTER', `${fileName}: ${where}: ${iss?.message ?? 'invalid'}; expected a profile written by 'autopar profile' (version ${PROFILE_VERSION})`);
+  }
+  return r.data;
+}
+
+export function loadProfile(path: string): Profile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = e instanceof Error && 'code' in e ? String(e.code) : 'unreadable';
+    throw new AutoparError('E_CLUSTER', `${path}: cannot read profile (${code === 'ENOENT' ? 'no such file' : code}); write one with 'autopar profile --out ${path}'`);
+  }
+  return parseProfile(text, path);
+}
+
+/** Writes to a temporary name beside the target, then renames: readers never see half a file. */
+export function saveProfile(profile: Profile, path: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, JSON.stringify(profile, null, 2) + '\n');
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing was written
+    }
+    throw new AutoparError('E_USAGE', `cannot write profile to ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}

@@ -1,0 +1,56 @@
+/** `autopar profile [--out FILE] [--json] [--quick]`: measure this machine for the calibrated cost model. */
+import { accessSync, constants, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { saveProfile } from '../../cost-models/profile.js';
+import { measureProfile } from '../../cost-models/profiler.js';
+import { formatBandwidth, formatFlops } from '../cluster/units.js';
+import { AutoparError } from '../errors.js';
+import { printJson, runCommand } from './output.js';
+
+/** Fails before measuring (which takes a while) if the profile could not be written. */
+function checkWritable(out: string): void {
+  const dir = dirname(out);
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    const why = e instanceof Error && 'code' in e && e.code === 'ENOENT' ? 'no such directory' : e instanceof Error ? e.message : String(e);
+    throw new AutoparError('E_USAGE', `cannot write profile to ${out}: ${dir}: ${why}`);
+  }
+}
+
+export const DEFAULT_PROFILE_FILE = 'autopar-profile.json';
+
+export function registerProfile(program: Command): void {
+  program
+    .command('profile')
+    .description('measure matmul, conv and elementwise throughput on the active tfjs backend and write a profile for --profile')
+    .option('--out <file>', 'where to write the profile JSON', DEFAULT_PROFILE_FILE)
+    .option('--quick', 'fewer, smaller sizes (about a second)')
+    .option('--json', 'print the profile as JSON')
+    .option('--debug', 'print stack traces on errors')
+    .action(async (opts: { out: string; quick?: boolean; json?: boolean; debug?: boolean }) => {
+      await runCommand(opts.debug === true, async () => {
+        const out = resolve(opts.out);
+        checkWritable(out);
+        const log = opts.json ? undefined : (line: string): void => void process.stderr.write(`  ${line}\n`);
+        const profile = await measureProfile({ quick: opts.quick === true, ...(log ? { log } : {}) });
+        saveProfile(profile, out);
+        if (opts.json) {
+          printJson({ file: out, ...profile });
+          return;
+        }
+        const s = profile.summary;
+        process.stdout.write(
+          [
+            `profile of ${profile.machine.cpuModel} (${profile.machine.cpus} cpus), tfjs backend ${profile.backend}, ${profile.dtype}:`,
+            `  matmul      ${formatFlops(s.matmulFlops)} (best of ${profile.samples.matmul.length} sizes)`,
+            `  conv        ${formatFlops(s.convFlops)} (best of ${profile.samples.conv.length} sizes)`,
+            `  elementwise ${formatBandwidth(s.memoryBandwidth)} (best of ${profile.samples.elementwise.length} sizes)`,
+            `written to ${out}; use it with --profile ${opts.out}`,
+          ].join('\n') + '\n',
+        );
+      });
+    });
+}

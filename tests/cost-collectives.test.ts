@@ -1,0 +1,114 @@
+/** α-β collectives: nccl-tests bus-bandwidth factors, latency terms, algorithm choice, several axes. */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { analyticalCostModel } from '../cost-models/cost-model.js';
+import { busBandwidthFactor, groupOf } from '../cost-models/collectives.js';
+import type { CollectiveKind } from '../cost-models/types.js';
+import type { AxisLink } from '../src/cluster/links.js';
+import { loadCluster } from '../src/cluster/load.js';
+import { commGroup, logicalMesh } from '../src/cluster/mesh.js';
+
+const model = analyticalCostModel();
+const EXAMPLES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'examples', 'clusters');
+const link = (size: number, alpha: number, bandwidth: number): AxisLink => ({ size, alpha, beta: 1 / bandwidth, alltoallBeta: 1 / bandwidth });
+
+describe('nccl-tests bus bandwidth (Thakur et al. 2005 ring algorithms)', () => {
+  const B = 100e9; // link bandwidth, bytes/s
+  const S = 1 << 30; // bytes
+  const expected: readonly [CollectiveKind, (n: number) => number][] = [
+    ['all-reduce', (n) => (2 * (n - 1)) / n],
+    ['all-gather', (n) => (n - 1) / n],
+    ['reduce-scatter', (n) => (n - 1) / n],
+  ];
+  for (const [kind, factor] of expected) {
+    it.each([2, 3, 4, 8, 16, 64])(`${kind} on %i ranks: busBw / algBw = the nccl-tests factor`, (n) => {
+      // no latency: the time is all bandwidth, so busBw = B and algBw = S / time
+      const est = model.collective({ kind, bytes: S }, groupOf([link(n, 0, B)]));
+      const algBw = S / est.seconds;
+      expect(B / algBw).toBeCloseTo(factor(n), 10);
+      expect(busBandwidthFactor(kind, n)).toBeCloseTo(factor(n), 12);
+      expect(est.busBytes / S).toBeCloseTo(factor(n), 12);
+      expect(est.algorithm).toBe('ring');
+    });
+  }
+
+  it('ring all-reduce on n ranks: 2(n-1)·α + 2(n-1)/n·S·β', () => {
+    const n = 8;
+    const alpha = 7e-6;
+    const est = model.collective({ kind: 'all-reduce', bytes: S, algorithm: 'ring' }, groupOf([link(n, alpha, B)]));
+    expect(est.seconds).toBeCloseTo(2 * (n - 1) * alpha + ((2 * (n - 1)) / n) * (S / B), 12);
+  });
+
+  it('one rank: nothing to do', () => {
+    expect(model.collective({ kind: 'all-reduce', bytes: S }, groupOf([link(1, 1e-5, B)]))).toEqual({ seconds: 0, algorithm: 'none', busBytes: 0 });
+  });
+});
+
+describe('algorithm choice', () => {
+  const g = groupOf([link(64, 10e-6, 25e9)]);
+  it('small all-reduces take the tree (log n latency), large ones the ring (less data)', () => {
+    const small = model.collective({ kind: 'all-reduce', bytes: 1024 }, g);
+    const large = model.collective({ kind: 'all-reduce', bytes: 1 << 30 }, g);
+    expect(small.algorithm).toBe('tree');
+    expect(large.algorithm).toBe('ring');
+    expect(small.seconds).toBeLessThan(model.collective({ kind: 'all-reduce', bytes: 1024, algorithm: 'ring' }, g).seconds);
+  });
+
+  it('all-gather has no tree', () => {
+    expect(() => model.collective({ kind: 'all-gather', bytes: 1024, algorithm: 'tree' }, g)).toThrow(/no tree algorithm/);
+  });
+
+  it('send/recv is α + S·β; broadcast never beats S·β', () => {
+    const l = link(2, 5e-6, 50e9);
+    expect(model.collective({ kind: 'send', bytes: 1e6 }, groupOf([l])).seconds).toBeCloseTo(5e-6 + 1e6 / 50e9, 15);
+    const b = model.collective({ kind: 'broadcast', bytes: 1e9 }, groupOf([link(8, 0, 50e9)]));
+    expect(b.seconds).toBeGreaterThanOrEqual(1e9 / 50e9 - 1e-12);
+  });
+
+  it('all-to-all moves (n-1)/n of the data per rank, at the all-to-all beta', () => {
+    const l: AxisLink = { size: 4, alpha: 0, beta: 1e-11, alltoallBeta: 3e-11 };
+    expect(model.collective({ kind: 'all-to-all', bytes: 4e9 }, groupOf([l])).seconds).toBeCloseTo((3 / 4) * 4e9 * 3e-11, 12);
+  });
+});
+
+describe('collectives over mesh axes of a real cluster', () => {
+  const c = loadCluster(path.join(EXAMPLES, '2x8-a100.yaml'));
+  const mesh = logicalMesh(c, [2, 8]);
+  const [x, y] = mesh.axes;
+  const S = 1e9;
+
+  it('hierarchical all-reduce over [2, 8] = reduce-scatter in the host, all-reduce of 1/8 across, all-gather back', () => {
+    if (!x || !y) throw new Error('mesh axes');
+    const est = model.collective({ kind: 'all-reduce', bytes: S, algorithm: 'hierarchical' }, commGroup(mesh, ['x', 'y']));
+    const inner = 2 * ((y.size - 1) * y.alpha + ((y.size - 1) / y.size) * S * y.beta);
+    const outerRing = 2 * (x.size - 1) * x.alpha + ((2 * (x.size - 1)) / x.size) * (S / y.size) * x.beta;
+    expect(est.seconds).toBeCloseTo(inner + outerRing, 9);
+  });
+
+  it('for a large buffer, hierarchical beats one flat ring over 16 (which crosses the slow port 30 times)', () => {
+    const group = commGroup(mesh, ['x', 'y']);
+    const flat = model.collective({ kind: 'all-reduce', bytes: S, algorithm: 'ring' }, group);
+    const auto = model.collective({ kind: 'all-reduce', bytes: S }, group);
+    expect(auto.algorithm).toBe('hierarchical');
+    expect(auto.seconds).toBeLessThan(flat.seconds);
+  });
+
+  it('the same all-reduce is much cheaper inside a host than across hosts', () => {
+    const inside = model.collective({ kind: 'all-reduce', bytes: S }, commGroup(mesh, ['y']));
+    const across = model.collective({ kind: 'all-reduce', bytes: S }, commGroup(mesh, ['x']));
+    expect(across.seconds / inside.seconds).toBeGreaterThan(10);
+  });
+
+  it('hierarchical all-gather sends the small pieces over the slow axis first', () => {
+    if (!x || !y) throw new Error('mesh axes');
+    const est = model.collective({ kind: 'all-gather', bytes: S, algorithm: 'hierarchical' }, commGroup(mesh, ['x', 'y']));
+    const slowFirst = (x.size - 1) * x.alpha + ((x.size - 1) / x.size) * (S / y.size) * x.beta + (y.size - 1) * y.alpha + ((y.size - 1) / y.size) * S * y.beta;
+    expect(est.seconds).toBeCloseTo(slowFirst, 9);
+  });
+
+  it('transfer between stages is α + bytes·β', () => {
+    expect(model.transfer(1e6, { alpha: 1e-5, beta: 1e-10 })).toBeCloseTo(1e-5 + 1e-4, 15);
+    expect(model.transfer(0, { alpha: 1e-5, beta: 1e-10 })).toBe(0);
+  });
+});
