@@ -2,6 +2,8 @@
 import { Cast as CastOp, UNARY_OPS } from '../../ops/elementwise.js';
 import { tf } from '../backend.js';
 import { tfDtype } from '../tensors.js';
+import type { DType } from '../../ir/dtype.js';
+import { roundToBfloat16, roundToFloat16 } from '../../ir/float-round.js';
 import { type Kernel, type KernelContext, need } from './kernel.js';
 
 type Unary = (x: tf.Tensor, k: KernelContext) => tf.Tensor;
@@ -60,6 +62,17 @@ function pow(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.cast(tf.pow(tf.cast(a, 'float32'), tf.cast(b, 'float32')), a.dtype));
 }
 
+/**
+ * tfjs has no 16-bit floats: they run as float32, so a Cast to one rounds on the host
+ * (round-to-nearest-even, exactly) to keep the precision the model asked to lose.
+ */
+function cast(x: tf.Tensor, to: DType): tf.Tensor {
+  const dt = tfDtype(to);
+  if (to !== 'float16' && to !== 'bfloat16') return tf.cast(x, dt);
+  const round = to === 'float16' ? roundToFloat16 : roundToBfloat16;
+  return tf.tensor(Float32Array.from(x.dataSync(), round), x.shape, 'float32');
+}
+
 const BINARY: Readonly<Record<string, Binary>> = {
   Add: (a, b) => tf.add(a, b),
   Sub: (a, b) => tf.sub(a, b),
@@ -91,12 +104,18 @@ export const elementwiseKernels: Readonly<Record<string, Kernel>> = {
     ]),
   ),
   Where: (x, k) => [tf.where(need(x, 0, k), need(x, 1, k), need(x, 2, k))],
-  Cast: (x, k) => [tf.cast(need(x, 0, k), tfDtype(CastOp.attrsOf(k.node, k.opset).to))],
+  Cast: (x, k) => [cast(need(x, 0, k), CastOp.attrsOf(k.node, k.opset).to)],
+  // max then min: when min > max every element becomes max, as ONNX specifies. Bounds
+  // stay tensors (clipByValue's ±Infinity defaults would wrap for integer inputs).
   Clip: (x, k) => {
     const v = need(x, 0, k);
-    const lo = x[1] ? x[1].dataSync()[0] ?? -Infinity : -Infinity;
-    const hi = x[2] ? x[2].dataSync()[0] ?? Infinity : Infinity;
-    return [tf.clipByValue(v, lo, hi)];
+    return [
+      tf.tidy(() => {
+        let y = x[1] ? tf.maximum(v, x[1]) : v;
+        y = x[2] ? tf.minimum(y, x[2]) : y;
+        return y === v ? tf.clone(v) : y;
+      }),
+    ];
   },
   Dropout: (x, k) => {
     const v = need(x, 0, k);
