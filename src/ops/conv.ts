@@ -1,7 +1,7 @@
 /** Convolutions and pooling: shared window arithmetic (pads, strides, dilations, auto_pad). */
 import { AutoparError } from '../errors.js';
 import { numel } from '../ir/host-tensor.js';
-import type { Dim } from '../ir/types.js';
+import type { Dim, TensorType } from '../ir/types.js';
 import type { AttrReader } from './attrs.js';
 import { defineOp, shapeError, type NodeContext, type Op, type TypedOp } from './op.js';
 import { elementwiseCost, fmtShape, input, ioBytes } from './util.js';
@@ -201,9 +201,15 @@ function poolOp(type: 'MaxPool' | 'AveragePool'): TypedOp<PoolAttrs> {
     infer: (ctx, a) => {
       const x = input(ctx, 0);
       if (x.shape.length < 3) throw shapeError(ctx.node, `input ${fmtShape(x.shape)} must be N-C-spatial`);
-      if (ctx.node.outputs.length > 1) throw new AutoparError('E_UNSUPPORTED_OP', `node '${ctx.node.name}' (${type}): the Indices output is not supported`);
       const win = resolveWindow(ctx, a, x.shape.slice(2), a.kernelShape ?? []);
-      return [{ dtype: x.dtype, shape: [x.shape[0] as Dim, x.shape[1] as Dim, ...win.out] }];
+      const y: TensorType = { dtype: x.dtype, shape: [x.shape[0] as Dim, x.shape[1] as Dim, ...win.out] };
+      if (ctx.node.outputs.length < 2) return [y];
+      // Indices: flat positions of the maxima in the input (what MaxUnpool consumes); the
+      // tfjs lowering has them for 1-D and 2-D windows without dilation.
+      if (type !== 'MaxPool' || x.shape.length > 4 || win.dilations.some((d) => d !== 1)) {
+        throw new AutoparError('E_UNSUPPORTED_OP', `node '${ctx.node.name}' (${type}): the Indices output is supported for 1-D and 2-D MaxPool without dilations only`);
+      }
+      return [y, { dtype: 'int64', shape: y.shape }];
     },
     cost: (ctx, a) => elementwiseCost(ctx, numel(a.kernelShape ?? [1])),
   });
