@@ -64,7 +64,11 @@ function defaultOpset(model: ModelProto, source: string): number {
 
 function valueType(vi: IValueInfoProto, where: string): TensorType {
   const tt = vi.type?.tensorType;
-  if (!tt) throw new AutoparError('E_PARSE', `${where}: value '${vi.name ?? ''}' is not a tensor (sequences and maps are not supported)`);
+  if (!tt) {
+    const t = vi.type;
+    const kind = t?.sequenceType ? 'a sequence' : t?.mapType ? 'a map' : t?.optionalType ? 'an optional' : t?.sparseTensorType ? 'a sparse tensor' : 'untyped';
+    throw new AutoparError('E_UNSUPPORTED_OP', `${where}: value '${vi.name ?? ''}' is ${kind}, not a tensor; only dense tensors are supported`);
+  }
   const dtype = dtypeFromOnnx(tt.elemType ?? 0);
   if (!dtype) throw new AutoparError('E_PARSE', `${where}: value '${vi.name ?? ''}' has unknown element type ${tt.elemType ?? 0}`);
   const dims = tt.shape?.dim ?? [];

@@ -191,6 +191,12 @@ export const Einsum = defineOp<EinsumAttrs>({
     if (e.inputs.length !== ctx.inputs.length) {
       throw shapeError(ctx.node, `equation has ${e.inputs.length} operands but the node has ${ctx.inputs.length} inputs`);
     }
+    // A letter twice in one operand takes a diagonal; the tfjs lowering has no such step.
+    const diagonal = e.inputs.find((sub) => new Set(sub).size !== sub.length);
+    if (diagonal !== undefined) {
+      throw new AutoparError('E_UNSUPPORTED_OP', `node '${ctx.node.name}' (Einsum): operand '${diagonal}' repeats a letter (a diagonal), which is not supported`);
+    }
+    if (new Set(e.output).size !== e.output.length) throw shapeError(ctx.node, `output subscript '${e.output}' repeats a letter`);
     const sizes = einsumSizes(ctx, e);
     const shape = [...e.output].map((c) => {
       const d = sizes.get(c);

@@ -3,6 +3,29 @@ import { Gather, ScatterND } from '../../ops/gather.js';
 import { tf } from '../backend.js';
 import { type Kernel, need } from './kernel.js';
 
+/**
+ * ScatterND reductions tfjs has no scatter for, applied in index order on the host, as
+ * ONNX specifies for duplicate indices (rare ops: never on a gradient path).
+ */
+function scatterOnHost(data: tf.Tensor, idx: tf.Tensor, upd: tf.Tensor, f: (a: number, b: number) => number): tf.Tensor {
+  const out = Float64Array.from(data.dataSync());
+  const ix = idx.dataSync();
+  const u = upd.dataSync();
+  const k = idx.shape[idx.rank - 1] ?? 0;
+  const inner = data.shape.slice(k).reduce((p, d) => p * d, 1);
+  const rows = idx.shape.slice(0, -1).reduce((p, d) => p * d, 1);
+  for (let r = 0; r < rows; r++) {
+    let off = 0;
+    for (let j = 0; j < k; j++) {
+      const dim = data.shape[j] ?? 1;
+      const v = ix[r * k + j] ?? 0;
+      off = off * dim + (v < 0 ? v + dim : v);
+    }
+    for (let t = 0; t < inner; t++) out[off * inner + t] = f(out[off * inner + t] ?? 0, u[r * inner + t] ?? 0);
+  }
+  return tf.tensor(Array.from(out), data.shape, data.dtype);
+}
+
 export const gatherKernels: Readonly<Record<string, Kernel>> = {
   Gather: (x, k) => {
     const X = need(x, 0, k);
@@ -35,9 +58,11 @@ export const gatherKernels: Readonly<Record<string, Kernel>> = {
             return tf.where(hit, scattered, data);
           }
           case 'mul':
+            return scatterOnHost(data, idx, upd, (a, b) => a * b);
           case 'max':
+            return scatterOnHost(data, idx, upd, Math.max);
           case 'min':
-            throw new Error(`ScatterND reduction '${reduction}' has no tfjs lowering`);
+            return scatterOnHost(data, idx, upd, Math.min);
         }
       }),
     ];
