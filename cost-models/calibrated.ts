@@ -10,7 +10,7 @@
  */
 import type { DeviceType } from '../src/cluster/types.js';
 import { analyticalCostModel, type CostModel } from './cost-model.js';
-import type { Profile, ProfileSample } from './profile.js';
+import { loadProfile, type Profile, type ProfileSample } from './profile.js';
 import { RateCurve } from './rates.js';
 import type { ComputeEstimate, ComputeOp } from './types.js';
 
@@ -65,4 +65,9 @@ export function deviceTypeFromProfile(profile: Profile, name = `local-${profile.
     efficiency: { matmul: 1, conv: profile.summary.convFlops / profile.summary.matmulFlops, memory: 1 },
     source: `measured by autopar profile on ${profile.machine.cpuModel} (${profile.backend}), ${profile.createdAt}`,
   };
+}
+
+/** What `--profile FILE` means to a command: the calibrated model of that profile, else the analytical one. */
+export function loadCostModel(profilePath: string | undefined): CostModel {
+  return profilePath === undefined ? analyticalCostModel() : calibratedCostModel(loadProfile(profilePath));
 }

@@ -1,6 +1,6 @@
 /** The cost model: one interface (CostModel), analytical or calibrated from a profile. */
 export { analyticalCostModel, type CostModel, type PointToPoint } from './cost-model.js';
-export { calibratedCostModel, deviceTypeFromProfile } from './calibrated.js';
+export { calibratedCostModel, deviceTypeFromProfile, loadCostModel } from './calibrated.js';
 export { busBandwidthFactor, collectiveTime, groupOf, hierarchicalTime, ringTime, treeTime } from './collectives.js';
 export { computeEfficiency, peakFlops, rooflineTime } from './roofline.js';
 export {

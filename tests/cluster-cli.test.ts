@@ -63,14 +63,14 @@ describe('autopar cluster', () => {
   });
 
   const bad: readonly [string, string, string][] = [
-    ['missing-key.yaml', 'hosts: 2\ndevicesPerHost: 8\ndevice: A100-80GB\nintraHost: nvlink3\n', 'interHost'],
-    ['negative.yaml', 'hosts: 2\ndevicesPerHost: 8\ndevice: A100-80GB\nintraHost: nvlink3\ninterHost: {bandwidth: -1Gb/s, latency: 1us}\n', 'interHost.bandwidth'],
-    ['zero.yaml', 'hosts: 1\ndevicesPerHost: 0\ndevice: A100-80GB\nintraHost: nvlink3\n', 'devicesPerHost'],
-    ['preset.yaml', 'hosts: 1\ndevicesPerHost: 8\ndevice: TPU-v9\nintraHost: nvlink3\n', 'device'],
-    ['groups.yaml', 'hosts: 3\ninterHost: ib-hdr\ngroups:\n  - {hosts: 1, devicesPerHost: 8, device: A100-80GB, intraHost: nvlink3}\n', 'hosts'],
-    ['syntax.yaml', 'hosts: 2\ndevicesPerHost: [8\n', 'YAML syntax error'],
+    ['missing-key.yaml', 'interHost', 'hosts: 2\ndevicesPerHost: 8\ndevice: A100-80GB\nintraHost: nvlink3\n'],
+    ['negative.yaml', 'interHost.bandwidth', 'hosts: 2\ndevicesPerHost: 8\ndevice: A100-80GB\nintraHost: nvlink3\ninterHost: {bandwidth: -1Gb/s, latency: 1us}\n'],
+    ['zero.yaml', 'devicesPerHost', 'hosts: 1\ndevicesPerHost: 0\ndevice: A100-80GB\nintraHost: nvlink3\n'],
+    ['preset.yaml', 'device', 'hosts: 1\ndevicesPerHost: 8\ndevice: TPU-v9\nintraHost: nvlink3\n'],
+    ['groups.yaml', 'hosts', 'hosts: 3\ninterHost: ib-hdr\ngroups:\n  - {hosts: 1, devicesPerHost: 8, device: A100-80GB, intraHost: nvlink3}\n'],
+    ['syntax.yaml', 'YAML syntax error', 'hosts: 2\ndevicesPerHost: [8\n'],
   ];
-  it.each(bad)('%s: non-zero exit, one line on stderr naming %s, nothing on stdout', (file, text, key) => {
+  it.each(bad)('%s: non-zero exit, one line on stderr naming %s, nothing on stdout', (file, key, text) => {
     const p = path.join(TMP, file);
     writeFileSync(p, text);
     // --json changes nothing on failure: checked on one file to keep the spawns few

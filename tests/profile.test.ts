@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calibratedCostModel, deviceTypeFromProfile } from '../cost-models/calibrated.js';
+import { calibratedCostModel, deviceTypeFromProfile, loadCostModel } from '../cost-models/calibrated.js';
 import { loadProfile, saveProfile, type Profile } from '../cost-models/profile.js';
 import { measureMatmul, measureProfile } from '../cost-models/profiler.js';
 import { AutoparError } from '../src/errors.js';
@@ -59,6 +59,8 @@ describe('profile files', () => {
     saveProfile(profile, file);
     expect(readdirSync(TMP).filter((f) => f.includes('.tmp-'))).toEqual([]);
     expect(loadProfile(file)).toEqual(profile);
+    expect(loadCostModel(file).name).toMatch(/^calibrated/);
+    expect(loadCostModel(undefined).name).toBe('analytical');
   });
 
   it('a broken profile names the file and the key', () => {
