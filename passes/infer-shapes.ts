@@ -12,8 +12,9 @@ import type { NodeContext } from '../src/ops/op.js';
 import { opFor } from '../src/ops/registry.js';
 import { fmtShape, isConcrete } from '../src/ops/util.js';
 
-/** Folded results larger than this stay nodes (a mask of 1M elements is still cheap). */
-const MAX_FOLD_ELEMENTS = 1 << 20;
+/** Folded results larger than this stay nodes: folding is for shape arithmetic, and big
+ * constant computations (a causal mask per block) run faster on the device than here. */
+const MAX_FOLD_ELEMENTS = 1 << 16;
 
 export interface BindOptions {
   /** Values for symbolic dimensions, e.g. {batch: 8}. */

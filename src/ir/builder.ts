@@ -38,6 +38,11 @@ export class GraphBuilder {
     for (const n of base.nodes) this.used.add(n.name);
   }
 
+  /** A builder over an empty graph, for graphs made from scratch (tests, generators). */
+  static empty(opset: number, name = 'main'): GraphBuilder {
+    return new GraphBuilder({ name, opset, inputs: [], outputs: [], initializers: new Map(), constants: new Map(), nodes: [], types: new Map(), source: name });
+  }
+
   get opset(): number {
     return this.base.opset;
   }

@@ -270,7 +270,13 @@ function binaryOp(d: BinaryDef): TypedOp<null> {
       const shape = broadcastShapes(ctx, xs.map((x) => x.shape));
       if (!isConcrete(shape)) return [];
       const dt = first.dtype;
-      return [hostBroadcast(d.compare ? 'bool' : dt, xs, shape, (v) => v.slice(1).reduce((acc, b) => d.f(acc, b, dt), v[0] ?? 0))];
+      return [
+        hostBroadcast(d.compare ? 'bool' : dt, xs, shape, (v) => {
+          let acc = v[0] ?? 0;
+          for (let k = 1; k < v.length; k++) acc = d.f(acc, v[k] ?? 0, dt);
+          return acc;
+        }),
+      ];
     },
     cost: (ctx) => elementwiseCost(ctx, d.type === 'Pow' ? 4 : Math.max(1, ctx.inputs.length - 1)),
     gradient: d.grad ? binaryGradient(d.type, d.grad) : undefined,

@@ -2,7 +2,7 @@
 import { AutoparError } from '../errors.js';
 import type { TensorType } from '../ir/types.js';
 import { defineOp, shapeError, type Op } from './op.js';
-import { reduceMean, sumToShape } from './grad-util.js';
+import { reduceMean, reduceSum, sumToShape } from './grad-util.js';
 import { elementwiseCost, fmtShape, input, normAxis } from './util.js';
 
 export interface BatchNormAttrs {
@@ -46,8 +46,10 @@ export const BatchNormalization = defineOp<BatchNormAttrs>({
     const inv = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [r(variance), b.scalar(a.epsilon)])])]);
     const dx = g.needs[0] ? b.op('Mul', [dy, b.op('Mul', [r(scale), inv])]) : undefined;
     const xhat = g.needs[1] ? b.op('Mul', [b.op('Sub', [x, r(mean)]), inv]) : undefined;
-    const dscale = xhat ? sumToShape(b, b.op('Mul', [dy, xhat]), b.shape(scale)) : undefined;
-    const dbias = g.needs[2] ? sumToShape(b, dy, b.shape(bias)) : undefined;
+    // Parameters are per channel (axis 1), so sum over every other axis.
+    const others = xs.map((_, i) => i).filter((i) => i !== 1);
+    const dscale = xhat ? reduceSum(b, b.op('Mul', [dy, xhat]), others, false) : undefined;
+    const dbias = g.needs[2] ? reduceSum(b, dy, others, false) : undefined;
     return [dx, dscale, dbias, undefined, undefined];
   },
 });

@@ -5,7 +5,7 @@
  */
 import { type HostTensor, hostTensor, numel } from '../ir/host-tensor.js';
 import type { Dim, TensorType } from '../ir/types.js';
-import { hostConcat, hostRemap, hostSlice, hostTranspose } from './host.js';
+import { hostConcat, hostExpand, hostSlice, hostTranspose } from './host.js';
 import { inversePerm, reshape, sumToShape } from './grad-util.js';
 import type { GraphBuilder } from '../ir/builder.js';
 import { defineOp, shapeError, type GradRule, type NodeContext, type Op } from './op.js';
@@ -187,9 +187,7 @@ export const Expand = defineOp<null>({
     if (!x || !s) return [];
     const shape = broadcastShapes(ctx, [x.shape, Array.from(s.data)]);
     if (!isConcrete(shape)) return [];
-    const off = shape.length - x.shape.length;
-    const st = x.shape.map((_, k) => numel(x.shape.slice(k + 1)));
-    return [hostRemap(x, shape, (o) => x.shape.reduce((acc, d, k) => acc + (d === 1 ? 0 : (o[k + off] ?? 0)) * (st[k] ?? 0), 0))];
+    return [hostExpand(x, shape)];
   },
   cost: (ctx) => movementCost(ctx),
   gradient: (g) => {

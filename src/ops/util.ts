@@ -104,7 +104,11 @@ export function strides(shape: readonly number[]): number[] {
   return s;
 }
 
-/** Host broadcasting of an n-ary elementwise function (constant folding only). */
+/**
+ * Host broadcasting of an n-ary elementwise function (constant folding only). Walks
+ * the output with an odometer, moving each input's offset by its broadcast stride, so
+ * a million-element causal mask folds in milliseconds.
+ */
 export function hostBroadcast(
   dtype: DType,
   inputs: readonly HostTensor[],
@@ -113,7 +117,6 @@ export function hostBroadcast(
 ): HostTensor {
   const n = numel(outShape);
   const rank = outShape.length;
-  const outStrides = strides(outShape);
   const inStrides = inputs.map((t) => {
     const st = strides(t.shape);
     return outShape.map((_, k) => {
@@ -123,20 +126,29 @@ export function hostBroadcast(
   });
   const data = dtype === 'float32' || dtype === 'float16' || dtype === 'bfloat16' ? new Float32Array(n) : new Float64Array(n);
   const xs = new Array<number>(inputs.length).fill(0);
-  for (let i = 0; i < n; i++) {
-    for (let t = 0; t < inputs.length; t++) {
-      let off = 0;
-      let rem = i;
-      const ist = inStrides[t] ?? [];
-      for (let k = 0; k < rank; k++) {
-        const os = outStrides[k] ?? 1;
-        const idx = Math.floor(rem / os);
-        rem -= idx * os;
-        off += idx * (ist[k] ?? 0);
-      }
-      xs[t] = inputs[t]?.data[off] ?? 0;
+  // Fast path: every input is full-sized or a single element (no index arithmetic).
+  if (inputs.every((t) => t.data.length === n || t.data.length === 1)) {
+    const full = inputs.map((t) => t.data.length === n && n !== 1);
+    for (let t = 0; t < inputs.length; t++) xs[t] = inputs[t]?.data[0] ?? 0;
+    for (let i = 0; i < n; i++) {
+      for (let t = 0; t < inputs.length; t++) if (full[t]) xs[t] = inputs[t]?.data[i] ?? 0;
+      data[i] = f(xs);
     }
+    return { dtype, shape: [...outShape], data };
+  }
+  const offs = new Array<number>(inputs.length).fill(0);
+  const idx = new Array<number>(rank).fill(0);
+  for (let i = 0; i < n; i++) {
+    for (let t = 0; t < inputs.length; t++) xs[t] = inputs[t]?.data[offs[t] ?? 0] ?? 0;
     data[i] = f(xs);
+    for (let k = rank - 1; k >= 0; k--) {
+      const size = outShape[k] ?? 1;
+      idx[k] = (idx[k] ?? 0) + 1;
+      for (let t = 0; t < inputs.length; t++) offs[t] = (offs[t] ?? 0) + (inStrides[t]?.[k] ?? 0);
+      if ((idx[k] ?? 0) < size) break;
+      idx[k] = 0;
+      for (let t = 0; t < inputs.length; t++) offs[t] = (offs[t] ?? 0) - (inStrides[t]?.[k] ?? 0) * size;
+    }
   }
   return { dtype, shape: [...outShape], data };
 }
