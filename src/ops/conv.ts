@@ -205,9 +205,9 @@ function poolOp(type: 'MaxPool' | 'AveragePool'): TypedOp<PoolAttrs> {
       const y: TensorType = { dtype: x.dtype, shape: [x.shape[0] as Dim, x.shape[1] as Dim, ...win.out] };
       if (ctx.node.outputs.length < 2) return [y];
       // Indices: flat positions of the maxima in the input (what MaxUnpool consumes); the
-      // tfjs lowering has them for 1-D and 2-D windows without dilation.
-      if (type !== 'MaxPool' || x.shape.length > 4 || win.dilations.some((d) => d !== 1)) {
-        throw new AutoparError('E_UNSUPPORTED_OP', `node '${ctx.node.name}' (${type}): the Indices output is supported for 1-D and 2-D MaxPool without dilations only`);
+      // tfjs lowering has them for 1-D and 2-D windows.
+      if (type !== 'MaxPool' || x.shape.length > 4) {
+        throw new AutoparError('E_UNSUPPORTED_OP', `node '${ctx.node.name}' (${type}): the Indices output is supported for 1-D and 2-D MaxPool only`);
       }
       return [y, { dtype: 'int64', shape: y.shape }];
     },

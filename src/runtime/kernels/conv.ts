@@ -167,37 +167,52 @@ function pool(x: readonly (tf.Tensor | undefined)[], k: KernelContext, kind: 'ma
   });
 }
 
-/** MaxPool with its Indices output (1-D and 2-D, no dilation: inference checked that). */
+/**
+ * MaxPool with its Indices output (1-D and 2-D: inference checked that). The wasm
+ * backend's maxPoolWithArgmax gives wrong maxima for some shapes, so the indices come
+ * from comparing each kernel tap with the pooled maximum, taps in row-major order: the
+ * first tap holding the maximum wins, as in ONNX's reference and onnxruntime.
+ */
 function maxPoolWithIndices(x: readonly (tf.Tensor | undefined)[], k: KernelContext): tf.Tensor[] {
   const a = MaxPool.attrsOf(k.node, k.opset);
   const X0 = need(x, 0, k);
   const win = resolveWindow(nodeCtx(k), a, X0.shape.slice(2), a.kernelShape ?? []);
   const p = as2d(win, X0.rank);
-  return tf.tidy(() => {
+  const y = pool(x, k, 'max');
+  const indices = tf.tidy(() => {
     const xh = toNHWC(X0.dtype === 'float32' ? X0 : tf.cast(X0, 'float32'));
-    const [, H, W, C] = xh.shape as [number, number, number, number];
-    const outs = X0.rank === 3 ? [1, win.out[0] ?? 1] : [win.out[0] ?? 1, win.out[1] ?? 1];
-    // ceil_mode: windows may run past the end padding; extend with -inf-like values.
-    const extra = [0, 1].map((i) => Math.max(0, ((outs[i] ?? 1) - 1) * (p.strides[i] ?? 1) + (p.kernel[i] ?? 1) - ([H, W][i] ?? 0) - (p.pads[i]?.[0] ?? 0) - (p.pads[i]?.[1] ?? 0)));
-    const xp = tf.pad(xh, [[0, 0], [p.pads[0][0], p.pads[0][1] + (extra[0] ?? 0)], [p.pads[1][0], p.pads[1][1] + (extra[1] ?? 0)], [0, 0]], -3.4e38);
-    const [, Hp, Wp] = xp.shape as [number, number, number, number];
-    const r = tf.maxPoolWithArgmax(xp as tf.Tensor4D, p.kernel, p.strides, 'valid', true);
-    const [result, indexes] = [r['result'], r['indexes']];
-    if (!result || !indexes) throw new Error(`node '${k.node.name}' (MaxPool): maxPoolWithArgmax returned no ${result ? 'indexes' : 'result'}`);
-    // tfjs flattens ((b*Hp + y)*Wp + x)*C + c over the padded NHWC input; ONNX wants the
-    // position in the unpadded NCHW input, rows (storage_order 0) or columns (1) first.
-    const i32 = (v: number): tf.Scalar => tf.scalar(v, 'int32');
-    const c = tf.mod(indexes, i32(C));
-    let t = tf.floorDiv(indexes, i32(C));
-    const col = tf.sub(tf.mod(t, i32(Wp)), i32(p.pads[1][0]));
-    t = tf.floorDiv(t, i32(Wp));
-    const row = tf.sub(tf.mod(t, i32(Hp)), i32(p.pads[0][0]));
-    const b = tf.floorDiv(t, i32(Hp));
-    const inPlane = a.storageOrder === 0 ? tf.add(tf.mul(row, i32(W)), col) : tf.add(tf.mul(col, i32(H)), row);
-    const flat = tf.add(tf.mul(tf.add(tf.mul(b, i32(C)), c), i32(H * W)), inPlane);
-    const y = X0.dtype === 'float32' ? result : tf.cast(result, X0.dtype);
-    return [fromNHWC(y, X0.rank), fromNHWC(flat, X0.rank)];
+    const yh = toNHWC(y.dtype === 'float32' ? y : tf.cast(y, 'float32'));
+    const [n, H, W, C] = xh.shape as [number, number, number, number];
+    const [, OH, OW] = yh.shape as [number, number, number, number];
+    const [s0, s1] = p.strides;
+    const [d0, d1] = p.dil;
+    const [pt, pl] = [p.pads[0][0], p.pads[1][0]];
+    // Pad so that every tap of every window reads inside; pads never equal a real maximum.
+    const needH = (OH - 1) * s0 + (p.kernel[0] - 1) * d0 + 1;
+    const needW = (OW - 1) * s1 + (p.kernel[1] - 1) * d1 + 1;
+    const xp = tf.pad(xh, [[0, 0], [pt, Math.max(0, needH - H - pt)], [pl, Math.max(0, needW - W - pl)], [0, 0]], -3.4e38);
+    const full = [n, OH, OW, C];
+    // Where window (oh, ow) starts in the unpadded input, and the (image, channel) plane offset.
+    const rows = tf.tensor(Array.from({ length: OH }, (_, o) => o * s0 - pt), [1, OH, 1, 1], 'int32');
+    const cols = tf.tensor(Array.from({ length: OW }, (_, o) => o * s1 - pl), [1, 1, OW, 1], 'int32');
+    const plane = tf.tensor(Array.from({ length: n * C }, (_, i) => i * H * W), [n, 1, 1, C], 'int32');
+    let found: tf.Tensor = tf.zeros(full, 'bool');
+    let best: tf.Tensor = tf.zeros(full, 'int32');
+    for (let i = 0; i < p.kernel[0]; i++) {
+      for (let j = 0; j < p.kernel[1]; j++) {
+        const tap = tf.stridedSlice(xp, [0, i * d0, j * d1, 0], [n, i * d0 + (OH - 1) * s0 + 1, j * d1 + (OW - 1) * s1 + 1, C], [1, s0, s1, 1]);
+        const hit = tf.logicalAnd(tf.equal(tap, yh), tf.logicalNot(found));
+        const row = tf.add(rows, tf.scalar(i * d0, 'int32'));
+        const col = tf.add(cols, tf.scalar(j * d1, 'int32'));
+        // Rows first (storage_order 0) or columns first (1) within an (image, channel) plane.
+        const inPlane = a.storageOrder === 0 ? tf.add(tf.mul(row, tf.scalar(W, 'int32')), col) : tf.add(tf.mul(col, tf.scalar(H, 'int32')), row);
+        best = tf.where(hit, tf.broadcastTo(tf.add(plane, inPlane), full), best);
+        found = tf.logicalOr(found, hit);
+      }
+    }
+    return fromNHWC(best, X0.rank);
   });
+  return [y, indices];
 }
 
 // --- 3-D spatial (NCDHW): tfjs's conv3d, conv3dTranspose and 3-D pools, channels-last.
