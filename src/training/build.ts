@@ -35,6 +35,8 @@ export interface TrainingGraph {
   readonly updates: ReadonlyMap<string, string>;
   readonly states: ReadonlyMap<string, string>;
   readonly optimizer: OptimizerConfig | undefined;
+  /** graph.nodes[0 .. forwardNodes) are the forward pass and the loss; the rest is backward and update. */
+  readonly forwardNodes: number;
 }
 
 export function buildTrainingGraph(fwd: Graph, opts: TrainingOptions): TrainingGraph {
@@ -57,10 +59,10 @@ export function buildTrainingGraph(fwd: Graph, opts: TrainingOptions): TrainingG
   const d = differentiate(withLoss, loss, params, [loss, ...fwd.outputs]);
 
   if (!opts.optimizer) {
-    return { graph: d.graph, forward: fwd, loss, lossKind: spec.kind, target, output, params, grads: d.grads, updates: new Map(), states: new Map(), optimizer: undefined };
+    return { graph: d.graph, forward: fwd, loss, lossKind: spec.kind, target, output, params, grads: d.grads, updates: new Map(), states: new Map(), optimizer: undefined, forwardNodes: withLoss.nodes.length };
   }
   const ob = new GraphBuilder(d.graph);
   const { updates, states } = applyOptimizer(ob, opts.optimizer, d.grads);
   const graph = ob.build([...d.graph.outputs, ...updates.values(), ...states.values()]);
-  return { graph, forward: fwd, loss, lossKind: spec.kind, target, output, params, grads: d.grads, updates, states, optimizer: opts.optimizer };
+  return { graph, forward: fwd, loss, lossKind: spec.kind, target, output, params, grads: d.grads, updates, states, optimizer: opts.optimizer, forwardNodes: withLoss.nodes.length };
 }
