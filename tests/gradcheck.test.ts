@@ -22,6 +22,8 @@ interface Ctx {
   param(shape: readonly number[], lo?: number, hi?: number, away?: number): string;
   ints(values: readonly number[]): string;
   shape(maxRank: number, maxDim?: number): number[];
+  /** Marks an initializer made by hand as trainable. */
+  registerParam(name: string): void;
 }
 
 type Case = (c: Ctx) => string[];
@@ -177,6 +179,42 @@ const CASES: Readonly<Record<string, Case>> = {
     const norm = s.slice(axis);
     return [c.b.op('LayerNormalization', [c.param(s), c.param(norm), c.param(norm)], { axis, epsilon: { float: 1e-5 } })];
   },
+  Conv: (c) => {
+    const group = c.rng.pick([1, 1, 2]);
+    const [cin, cout] = [2 * group, 2 * group];
+    const oneD = c.rng.next() < 0.3;
+    const sp = oneD ? [c.rng.int(4, 7)] : [c.rng.int(4, 7), c.rng.int(4, 7)];
+    const k = sp.map(() => c.rng.int(1, 4));
+    const strides = sp.map(() => c.rng.int(1, 3));
+    const dilations = sp.map(() => c.rng.pick([1, 1, 2]));
+    const pads = [...sp.map(() => c.rng.int(0, 2)), ...sp.map(() => c.rng.int(0, 2))];
+    const ins = [c.param([2, cin, ...sp]), c.param([cout, cin / group, ...k])];
+    if (c.rng.next() < 0.5) ins.push(c.param([cout]));
+    return [c.b.op('Conv', ins, { strides, dilations, pads, group })];
+  },
+  ConvTranspose: (c) => {
+    const sp = [c.rng.int(2, 5), c.rng.int(2, 5)];
+    const k = sp.map(() => c.rng.int(1, 4));
+    const strides = sp.map(() => c.rng.int(1, 3));
+    const pads = [...sp.map(() => c.rng.int(0, 2)), ...sp.map(() => c.rng.int(0, 2))].map((p, i) => Math.min(p, (k[i % 2] ?? 1) - 1));
+    const ins = [c.param([2, 3, ...sp]), c.param([3, 2, ...k])];
+    if (c.rng.next() < 0.5) ins.push(c.param([2]));
+    return [c.b.op('ConvTranspose', ins, { strides, pads, output_padding: strides.map((s) => c.rng.int(0, s)) })];
+  },
+  MaxPool: (c) => {
+    // Distinct values: the maximum of each window is unique, so the gradient is smooth there.
+    const s = [2, 2, c.rng.int(4, 7), c.rng.int(4, 7)];
+    const n = numel(s);
+    const vals = Array.from({ length: n }, (_, i) => i / n).sort(() => c.rng.next() - 0.5).map((v) => 4 * v - 2);
+    const x = c.b.initializer(c.b.fresh('p'), hostTensor('float32', s, vals), { dtype: 'float32', shape: s });
+    c.registerParam(x);
+    return [c.b.op('MaxPool', [x], { kernel_shape: [3, 2], strides: [c.rng.int(1, 3), 2], pads: [1, 0, 1, 0] })];
+  },
+  AveragePool: (c) => {
+    const s = [2, 2, c.rng.int(4, 7), c.rng.int(4, 7)];
+    return [c.b.op('AveragePool', [c.param(s)], { kernel_shape: [3, 2], strides: [c.rng.int(1, 3), 1], pads: [1, 0, 1, 1], count_include_pad: c.rng.int(0, 2) })];
+  },
+  GlobalAveragePool: (c) => [c.b.op('GlobalAveragePool', [c.param([2, 3, c.rng.int(1, 5), c.rng.int(1, 5)])])],
   BatchNormalization: (c) => {
     const ch = c.rng.int(1, 4);
     const s = [2, ch, c.rng.int(1, 4), c.rng.int(1, 4)];
@@ -204,6 +242,7 @@ function makeCtx(b: GraphBuilder, rng: Rng, params: string[]): Ctx {
       return name;
     },
     ints: (values) => b.ints(values),
+    registerParam: (name) => params.push(name),
     shape: (maxRank, maxDim = 4) => Array.from({ length: rng.int(1, maxRank + 1) }, () => rng.int(1, maxDim)),
   };
 }
@@ -253,6 +292,9 @@ async function check(op: string, seed: number): Promise<void> {
 }
 
 describe('gradient rules against finite differences', () => {
+  it('gives every differentiable op a gradient rule', () => {
+    expect(ALL_OPS.filter((o) => o.differentiable && !o.hasGradient).map((o) => o.type)).toEqual([]);
+  });
   it('covers every op that has a gradient rule', () => {
     const withRule = ALL_OPS.filter((o) => o.hasGradient).map((o) => o.type).sort();
     expect(withRule.filter((t) => !(t in CASES))).toEqual([]);

@@ -3,7 +3,10 @@ import { AutoparError } from '../errors.js';
 import { numel } from '../ir/host-tensor.js';
 import type { Dim, TensorType } from '../ir/types.js';
 import type { AttrReader } from './attrs.js';
-import { defineOp, shapeError, type NodeContext, type Op, type TypedOp } from './op.js';
+import type { AttrInit, GraphBuilder } from '../ir/builder.js';
+import { hostTensor } from '../ir/host-tensor.js';
+import { defineOp, shapeError, type GradRule, type NodeContext, type Op, type TypedOp } from './op.js';
+import { zerosOf } from './shape.js';
 import { elementwiseCost, fmtShape, input, ioBytes } from './util.js';
 
 export type AutoPad = 'NOTSET' | 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
@@ -53,6 +56,7 @@ export function resolveWindow(ctx: NodeContext, w: WindowAttrs, spatial: readonl
   if (kernel.length !== n || strides.length !== n || dilations.length !== n) {
     throw shapeError(ctx.node, `kernel ${fmtShape(kernel)}, strides ${fmtShape(strides)} and dilations ${fmtShape(dilations)} must each have ${n} entries`);
   }
+  checkWindow(ctx, kernel, strides, dilations);
   const pads = new Array<number>(2 * n).fill(0);
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -79,6 +83,14 @@ export function resolveWindow(ctx: NodeContext, w: WindowAttrs, spatial: readonl
     }
   }
   return { kernel, strides, dilations, pads, out };
+}
+
+/** Kernel sizes, strides and dilations must be positive integers (a corrupt model may say otherwise). */
+function checkWindow(ctx: NodeContext, kernel: readonly number[], strides: readonly number[], dilations: readonly number[]): void {
+  const bad = (v: number): boolean => !Number.isSafeInteger(v) || v < 1;
+  if (kernel.some(bad) || strides.some(bad) || dilations.some(bad)) {
+    throw shapeError(ctx.node, `kernel ${fmtShape(kernel)}, strides ${fmtShape(strides)} and dilations ${fmtShape(dilations)} must be positive`);
+  }
 }
 
 export interface ConvAttrs extends WindowAttrs {
@@ -113,7 +125,55 @@ export const Conv = defineOp<ConvAttrs>({
     const outN = out ? numel(out.shape) : 0;
     return { flops: 2 * perOut * outN + (ctx.inputs[2] ? outN : 0), bytes: ioBytes(ctx), kind: 'conv' };
   },
+  // dX: the transposed convolution of dY with the same weights; dW: a convolution of the
+  // input (channels as batch) with dY as the filter, strides and dilations swapped.
+  gradient: (g, a) => {
+    const { b } = g;
+    const [x, w, bias] = g.node.inputs;
+    const dy = g.dy[0];
+    if (!x || !w || !dy) return [undefined, undefined, undefined];
+    const xs = b.shape(x);
+    const ws = b.shape(w);
+    const ys = b.shape(dy);
+    const ctx = gradNodeContext(g.node, b);
+    const win = resolveWindow(ctx, a, xs.slice(2), a.kernelShape ?? ws.slice(2));
+    const n = win.kernel.length;
+    let dx: string | undefined;
+    if (g.needs[0]) {
+      const outputPadding = win.kernel.map((k, i) => {
+        const full = ((ys[i + 2] ?? 1) - 1) * (win.strides[i] ?? 1) - (win.pads[i] ?? 0) - (win.pads[i + n] ?? 0) + (k - 1) * (win.dilations[i] ?? 1) + 1;
+        return (xs[i + 2] ?? 0) - full;
+      });
+      dx = b.op('ConvTranspose', [dy, w], { strides: [...win.strides], pads: [...win.pads], dilations: [...win.dilations], group: a.group, output_padding: outputPadding });
+    }
+    let dw: string | undefined;
+    if (g.needs[1]) {
+      const groups = a.group;
+      const xg = groups === 1 ? [x] : b.add('Split', [x, b.ints(new Array<number>(groups).fill((xs[1] ?? 0) / groups))], { axis: 1 }, { outputs: groups });
+      const yg = groups === 1 ? [dy] : b.add('Split', [dy, b.ints(new Array<number>(groups).fill((ys[1] ?? 0) / groups))], { axis: 1 }, { outputs: groups });
+      const perm = [1, 0, ...win.kernel.map((_, i) => i + 2)];
+      const parts = xg.map((xi, gi) => {
+        const yi = yg[gi] ?? dy;
+        const full = b.op('Conv', [b.op('Transpose', [xi], { perm }), b.op('Transpose', [yi], { perm })], {
+          strides: [...win.dilations],
+          dilations: [...win.strides],
+          pads: [...win.pads],
+        });
+        // The result may run past the kernel where the padding left room: keep kernel taps.
+        const cropped = b.op('Slice', [full, b.ints(win.kernel.map(() => 0)), b.ints([...win.kernel]), b.ints(win.kernel.map((_, i) => i + 2))]);
+        return b.op('Transpose', [cropped], { perm });
+      });
+      dw = parts.length === 1 ? parts[0] : b.op('Concat', parts, { axis: 0 });
+    }
+    const db = bias && g.needs[2] ? b.op('ReduceSum', [dy, b.ints([0, ...win.kernel.map((_, i) => i + 2)])], { keepdims: 0 }) : undefined;
+    return [dx, dw, db];
+  },
 });
+
+/** A NodeContext for re-deriving a forward node's window inside a gradient rule. */
+function gradNodeContext(node: NodeContext['node'], b: GraphBuilder): NodeContext {
+  return { node, opset: b.opset, inputs: node.inputs.map((v) => (v === '' ? undefined : b.type(v))), constant: (i) => b.constantValue(node.inputs[i] ?? '') };
+}
 
 export interface ConvTransposeAttrs extends ConvAttrs {
   readonly outputPadding: readonly number[] | undefined;
@@ -141,6 +201,34 @@ export const ConvTranspose = defineOp<ConvTransposeAttrs>({
     const perIn = w ? numel(w.shape.slice(1)) : 0;
     return { flops: 2 * perIn * (x ? numel(x.shape) : 0), bytes: ioBytes(ctx), kind: 'conv' };
   },
+  // The adjoint of a transposed convolution is a convolution: dX = conv(dY, W); dW is a
+  // convolution of dY (channels as batch) with the input as the filter.
+  gradient: (g, a) => {
+    const { b } = g;
+    const [x, w, bias] = g.node.inputs;
+    const dy = g.dy[0];
+    if (!x || !w || !dy) return [undefined, undefined, undefined];
+    const xs = b.shape(x);
+    const ys = b.shape(dy);
+    const win = convTransposeSpatial(gradNodeContext(g.node, b), a, xs.slice(2), b.shape(w).slice(2));
+    const n = win.kernel.length;
+    const spatial = win.kernel.map((_, i) => i + 2);
+    const dx = g.needs[0]
+      ? b.op('Conv', [dy, w], { strides: [...win.strides], pads: [...win.pads], dilations: [...win.dilations], group: a.group })
+      : undefined;
+    let dw: string | undefined;
+    if (g.needs[1]) {
+      if (a.group !== 1) throw new AutoparError('E_UNSUPPORTED_OP', `node '${g.node.name}' (ConvTranspose): weight gradients with group ${a.group} are not supported`);
+      const perm = [1, 0, ...spatial];
+      // End padding so that the result covers every kernel tap.
+      const pads = [...win.pads.slice(0, n), ...win.kernel.map((k, i) => Math.max(0, (k - 1) * (win.dilations[i] ?? 1) + ((xs[i + 2] ?? 1) - 1) * (win.strides[i] ?? 1) + 1 - (ys[i + 2] ?? 0) - (win.pads[i] ?? 0)))];
+      const full = b.op('Conv', [b.op('Transpose', [dy], { perm }), b.op('Transpose', [x], { perm })], { strides: [...win.dilations], dilations: [...win.strides], pads });
+      const cropped = b.op('Slice', [full, b.ints(win.kernel.map(() => 0)), b.ints([...win.kernel]), b.ints(spatial)]);
+      dw = b.op('Transpose', [cropped], { perm });
+    }
+    const db = bias && g.needs[2] ? b.op('ReduceSum', [dy, b.ints([0, ...spatial])], { keepdims: 0 }) : undefined;
+    return [dx, dw, db];
+  },
 });
 
 /** Output sizes and explicit pads of a transposed convolution (ONNX ConvTranspose rules). */
@@ -152,6 +240,7 @@ export function convTransposeSpatial(ctx: NodeContext, a: ConvTransposeAttrs, sp
   const strides = a.strides ?? sp.map(() => 1);
   const dilations = a.dilations ?? sp.map(() => 1);
   const outPad = a.outputPadding ?? sp.map(() => 0);
+  checkWindow(ctx, kernel, strides, dilations);
   const pads = new Array<number>(2 * n).fill(0);
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -212,7 +301,62 @@ function poolOp(type: 'MaxPool' | 'AveragePool'): TypedOp<PoolAttrs> {
       return [y, { dtype: 'int64', shape: y.shape }];
     },
     cost: (ctx, a) => elementwiseCost(ctx, numel(a.kernelShape ?? [1])),
+    gradient: type === 'MaxPool' ? maxPoolGradient : averagePoolGradient,
   });
+}
+
+/** Routes each output gradient to its maximum: recompute the argmax, then scatter-add. */
+const maxPoolGradient: GradRule<PoolAttrs> = (g, a) => {
+  const { b } = g;
+  const x = g.node.inputs[0];
+  const dy = g.dy[0];
+  if (!x || !dy || !g.needs[0]) return [undefined];
+  const xs = b.shape(x);
+  const attrs = poolAttrInit(a);
+  const [, idx] = b.add('MaxPool', [x], attrs, { outputs: 2 });
+  const flat = b.op('ScatterND', [zerosOf(b, [numel(xs)], b.type(dy).dtype), b.op('Reshape', [idx ?? '', b.ints([-1, 1])]), b.op('Reshape', [dy, b.ints([-1])])], { reduction: 'add' });
+  return [b.op('Reshape', [flat, b.ints(xs)])];
+};
+
+/** Spreads each output gradient evenly over its window: a transposed convolution with ones. */
+const averagePoolGradient: GradRule<PoolAttrs> = (g, a) => {
+  const { b } = g;
+  const x = g.node.inputs[0];
+  const dy = g.dy[0];
+  if (!x || !dy || !g.needs[0]) return [undefined];
+  if (a.ceilMode) throw new AutoparError('E_UNSUPPORTED_OP', `node '${g.node.name}' (AveragePool): gradients with ceil_mode=1 are not supported`);
+  const xs = b.shape(x);
+  const ys = b.shape(dy);
+  const win = resolveWindow(gradNodeContext(g.node, b), a, xs.slice(2), a.kernelShape ?? []);
+  const n = win.kernel.length;
+  const dt = b.type(dy).dtype;
+  const ones = b.constant(hostTensor(dt, [1, 1, ...win.kernel], new Array<number>(numel(win.kernel)).fill(1)), 'pool_ones');
+  // Divisor per output position: the window size, or the count of real inputs in it.
+  let scaled: string;
+  if (a.countIncludePad) {
+    scaled = b.op('Div', [dy, b.scalar(numel(win.kernel), dt)]);
+  } else {
+    const plane = b.constant(hostTensor(dt, [1, 1, ...xs.slice(2)], new Array<number>(numel(xs.slice(2))).fill(1)), 'pool_plane');
+    const counts = b.op('Conv', [plane, ones], { strides: [...win.strides], pads: [...win.pads], dilations: [...win.dilations] });
+    scaled = b.op('Div', [dy, counts]);
+  }
+  const nc = (xs[0] ?? 1) * (xs[1] ?? 1);
+  const outputPadding = win.kernel.map((k, i) => (xs[i + 2] ?? 0) - (((ys[i + 2] ?? 1) - 1) * (win.strides[i] ?? 1) - (win.pads[i] ?? 0) - (win.pads[i + n] ?? 0) + (k - 1) * (win.dilations[i] ?? 1) + 1));
+  const spread = b.op('ConvTranspose', [b.op('Reshape', [scaled, b.ints([nc, 1, ...ys.slice(2)])]), ones], {
+    strides: [...win.strides],
+    pads: [...win.pads],
+    dilations: [...win.dilations],
+    output_padding: outputPadding,
+  });
+  return [b.op('Reshape', [spread, b.ints(xs)])];
+};
+
+function poolAttrInit(a: PoolAttrs): Record<string, AttrInit> {
+  const out: Record<string, AttrInit> = { kernel_shape: [...(a.kernelShape ?? [])], auto_pad: a.autoPad, ceil_mode: a.ceilMode ? 1 : 0 };
+  if (a.strides) out['strides'] = [...a.strides];
+  if (a.dilations) out['dilations'] = [...a.dilations];
+  if (a.pads) out['pads'] = [...a.pads];
+  return out;
 }
 
 export const GlobalAveragePool = defineOp<null>({
@@ -227,6 +371,14 @@ export const GlobalAveragePool = defineOp<null>({
     return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (i < 2 ? d : 1)) }];
   },
   cost: (ctx) => ({ flops: ctx.inputs[0] ? numel(ctx.inputs[0].shape) : 0, bytes: ioBytes(ctx), kind: 'reduce' }),
+  gradient: (g) => {
+    const x = g.node.inputs[0];
+    const dy = g.dy[0];
+    if (!x || !dy || !g.needs[0]) return [undefined];
+    const xs = g.b.shape(x);
+    const area = numel(xs.slice(2));
+    return [g.b.op('Div', [g.b.op('Expand', [dy, g.b.ints(xs)]), g.b.scalar(area, g.b.type(dy).dtype)])];
+  },
 });
 
 export const MaxPool = poolOp('MaxPool');
