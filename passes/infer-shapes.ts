@@ -109,6 +109,13 @@ export function bindAndInfer(g: Graph, opts: BindOptions = {}): BindResult {
     if (outTypes.length < named) {
       throw new AutoparError('E_GRAPH', `${g.source}: node '${node.name}' (${node.op}) has ${node.outputs.length} outputs but produces ${outTypes.length}`);
     }
+    // Whatever an op computed from the model's values (a corrupt Reshape target, Expand
+    // shape, Tile repeats), a size must be a non-negative integer.
+    for (const t of outTypes) {
+      if (t.shape.some((d) => typeof d === 'number' && !(Number.isSafeInteger(d) && d >= 0))) {
+        throw new AutoparError('E_SHAPE', `${g.source}: node '${node.name}' (${node.op}) would produce shape ${fmtShape(t.shape)}: sizes must be non-negative integers`);
+      }
+    }
     node.outputs.forEach((o, i) => {
       const t = outTypes[i];
       if (o !== '' && t) types.set(o, t);

@@ -95,6 +95,8 @@ export const ScatterND = defineOp<ScatterNDAttrs>({
   },
   infer: (ctx) => {
     const [data, idx, upd] = [input(ctx, 0), input(ctx, 1), input(ctx, 2)];
+    if (idx.dtype !== 'int64' && idx.dtype !== 'int32') throw shapeError(ctx.node, `indices must be int32 or int64, got ${idx.dtype}`);
+    if (idx.shape.length === 0) throw shapeError(ctx.node, 'indices must have rank >= 1, got a scalar');
     const k = idx.shape[idx.shape.length - 1];
     if (typeof k !== 'number' || k > data.shape.length) throw shapeError(ctx.node, `indices last dimension ${String(k)} exceeds data rank ${data.shape.length}`);
     const want: Dim[] = [...idx.shape.slice(0, -1), ...data.shape.slice(k)];

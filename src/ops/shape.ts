@@ -256,6 +256,7 @@ function splitSizes(ctx: NodeContext, a: SplitAttrs, dim: Dim): Dim[] {
   const given = ctx.opset >= 13 ? (ctx.inputs[1] ? constInts(ctx, 1, 'split') : undefined) : a.split;
   if (given) {
     if (given.length !== n) throw shapeError(ctx.node, `split ${fmtShape(given)} has ${given.length} parts but the node has ${n} outputs`);
+    if (given.some((v) => v < 0)) throw shapeError(ctx.node, `split ${fmtShape(given)} has a negative part`);
     if (typeof dim === 'number' && given.reduce((s, v) => s + v, 0) !== dim) {
       throw shapeError(ctx.node, `split ${fmtShape(given)} does not add up to the axis size ${dim}`);
     }
@@ -263,6 +264,7 @@ function splitSizes(ctx: NodeContext, a: SplitAttrs, dim: Dim): Dim[] {
   }
   if (typeof dim !== 'number') throw shapeError(ctx.node, `cannot split symbolic dimension ${dim}; bind it with --dim`);
   // Opset 18 num_outputs: ceil-sized chunks, the last smaller.
+  if (a.numOutputs !== undefined && a.numOutputs !== n) throw shapeError(ctx.node, `num_outputs is ${a.numOutputs} but the node has ${n} outputs`);
   const parts = a.numOutputs ?? n;
   const chunk = Math.ceil(dim / parts);
   if (a.numOutputs === undefined && dim % parts !== 0) throw shapeError(ctx.node, `axis size ${dim} does not split evenly into ${parts}`);
