@@ -1,0 +1,26 @@
+/**
+ * The programmatic API: `import { importOnnx, buildTrainingGraph, ... } from 'autopar'`.
+ * The same objects the CLI prints with --json.
+ */
+export { AutoparError, type ErrorCode } from './errors.js';
+export type { Graph, Node, TensorType, Dim, Initializer } from './ir/types.js';
+export type { DType } from './ir/dtype.js';
+export { type HostTensor, hostTensor } from './ir/host-tensor.js';
+export { GraphBuilder } from './ir/builder.js';
+export { printGraph } from './ir/print.js';
+export { verifyGraph } from './ir/verify.js';
+export { importOnnx, importBytes, type ImportOptions, type ImportResult } from './onnx/import.js';
+export { inspectModel, type InspectResult } from './inspect.js';
+export { evaluateModel, type EvalOptions, type EvalResult } from './evaluate.js';
+export { execute, type ExecuteOptions, type ExecuteResult } from './runtime/executor.js';
+export { initBackend, type BackendInfo } from './runtime/backend.js';
+export { createTrainer, type Trainer, type StepResult } from './runtime/train.js';
+export { buildTrainingGraph, type TrainingGraph, type TrainingOptions } from './training/build.js';
+export { crossEntropy, customLoss, mse, type LossSpec } from './training/losses.js';
+export type { OptimizerConfig } from './training/optimizers.js';
+export { trainingMemory, type TrainingMemory } from './analysis/memory.js';
+export { buildGpt, GPT3_SHAPES, type GptConfig } from './models/gpt.js';
+export { readReference, writeReference } from './reference/folder.js';
+export { compareTensors, type TensorError } from './reference/compare.js';
+export { loadCluster, parseCluster, logicalMeshes, submeshes } from './cluster/index.js';
+export { analyticalCostModel, calibratedCostModel, loadCostModel, type CostModel } from '../cost-models/index.js';
