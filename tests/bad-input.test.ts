@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AutoparError, type ErrorCode } from '../src/errors.js';
 import { importOnnx, type ImportOptions } from '../src/onnx/import.js';
-import { model, runCli } from './helpers/cli.js';
+import { type CliResult, model, runCli, runCliAsync } from './helpers/cli.js';
 import { type ModelSpec, tempDir, writeModel } from './helpers/onnx-builder.js';
 
 const tmp = tempDir('bad-input');
@@ -160,11 +160,20 @@ function expectOneCleanLine(stderr: string): string {
 
 describe('bad inputs: one clear line, non-zero exit, the right AutoparError', () => {
   const files = new Map<string, string>();
-  beforeAll(() => {
+  const cli = new Map<string, CliResult>();
+  // Half the cases with --json (stdout must stay empty there too), half without.
+  const jsonFor = (index: number): boolean => index % 2 === 1;
+  beforeAll(async () => {
     for (const c of CASES) files.set(c.name, c.file());
+    // All CLI runs at once: each spends most of its time starting up.
+    const runs = CASES.map(async (c, index) => {
+      const dimArgs = Object.entries(c.dims ?? {}).flatMap(([k, v]) => ['--dim', `${k}=${v}`]);
+      cli.set(c.name, await runCliAsync(['inspect', files.get(c.name) ?? '', ...dimArgs, ...(jsonFor(index) ? ['--json'] : [])]));
+    });
+    await Promise.all(runs);
   });
 
-  CASES.forEach((c, index) => {
+  for (const c of CASES) {
     it(`${c.name} -> ${c.code}`, () => {
       const file = files.get(c.name) ?? c.file();
       const opts: ImportOptions = { dims: c.dims ?? {} };
@@ -183,16 +192,14 @@ describe('bad inputs: one clear line, non-zero exit, the right AutoparError', ()
         else expect(err.message).toMatch(m);
       }
 
-      const dimArgs = Object.entries(c.dims ?? {}).flatMap(([k, v]) => ['--dim', `${k}=${v}`]);
-      // Half the cases with --json (stdout must stay empty there too), half without.
-      const json = index % 2 === 1;
-      const r = runCli(['inspect', file, ...dimArgs, ...(json ? ['--json'] : [])]);
+      const r = cli.get(c.name);
+      if (!r) throw new Error('the CLI did not run');
       expect(r.status, r.stderr).not.toBe(0);
       expect(r.stdout).toBe('');
       const line = expectOneCleanLine(r.stderr);
       expect(line).toBe(`autopar: ${err.message}`);
     });
-  });
+  }
 
   it('--debug adds the stack trace (and only then)', () => {
     const file = files.get('a shape mismatch (MatMul 3x4 by 5x6)') ?? '';

@@ -1,5 +1,5 @@
 /** Runs the built CLI (`dist/src/cli/main.js`, built by `npm test` before vitest) as a user would. */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +28,20 @@ export function runCli(args: readonly string[], opts: { timeoutMs?: number } = {
   });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The same, without blocking: start several and await them together (the CLI is slow to start). */
+export function runCliAsync(args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+  if (!fs.existsSync(CLI)) return Promise.reject(new Error(`${CLI} is missing: build first (npm test runs tsc before vitest)`));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' }, timeout: opts.timeoutMs ?? 60_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 /** Runs a command that must succeed with `--json` and parses its stdout. */
