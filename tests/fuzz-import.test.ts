@@ -102,7 +102,7 @@ describe('import fuzzing: corrupted models import or fail with a clean AutoparEr
     { label: 'random single-op models', kind: 'ops', source: 'fuzzed-op.onnx', seeds: range(200_001, 3000), dims: {} },
   ];
   for (const job of JOBS) {
-    it(`${job.label}: ${job.seeds.length} corrupted copies`, async () => {
+    it(`${job.label}: ${job.seeds.length} cases`, async () => {
       assertBuildFresh();
       const s = await fuzz(job);
       expect(s.cases).toBe(job.seeds.length);
