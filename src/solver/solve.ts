@@ -1,0 +1,99 @@
+/**
+ * `solve`: validate, reduce (reduce.ts), then the exact tree DP when the reduced problem is
+ * a forest and its optimum meets the budgets, else the ILP on HiGHS or glpk.js. The
+ * objective is always recomputed with `evaluate` on the original problem.
+ */
+import { fail } from '../errors.js';
+import { relaxationBound } from './bound.js';
+import { evaluate } from './evaluate.js';
+import { solveWithGlpk } from './glpk.js';
+import { isForest } from './graph.js';
+import { greedy } from './greedy.js';
+import { solveWithHighs } from './highs.js';
+import { buildIlp } from './ilp.js';
+import type { MilpOutcome } from './milp-outcome.js';
+import type { Problem, Solution, SolveOptions, SolveStatus, SolverName } from './problem.js';
+import { reduce } from './reduce.js';
+import { forestDp } from './tree-dp.js';
+import { validateProblem } from './validate.js';
+
+/** The ILP backend of `solver: 'auto'`: HiGHS until the benchmark says otherwise. */
+export const DEFAULT_ILP_SOLVER: SolverName = 'highs';
+
+function gapOf(objective: number, bound: number): number {
+  if (bound === Infinity || bound === -Infinity) return Infinity;
+  return Math.max(0, (objective - bound) / Math.max(Math.abs(objective), 1e-12));
+}
+
+export async function solve(p: Problem, opts: SolveOptions = {}): Promise<Solution> {
+  const t0 = performance.now();
+  validateProblem(p);
+  const which = opts.solver ?? 'auto';
+  const limit = opts.timeLimitSeconds;
+  if (limit !== undefined && !(limit > 0)) fail('E_INTERNAL', `solve: timeLimitSeconds must be positive, got ${limit}`);
+
+  /** `fromSolver`: the choice claims feasibility, so breaking a budget is a bug. */
+  const done = (choice: readonly number[], status: SolveStatus, bound: number, solver: string, fromSolver = true): Solution => {
+    const ev = evaluate(p, choice);
+    if (fromSolver && status !== 'infeasible' && !ev.feasible) {
+      // A solver's answer outside the budgets (beyond evaluate's tolerance) is a bug to see,
+      // not a plan to use.
+      fail('E_INTERNAL', `solve: ${solver} returned a choice that breaks the problem: ${ev.violations.join('; ')}`);
+    }
+    // A bound above the objective is solver tolerance, not information.
+    const b = status === 'infeasible' ? Infinity : Math.min(bound, ev.objective);
+    const gap = status === 'infeasible' ? Infinity : gapOf(ev.objective, b);
+    return { choice, objective: ev.objective, bound: b, gap, status, solver, seconds: (performance.now() - t0) / 1e3 };
+  };
+
+  const reduction = reduce(p);
+  const rp = reduction.problem;
+  if (reduction.infeasible !== undefined) return done(reduction.expand(greedy(rp)), 'infeasible', Infinity, 'presolve');
+  if (rp.nodes.length === 0) {
+    // Everything was fixed by the reduction; the budgets were settled on the way.
+    const choice = reduction.expand([]);
+    const ev = evaluate(p, choice);
+    return done(choice, ev.feasible ? 'optimal' : 'infeasible', ev.objective, 'presolve');
+  }
+
+  if (which === 'auto' && isForest(rp)) {
+    const choice = reduction.expand(forestDp(rp).choice);
+    const ev = evaluate(p, choice);
+    // The DP ignores memory; an optimum of the relaxation that meets the budgets is optimal.
+    if (ev.feasible) return done(choice, 'optimal', ev.objective, 'tree-dp');
+  }
+
+  const backend: SolverName = which === 'auto' ? DEFAULT_ILP_SOLVER : which;
+  const milp = buildIlp(rp);
+  const remaining = limit === undefined ? undefined : Math.max(limit - (performance.now() - t0) / 1e3, 1e-3);
+  let outcome: MilpOutcome;
+  switch (backend) {
+    case 'highs':
+      outcome = await solveWithHighs(milp, remaining);
+      break;
+    case 'glpk':
+      outcome = await solveWithGlpk(milp, remaining);
+      break;
+  }
+  const toProblemUnits = (solverBound: number | undefined): number =>
+    solverBound === undefined ? -Infinity : solverBound * milp.scale + milp.shift + reduction.offset;
+
+  switch (outcome.status) {
+    case 'optimal': {
+      const choice = reduction.expand(milp.decode(outcome.values));
+      const bound = outcome.bound === undefined ? evaluate(p, choice).objective : toProblemUnits(outcome.bound);
+      return done(choice, 'optimal', bound, backend);
+    }
+    case 'time-limit': {
+      if (outcome.values === undefined) {
+        return done(reduction.expand(greedy(rp)), 'time-limit', -Infinity, `${backend}+greedy`, false);
+      }
+      const choice = reduction.expand(milp.decode(outcome.values));
+      // Two valid lower bounds; the larger is valid too.
+      const bound = Math.max(toProblemUnits(outcome.bound), relaxationBound(rp) + reduction.offset);
+      return done(choice, 'time-limit', bound, backend);
+    }
+    case 'infeasible':
+      return done(reduction.expand(greedy(rp)), 'infeasible', Infinity, backend);
+  }
+}
