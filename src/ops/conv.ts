@@ -7,6 +7,7 @@ import type { AttrInit, GraphBuilder } from '../ir/builder.js';
 import { hostTensor } from '../ir/host-tensor.js';
 import { defineOp, shapeError, type GradRule, type NodeContext, type Op, type TypedOp } from './op.js';
 import { zerosOf } from './shape.js';
+import { RuleBuilder, type ShardingContext, type ShardingRule } from './sharding-rule.js';
 import { elementwiseCost, fmtShape, input, ioBytes } from './util.js';
 
 export type AutoPad = 'NOTSET' | 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
@@ -125,6 +126,18 @@ export const Conv = defineOp<ConvAttrs>({
     const outN = out ? numel(out.shape) : 0;
     return { flops: 2 * perOut * outN + (ctx.inputs[2] ? outN : 0), bytes: ioBytes(ctx), kind: 'conv' };
   },
+  // Batch and output channels parallel, input channels contracted (group 1), spatial whole.
+  sharding: (ctx, a) => {
+    const [x, w] = [ctx.inputs[0], ctx.inputs[1]];
+    const rb = new RuleBuilder();
+    if (!x || !w) return rb.build([], []);
+    rb.factor('n', x.shape[0] ?? 1);
+    rb.factor('o', w.shape[0] ?? 1);
+    if (a.group === 1) rb.factor('c', x.shape[1] ?? 1, 'contract');
+    const c = a.group === 1 ? 'c' : '';
+    const sp = x.shape.slice(2).map(() => '');
+    return rb.buildWithBias([['n', c, ...sp], ['o', c, ...sp], ['o']], [['n', 'o', ...sp]], [2]);
+  },
   // dX: the transposed convolution of dY with the same weights; dW: a convolution of the
   // input (channels as batch) with dY as the filter, strides and dilations swapped.
   gradient: (g, a) => {
@@ -200,6 +213,19 @@ export const ConvTranspose = defineOp<ConvTransposeAttrs>({
     // Each input element scatters Cout/group x kernel multiply-adds.
     const perIn = w ? numel(w.shape.slice(1)) : 0;
     return { flops: 2 * perIn * (x ? numel(x.shape) : 0), bytes: ioBytes(ctx), kind: 'conv' };
+  },
+  sharding: (ctx, a) => {
+    const [x, w] = [ctx.inputs[0], ctx.inputs[1]];
+    const rb = new RuleBuilder();
+    if (!x || !w) return rb.build([], []);
+    rb.factor('n', x.shape[0] ?? 1);
+    if (a.group === 1) {
+      rb.factor('c', x.shape[1] ?? 1, 'contract');
+      rb.factor('o', w.shape[1] ?? 1);
+    }
+    const [c, o] = a.group === 1 ? ['c', 'o'] : ['', ''];
+    const sp = x.shape.slice(2).map(() => '');
+    return rb.buildWithBias([['n', c, ...sp], [c, o, ...sp], [o]], [['n', o, ...sp]], [2]);
   },
   // The adjoint of a transposed convolution is a convolution: dX = conv(dY, W); dW is a
   // convolution of dY (channels as batch) with the input as the filter.
@@ -302,7 +328,19 @@ function poolOp(type: 'MaxPool' | 'AveragePool'): TypedOp<PoolAttrs> {
     },
     cost: (ctx, a) => elementwiseCost(ctx, numel(a.kernelShape ?? [1])),
     gradient: type === 'MaxPool' ? maxPoolGradient : averagePoolGradient,
+    sharding: (ctx) => batchChannelRule(ctx),
   });
+}
+
+/** Pools: batch and channels parallel, spatial dims whole. */
+function batchChannelRule(ctx: ShardingContext): ShardingRule {
+  const x = ctx.inputs[0];
+  const rb = new RuleBuilder();
+  if (!x) return rb.build([], []);
+  rb.factor('n', x.shape[0] ?? 1);
+  rb.factor('c', x.shape[1] ?? 1);
+  const dims = ['n', 'c', ...x.shape.slice(2).map(() => '')];
+  return rb.build([dims], ctx.outputs.map(() => dims));
 }
 
 /** Routes each output gradient to its maximum: recompute the argmax, then scatter-add. */
@@ -371,6 +409,7 @@ export const GlobalAveragePool = defineOp<null>({
     return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (i < 2 ? d : 1)) }];
   },
   cost: (ctx) => ({ flops: ctx.inputs[0] ? numel(ctx.inputs[0].shape) : 0, bytes: ioBytes(ctx), kind: 'reduce' }),
+  sharding: (ctx) => batchChannelRule(ctx),
   gradient: (g) => {
     const x = g.node.inputs[0];
     const dy = g.dy[0];

@@ -7,6 +7,7 @@ import type { GraphBuilder } from '../ir/builder.js';
 import { dtypeToOnnx } from '../ir/dtype.js';
 import { sumToShape } from './grad-util.js';
 import { defineOp, type GradRule, type Op, type TypedOp } from './op.js';
+import { elementwiseRule } from './sharding-rule.js';
 import { broadcastShapes, elementwiseCost, hostBroadcast, input, isConcrete, movementCost } from './util.js';
 
 const FAMILY = 'elementwise';
@@ -165,6 +166,7 @@ function unaryOp(d: UnaryDef): TypedOp<UnaryAttrs> {
     },
     cost: (ctx) => (d.flops === 0 ? movementCost(ctx) : elementwiseCost(ctx, d.flops)),
     gradient: d.grad ? unaryGradient(d.grad) : undefined,
+    sharding: elementwiseRule,
   });
 }
 
@@ -280,6 +282,7 @@ function binaryOp(d: BinaryDef): TypedOp<null> {
     },
     cost: (ctx) => elementwiseCost(ctx, d.type === 'Pow' ? 4 : Math.max(1, ctx.inputs.length - 1)),
     gradient: d.grad ? binaryGradient(d.type, d.grad) : undefined,
+    sharding: elementwiseRule,
   });
 }
 
@@ -320,6 +323,7 @@ export const Where = defineOp<null>({
     return [hostBroadcast(x.dtype, [c, x, y], shape, ([cv, xv, yv]) => (cv ? (xv ?? 0) : (yv ?? 0)))];
   },
   cost: (ctx) => elementwiseCost(ctx, 1),
+  sharding: elementwiseRule,
   gradient: (g) => {
     const [c, x, y] = g.node.inputs;
     const dy = g.dy[0];
@@ -364,6 +368,7 @@ export const Cast = defineOp<CastAttrs>({
     return [hostBroadcast(a.to, [x], x.shape, ([v]) => conv(v ?? 0))];
   },
   cost: (ctx) => elementwiseCost(ctx, 0),
+  sharding: elementwiseRule,
   // A cast between float types passes the gradient back in the input's type.
   gradient: (g) => {
     const x = g.node.inputs[0];
@@ -384,6 +389,7 @@ export const Clip = defineOp<null>({
   },
   infer: (ctx) => [input(ctx, 0)],
   cost: (ctx) => elementwiseCost(ctx, 2),
+  sharding: elementwiseRule,
   gradient: (g) => {
     const [x, lo, hi] = g.node.inputs;
     const dy = g.dy[0];
@@ -423,6 +429,7 @@ export const Dropout = defineOp<DropoutAttrs>({
   },
   cost: (ctx) => movementCost(ctx),
   gradient: (g) => [g.needs[0] ? g.dy[0] : undefined, undefined, undefined],
+  sharding: elementwiseRule,
 });
 
 export const UNARY_OPS: ReadonlyMap<string, TypedOp<UnaryAttrs>> = new Map(UNARY.map((d) => [d.type, unaryOp(d)]));

@@ -5,6 +5,7 @@ import { hostRemap } from './host.js';
 import { AutoparError } from '../errors.js';
 import { reshape } from './grad-util.js';
 import { defineOp, shapeError, type Op } from './op.js';
+import { RuleBuilder } from './sharding-rule.js';
 import { zerosOf } from './shape.js';
 import { input, normAxis } from './util.js';
 import { dtypeBytes } from '../ir/dtype.js';
@@ -49,6 +50,19 @@ export const Gather = defineOp<{ readonly axis: number }>({
     const idx = ctx.inputs[1];
     const outBytes = out ? numel(out.shape) * dtypeBytes(out.dtype) : 0;
     return { flops: 0, bytes: 2 * outBytes + (idx ? numel(idx.shape) * dtypeBytes(idx.dtype) : 0), kind: 'data-movement' };
+  },
+  // Index dims and the table's other dims are parallel; the gathered axis is a
+  // contraction: with the table split there, each device looks up the rows it holds
+  // (zeros elsewhere) and the results sum (Megatron's vocabulary-parallel embedding).
+  sharding: (ctx, a) => {
+    const [x, idx] = [ctx.inputs[0], ctx.inputs[1]];
+    const rb = new RuleBuilder();
+    if (!x || !idx) return rb.build([], []);
+    const axis = a.axis < 0 ? a.axis + x.shape.length : a.axis;
+    const xDims = x.shape.map((d, i) => (i === axis ? rb.factor('v', d, 'contract') : rb.factor(`x${i}`, d)));
+    const iDims = idx.shape.map((d, i) => rb.factor(`i${i}`, d));
+    const out = [...xDims.slice(0, axis), ...iDims, ...xDims.slice(axis + 1)];
+    return rb.build([xDims, ctx.isConstant(1) ? [] : iDims], [out]);
   },
   // Scatter-add dY's rows back into a zero table (repeated indices accumulate).
   gradient: (g, a) => {
@@ -104,6 +118,18 @@ export const ScatterND = defineOp<ScatterNDAttrs>({
       throw shapeError(ctx.node, `updates shape [${upd.shape.join(',')}] should be [${want.join(',')}]`);
     }
     return [data];
+  },
+  // Scatter-add: update rows split over devices each scatter into a full table and the
+  // tables sum (the indexed rows are a contraction); trailing dims are parallel.
+  sharding: (ctx, a) => {
+    const [data, idx, upd] = [ctx.inputs[0], ctx.inputs[1], ctx.inputs[2]];
+    const rb = new RuleBuilder();
+    if (!data || !idx || !upd || a.reduction !== 'add') return rb.build(ctx.inputs.map((t) => (t ? t.shape.map(() => '') : [])), ctx.outputs.map((t) => t.shape.map(() => '')));
+    const k = idx.shape[idx.shape.length - 1] ?? 1;
+    const rows = idx.shape.slice(0, -1).map((d, i) => rb.factor(`n${i}`, d, 'contract'));
+    const tail = data.shape.slice(k).map((d, i) => rb.factor(`t${i}`, d));
+    const dataDims = [...data.shape.slice(0, k).map(() => ''), ...tail];
+    return rb.build([dataDims, [...rows, ''], [...rows, ...tail]], [dataDims]);
   },
   cost: (ctx) => {
     const upd = ctx.inputs[2];

@@ -5,6 +5,7 @@ import type { Dim } from '../ir/types.js';
 import type { GraphBuilder } from '../ir/builder.js';
 import { reshape, sumToShape } from './grad-util.js';
 import { defineOp, shapeError, type NodeContext, type Op } from './op.js';
+import { RuleBuilder } from './sharding-rule.js';
 import { broadcastShapes, fmtShape, input, ioBytes } from './util.js';
 
 const FAMILY = 'matmul';
@@ -50,6 +51,26 @@ export const MatMul = defineOp<null>({
     const out = ctx.outputs[0];
     const k = a ? (a.shape[a.shape.length - 1] ?? 1) : 1;
     return { flops: 2 * k * (out ? numel(out.shape) : 0), bytes: ioBytes(ctx), kind: 'matmul' };
+  },
+  // Batch dims parallel (broadcast ones whole), m and n parallel, k contracted.
+  sharding: (ctx) => {
+    const [a, b] = [ctx.inputs[0], ctx.inputs[1]];
+    const out = ctx.outputs[0];
+    const rb = new RuleBuilder();
+    if (!a || !b || !out) return rb.build([], []);
+    // Batch dims align to the right of the output's batch dims (numpy broadcasting).
+    const nb = out.shape.length - (a.shape.length > 1 ? 1 : 0) - (b.shape.length > 1 ? 1 : 0);
+    const batch = (r: number): string[] => Array.from({ length: Math.max(0, r - 2) }, (_, i) => `b${i + nb - (r - 2)}`);
+    const aDims: string[] = a.shape.length === 1 ? ['k'] : [...batch(a.shape.length), 'm', 'k'];
+    const bDims: string[] = b.shape.length === 1 ? ['k'] : [...batch(b.shape.length), 'k', 'n'];
+    const outDims: string[] = Array.from({ length: nb }, (_, i) => `b${i}`);
+    if (a.shape.length > 1) outDims.push('m');
+    if (b.shape.length > 1) outDims.push('n');
+    out.shape.forEach((d, i) => rb.factor(outDims[i] ?? '', d));
+    rb.factor('k', a.shape[a.shape.length - 1] ?? 1, 'contract');
+    // A batch dim of size 1 against a larger one is broadcast: it stays whole.
+    const whole = (dims: string[], shape: readonly number[]): string[] => dims.map((f, i) => (f.startsWith('b') && shape[i] === 1 && (out.shape[Number(f.slice(1))] ?? 1) > 1 ? '' : f));
+    return rb.build([whole(aDims, a.shape), whole(bDims, b.shape)], [outDims]);
   },
   // dA = dY·Bᵀ, dB = Aᵀ·dY, summed over broadcast batch axes; 1-D operands as matrices.
   gradient: (g) => {
@@ -110,6 +131,18 @@ export const Gemm = defineOp<GemmAttrs>({
     const k = a ? (g.transA ? a.shape[0] : a.shape[1]) ?? 1 : 1;
     const mn = out ? numel(out.shape) : 0;
     return { flops: 2 * k * mn + (ctx.inputs[2] ? mn : 0), bytes: ioBytes(ctx), kind: 'matmul' };
+  },
+  sharding: (ctx, a) => {
+    const rb = new RuleBuilder();
+    const out = ctx.outputs[0];
+    const A = ctx.inputs[0];
+    if (!out || !A) return rb.build([], []);
+    rb.factor('m', out.shape[0] ?? 1);
+    rb.factor('n', out.shape[1] ?? 1);
+    rb.factor('k', (a.transA ? A.shape[0] : A.shape[1]) ?? 1, 'contract');
+    const c = ctx.inputs[2];
+    const cDims = c ? c.shape.map((d, i) => (d === 1 ? '' : (['m', 'n'].slice(2 - c.shape.length)[i] ?? ''))) : [];
+    return rb.buildWithBias([a.transA ? ['k', 'm'] : ['m', 'k'], a.transB ? ['n', 'k'] : ['k', 'n'], cDims], [['m', 'n']], [2]);
   },
   // With G = alpha·dY, each case is one Gemm with transpose flags (no explicit Transpose).
   gradient: (g, a) => {
@@ -212,6 +245,15 @@ export const Einsum = defineOp<EinsumAttrs>({
     e.inputs.forEach((sub, i) => [...sub].forEach((c, k) => seen.set(c, Math.max(seen.get(c) ?? 1, ctx.inputs[i]?.shape[k] ?? 1))));
     for (const v of seen.values()) space *= v;
     return { flops: 2 * space, bytes: ioBytes(ctx), kind: 'matmul' };
+  },
+  // Letters of the output are parallel factors, the others contracted.
+  sharding: (ctx, e) => {
+    const rb = new RuleBuilder();
+    e.inputs.forEach((sub, i) => [...sub].forEach((c, k) => rb.factor(c, ctx.inputs[i]?.shape[k] ?? 1, e.output.includes(c) ? 'parallel' : 'contract')));
+    return rb.build(
+      e.inputs.map((sub, i) => [...sub].map((c, k) => ((ctx.inputs[i]?.shape[k] ?? 1) === 1 ? '' : c))),
+      [[...e.output]],
+    );
   },
   // Two operands: d(op_i) = einsum(dY, other -> op_i), when every letter of op_i survives.
   gradient: (g, e) => {

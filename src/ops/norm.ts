@@ -4,6 +4,7 @@ import type { TensorType } from '../ir/types.js';
 import { defineOp, shapeError, type Op } from './op.js';
 import { reduceMean, reduceSum, sumToShape } from './grad-util.js';
 import { elementwiseCost, fmtShape, input, normAxis } from './util.js';
+import { RuleBuilder } from './sharding-rule.js';
 
 export interface BatchNormAttrs {
   readonly epsilon: number;
@@ -34,6 +35,14 @@ export const BatchNormalization = defineOp<BatchNormAttrs>({
     return [x];
   },
   cost: (ctx) => elementwiseCost(ctx, 2),
+  // Inference form is a per-channel affine map: every dim parallel, parameters on C.
+  sharding: (ctx) => {
+    const x = ctx.inputs[0];
+    const rb = new RuleBuilder();
+    if (!x) return rb.build([], []);
+    const dims = x.shape.map((d, i) => rb.factor(`d${i}`, d));
+    return rb.build([dims, ['d1'], ['d1'], ['d1'], ['d1']], [dims]);
+  },
   // Inference form: per-channel affine map. Running mean/var are buffers, not trained.
   gradient: (g, a) => {
     const { b } = g;
@@ -79,6 +88,16 @@ export const LayerNormalization = defineOp<LayerNormAttrs>({
   },
   // mean, variance, normalise, scale, shift: about eight operations per element.
   cost: (ctx) => elementwiseCost(ctx, 8),
+  // Leading dims parallel; the normalised dims stay whole (as do scale and bias).
+  sharding: (ctx, a) => {
+    const x = ctx.inputs[0];
+    const rb = new RuleBuilder();
+    if (!x) return rb.build([], []);
+    const axis = a.axis < 0 ? a.axis + x.shape.length : a.axis;
+    const dims = x.shape.map((d, i) => (i < axis ? rb.factor(`d${i}`, d) : ''));
+    const param = (t: (typeof ctx.inputs)[number]): string[] => (t ? t.shape.map(() => '') : []);
+    return rb.build([dims, param(ctx.inputs[1]), param(ctx.inputs[2])], ctx.outputs.map((t, o) => (o === 0 ? dims : t.shape.map((_, i) => dims[i] ?? ''))));
+  },
   // With x̂ = (x-μ)·r and g = dy·γ: dx = r·(g - mean(g) - x̂·mean(g·x̂)); dγ = Σ dy·x̂; dβ = Σ dy.
   gradient: (g, a) => {
     const { b } = g;

@@ -8,6 +8,7 @@ import type { HostTensor } from '../ir/host-tensor.js';
 import type { Node, TensorType } from '../ir/types.js';
 import type { GraphBuilder } from '../ir/builder.js';
 import { AttrReader } from './attrs.js';
+import type { ShardingContext, ShardingRule } from './sharding-rule.js';
 
 export interface NodeContext {
   readonly node: Node;
@@ -72,6 +73,8 @@ export interface OpSpec<A> {
   readonly differentiable: boolean;
   /** Reverse-mode rule; required when differentiable (a registry test checks). */
   readonly gradient?: GradRule<A>;
+  /** Factor rule for sharding; absent: the op runs replicated (every dim whole). */
+  readonly sharding?: (ctx: ShardingContext, a: A) => ShardingRule;
 }
 
 /** The registry's erased form: attributes are parsed per call from the node. */
@@ -88,6 +91,8 @@ export interface Op {
   cost(ctx: CostContext): OpCost;
   readonly hasGradient: boolean;
   gradient(g: GradContext, opset: number): readonly (string | undefined)[];
+  readonly hasShardingRule: boolean;
+  shardingRule(ctx: ShardingContext): ShardingRule | undefined;
 }
 
 /** An op whose attribute type is known statically: targets (kernels, emitters) use it. */
@@ -126,6 +131,8 @@ export function defineOp<A>(spec: OpSpec<A>): TypedOp<A> {
       }
       return spec.gradient(g, parse(g.node, opset));
     },
+    hasShardingRule: spec.sharding !== undefined,
+    shardingRule: (ctx) => (spec.sharding ? spec.sharding(ctx, parse(ctx.node, ctx.opset)) : undefined),
   };
 }
 

@@ -4,6 +4,7 @@ import { defineOp, type NodeContext, type Op, type TypedOp } from './op.js';
 import { numel } from '../ir/host-tensor.js';
 import { reduceSum, reshape } from './grad-util.js';
 import { constInts, elementwiseCost, input, ioBytes, normAxis } from './util.js';
+import { elementwiseRule, RuleBuilder } from './sharding-rule.js';
 
 export interface ReduceAttrs {
   readonly keepDims: boolean;
@@ -48,6 +49,18 @@ function reduceOp(type: string, differentiable: boolean): TypedOp<ReduceAttrs> {
       return [{ dtype: x.dtype, shape }];
     },
     cost: (ctx) => ({ flops: ctx.inputs[0] ? ctx.inputs[0].shape.reduce((p, d) => p * d, 1) : 0, bytes: ioBytes(ctx), kind: 'reduce' }),
+    // Kept dims parallel; reduced dims a contraction for sums and means (partial sums,
+    // a mean's partials already divided by the full count), whole for max/min/prod.
+    sharding: (ctx, a) => {
+      const x = ctx.inputs[0];
+      const rb = new RuleBuilder();
+      if (!x) return rb.build([], []);
+      const axes = reduceAxes({ node: ctx.node, opset: ctx.opset, inputs: ctx.inputs, constant: ctx.constant }, a, x.shape.length);
+      const linear = type === 'ReduceSum' || type === 'ReduceMean';
+      const dims = x.shape.map((d, i) => (axes.includes(i) ? (linear ? rb.factor(`r${i}`, d, 'contract') : '') : rb.factor(`k${i}`, d)));
+      const out = a.keepDims ? dims.map((f, i) => (axes.includes(i) ? '' : f)) : dims.filter((_, i) => !axes.includes(i));
+      return rb.build([dims, []], [out]);
+    },
     // Broadcast dY back over the reduced axes; Mean divides by the count, Max/Min pick
     // the extremal elements (ties share), Prod multiplies by y/x.
     gradient: (g, a) => {
@@ -101,6 +114,13 @@ function softmaxOp(type: 'Softmax' | 'LogSoftmax'): TypedOp<{ readonly axis: num
     },
     // max, subtract, exp, sum, divide (or log): about five operations per element.
     cost: (ctx) => elementwiseCost(ctx, 5),
+    sharding: (ctx, a) => {
+      const r = ctx.inputs[0]?.shape.length ?? 0;
+      const axis = a.axis < 0 ? a.axis + r : a.axis;
+      const rule = elementwiseRule(ctx);
+      const cut = (dims: readonly number[]): number[] => dims.map((f) => (f === axis ? -1 : f));
+      return { ...rule, inputs: rule.inputs.map(cut), outputs: rule.outputs.map(cut) };
+    },
     // softmax: dx = y·(dy - Σ dy·y); log-softmax: dx = dy - exp(y)·Σ dy (sums over the axis).
     gradient: (g, a) => {
       const { b } = g;

@@ -8,10 +8,33 @@ import type { Dim, TensorType } from '../ir/types.js';
 import { hostConcat, hostExpand, hostSlice, hostTranspose } from './host.js';
 import { inversePerm, reshape, sumToShape } from './grad-util.js';
 import type { GraphBuilder } from '../ir/builder.js';
+import { elementwiseRule, reshapeRule, type ShardingContext, type ShardingRule } from './sharding-rule.js';
 import { defineOp, shapeError, type GradRule, type NodeContext, type Op } from './op.js';
 import { broadcastShapes, constInts, fmtShape, input, isConcrete, movementCost, noCost, normAxis } from './util.js';
 
 const FAMILY = 'shape';
+
+/** Reshape-like ops: factors shared by the major dimension of each reshaped block. */
+function viewRule(ctx: ShardingContext): ShardingRule {
+  const x = ctx.inputs[0];
+  const y = ctx.outputs[0];
+  if (!x || !y) return { factors: [], inputs: [], outputs: [] };
+  const r = reshapeRule(x.shape, y.shape);
+  return { ...r, inputs: [r.inputs[0] ?? [], ...ctx.inputs.slice(1).map(() => [])] };
+}
+
+/** One factor per output dimension; `whole` marks the dimensions that must stay whole. */
+function perDimRule(ctx: ShardingContext, whole: (dim: number) => boolean, inputDim: (input: number, dim: number) => number = (_i, d) => d): ShardingRule {
+  const y = ctx.outputs[0];
+  if (!y) return { factors: [], inputs: [], outputs: [] };
+  const factors = y.shape.map((d) => ({ size: d, kind: 'parallel' as const }));
+  const map = (d: number): number => (whole(d) ? -1 : d);
+  return {
+    factors,
+    inputs: ctx.inputs.map((t, i) => (t && !ctx.isConstant(i) ? t.shape.map((_, k) => map(inputDim(i, k))) : [])),
+    outputs: ctx.outputs.map((t) => t.shape.map((_, k) => map(k))),
+  };
+}
 
 /** Layout-only ops: the gradient is dY reshaped to the input's shape. */
 function reshapeBack<A>(): GradRule<A> {
@@ -66,6 +89,7 @@ export const Reshape = defineOp<{ readonly allowZero: boolean }>({
   },
   cost: () => noCost(),
   gradient: reshapeBack(),
+  sharding: viewRule,
 });
 
 export const Transpose = defineOp<{ readonly perm: readonly number[] | undefined }>({
@@ -96,6 +120,13 @@ export const Transpose = defineOp<{ readonly perm: readonly number[] | undefined
     const perm = a.perm ?? Array.from({ length: r }, (_, i) => r - 1 - i);
     return [g.b.op('Transpose', [dy], { perm: inversePerm(perm) })];
   },
+  // Output dim k is input dim perm[k]: the input's dims take the factors of the output.
+  sharding: (ctx, a) => {
+    const r = ctx.inputs[0]?.shape.length ?? 0;
+    const perm = a.perm ?? Array.from({ length: r }, (_, i) => r - 1 - i);
+    const inv = inversePerm(perm);
+    return perDimRule(ctx, () => false, (_i, k) => inv[k] ?? -1);
+  },
 });
 
 export const Flatten = defineOp<{ readonly axis: number }>({
@@ -113,6 +144,7 @@ export const Flatten = defineOp<{ readonly axis: number }>({
   },
   cost: () => noCost(),
   gradient: reshapeBack(),
+  sharding: viewRule,
 });
 
 function squeezeAxes(ctx: NodeContext, attrAxes: readonly number[] | undefined): number[] | undefined {
@@ -142,6 +174,7 @@ export const Squeeze: Op = defineOp<{ readonly axes: readonly number[] | undefin
   },
   cost: () => noCost(),
   gradient: reshapeBack(),
+  sharding: viewRule,
 });
 
 export const Unsqueeze: Op = defineOp<{ readonly axes: readonly number[] | undefined }>({
@@ -170,6 +203,7 @@ export const Unsqueeze: Op = defineOp<{ readonly axes: readonly number[] | undef
   },
   cost: () => noCost(),
   gradient: reshapeBack(),
+  sharding: viewRule,
 });
 
 export const Expand = defineOp<null>({
@@ -195,6 +229,7 @@ export const Expand = defineOp<null>({
     const dy = g.dy[0];
     return [x && dy && g.needs[0] ? sumToShape(g.b, dy, g.b.shape(x)) : undefined, undefined];
   },
+  sharding: elementwiseRule,
 });
 
 export const Concat = defineOp<{ readonly axis: number }>({
@@ -242,6 +277,10 @@ export const Concat = defineOp<{ readonly axis: number }>({
     if (sizes.length === 1) return [dy];
     const parts = g.b.add('Split', [dy, g.b.ints(sizes)], { axis }, { outputs: sizes.length });
     return parts.map((p, i) => (g.needs[i] ? p : undefined));
+  },
+  sharding: (ctx, a) => {
+    const r = ctx.outputs[0]?.shape.length ?? 0;
+    return perDimRule(ctx, (d) => d === (a.axis < 0 ? a.axis + r : a.axis));
   },
 });
 
@@ -309,6 +348,10 @@ export const Split = defineOp<SplitAttrs>({
     const axis = a.axis < 0 ? a.axis + rank : a.axis;
     const parts = g.node.outputs.map((o, i) => g.dy[i] ?? zerosOf(g.b, g.b.shape(o), g.b.type(o).dtype));
     return [parts.length === 1 ? parts[0] : g.b.op('Concat', parts, { axis }), undefined];
+  },
+  sharding: (ctx, a) => {
+    const r = ctx.inputs[0]?.shape.length ?? 0;
+    return perDimRule(ctx, (d) => d === (a.axis < 0 ? a.axis + r : a.axis));
   },
 });
 
@@ -406,6 +449,12 @@ export const Slice = defineOp<null>({
     });
     return [cur, ...none.slice(1)];
   },
+  // Dimensions the slice shortens stay whole; the others are parallel.
+  sharding: (ctx) => {
+    const x = ctx.inputs[0];
+    const y = ctx.outputs[0];
+    return perDimRule(ctx, (d) => (x?.shape[d] ?? 0) !== (y?.shape[d] ?? 0));
+  },
 });
 
 export const ShapeOp = defineOp<{ readonly start: number; readonly end: number | undefined }>({
@@ -497,6 +546,11 @@ export const Tile = defineOp<null>({
     const split = reshape(b, dy, xs.flatMap((d, i) => [reps[i] ?? 1, d]));
     const summed = b.op('ReduceSum', [split, b.ints(xs.map((_, i) => 2 * i))], { keepdims: 0 });
     return [reshape(b, summed, xs), undefined];
+  },
+  sharding: (ctx) => {
+    const x = ctx.inputs[0];
+    const y = ctx.outputs[0];
+    return perDimRule(ctx, (d) => (x?.shape[d] ?? 0) !== (y?.shape[d] ?? 0));
   },
 });
 
