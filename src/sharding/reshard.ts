@@ -162,53 +162,64 @@ function buildGraph(shape: readonly number[], mesh: DeviceMesh, multiAxis: boole
   return { specs, index, start, target: Int32Array.from(targets), origin: Int32Array.from(origins), moves, priceClass, priced, bySize: new Map() };
 }
 
-/** A binary min-heap of nodes keyed by (seconds, hops): ties go to fewer steps. */
+/**
+ * A binary min-heap of (seconds, hops, node), ties going to fewer steps. Entries carry
+ * their key as pushed: a node whose distance drops is pushed again and the stale entry
+ * skipped when popped (keys read from the live distance arrays would corrupt the heap).
+ */
+function swapIn(a: number[], i: number, j: number): void {
+  const t = a[i] ?? 0;
+  a[i] = a[j] ?? 0;
+  a[j] = t;
+}
+
 class Frontier {
+  private readonly seconds: number[] = [];
+  private readonly hops: number[] = [];
   private readonly nodes: number[] = [];
-  constructor(
-    private readonly seconds: Float64Array,
-    private readonly hops: Int32Array,
-  ) {}
   get size(): number {
     return this.nodes.length;
   }
-  private less(a: number, b: number): boolean {
-    const sa = this.seconds[a] ?? 0;
-    const sb = this.seconds[b] ?? 0;
-    return sa < sb || (sa === sb && (this.hops[a] ?? 0) < (this.hops[b] ?? 0));
+  private less(i: number, j: number): boolean {
+    const si = this.seconds[i] ?? 0;
+    const sj = this.seconds[j] ?? 0;
+    return si < sj || (si === sj && (this.hops[i] ?? 0) < (this.hops[j] ?? 0));
   }
-  push(n: number): void {
-    const h = this.nodes;
-    h.push(n);
-    let i = h.length - 1;
+  private swap(i: number, j: number): void {
+    swapIn(this.seconds, i, j);
+    swapIn(this.hops, i, j);
+    swapIn(this.nodes, i, j);
+  }
+  push(node: number, seconds: number, hops: number): void {
+    this.nodes.push(node);
+    this.seconds.push(seconds);
+    this.hops.push(hops);
+    let i = this.nodes.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      const hp = h[p] ?? 0;
-      if (!this.less(n, hp)) break;
-      h[i] = hp;
+      if (!this.less(i, p)) break;
+      this.swap(i, p);
       i = p;
     }
-    h[i] = n;
   }
+  /** The node of the least entry, removed. */
   pop(): number {
-    const h = this.nodes;
-    const top = h[0] ?? -1;
-    const last = h.pop() ?? -1;
-    if (h.length === 0) return top;
+    const top = this.nodes[0] ?? -1;
+    const last = this.nodes.length - 1;
+    this.swap(0, last);
+    this.nodes.pop();
+    this.seconds.pop();
+    this.hops.pop();
+    const n = this.nodes.length;
     let i = 0;
     for (;;) {
       const l = 2 * i + 1;
-      if (l >= h.length) break;
-      const r = l + 1;
-      const hl = h[l] ?? 0;
-      const hr = h[r] ?? 0;
-      const c = r < h.length && this.less(hr, hl) ? r : l;
-      const hc = c === r ? hr : hl;
-      if (!this.less(hc, last)) break;
-      h[i] = hc;
+      if (l >= n) break;
+      const c = l + 1 < n && this.less(l + 1, l) ? l + 1 : l;
+      if (!this.less(c, i)) break;
+      this.swap(i, c);
       i = c;
     }
-    h[i] = last;
     return top;
   }
 }
@@ -243,8 +254,8 @@ export function createResharder(mesh: DeviceMesh, cost: CostModel, options: Resh
     const done = new Uint8Array(n);
     seconds[source] = 0;
     hops[source] = 0;
-    const frontier = new Frontier(seconds, hops);
-    frontier.push(source);
+    const frontier = new Frontier();
+    frontier.push(source, 0, 0);
     while (frontier.size > 0) {
       const u = frontier.pop();
       if (done[u]) continue; // a stale entry: u was pushed again with a better key
@@ -262,7 +273,7 @@ export function createResharder(mesh: DeviceMesh, cost: CostModel, options: Resh
           seconds[v] = sv;
           hops[v] = hu;
           via[v] = e;
-          frontier.push(v);
+          frontier.push(v, sv, hu);
         }
       }
     }
