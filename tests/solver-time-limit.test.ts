@@ -1,0 +1,36 @@
+/** A problem too large to finish in a tiny time limit: both solvers still return a usable plan. */
+import { describe, expect, it } from 'vitest';
+import { evaluate, reduce, relaxationBound, solve } from '../src/solver/index.js';
+import { layeredProblem } from '../src/solver/random-problem.js';
+
+const p = layeredProblem(7, { nodes: 400, minStrategies: 8, maxStrategies: 16, extraEdgeRatio: 0.3, memoryTightness: 0.5 });
+
+describe.each(['highs', 'glpk'] as const)('%s under a 0.3 s limit on 400 nodes', (solver) => {
+  it('returns a feasible choice, status time-limit or optimal, gap >= 0', async () => {
+    const s = await solve(p, { solver, timeLimitSeconds: 0.3 });
+    expect(['time-limit', 'optimal']).toContain(s.status);
+    const ev = evaluate(p, s.choice);
+    expect(ev.feasible, ev.violations.join('; ')).toBe(true);
+    expect(ev.objective).toBe(s.objective);
+    expect(s.gap).toBeGreaterThanOrEqual(0);
+    expect(s.bound).toBeLessThanOrEqual(s.objective);
+    if (s.solver.endsWith('+greedy')) {
+      expect(s.gap).toBe(Infinity);
+      expect(s.bound).toBe(-Infinity);
+    } else {
+      expect(s.solver).toBe(solver);
+    }
+    // The limit bounds the solver; building the model and the fallback come on top.
+    expect(s.seconds).toBeLessThan(15);
+  });
+});
+
+describe('the fallback and the bound on the same problem', () => {
+  it('the relaxation bound lies below whatever the solvers return', async () => {
+    const r = reduce(p);
+    const bound = relaxationBound(r.problem) + r.offset;
+    const s = await solve(p, { solver: 'highs', timeLimitSeconds: 0.3 });
+    expect(bound).toBeLessThanOrEqual(s.objective);
+    expect(bound).toBeGreaterThan(0);
+  });
+});
