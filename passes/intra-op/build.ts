@@ -1,0 +1,231 @@
+/**
+ * Turns a (training) graph on one mesh into the solver's numeric problem. Problem
+ * nodes are the graph's ops (strategies from their factor rules) plus one node per
+ * graph input and initializer (strategies: every even, non-partial layout), so that a
+ * parameter's layout, hence ZeRO, is a choice like any other. Edges carry resharding
+ * times; a parameter's update feeds back into the parameter (the next step must find
+ * it in the layout it chose). One memory constraint per device: persistent values
+ * (parameters, optimizer states, inputs), gradients and saved activations.
+ */
+import type { CostModel } from '../../cost-models/cost-model.js';
+import type { DeviceType, Dtype } from '../../src/cluster/types.js';
+import { AutoparError } from '../../src/errors.js';
+import { type DType, dtypeBytes, isFloat } from '../../src/ir/dtype.js';
+import { numel } from '../../src/ir/host-tensor.js';
+import type { Graph, Node } from '../../src/ir/types.js';
+import { nodeCost } from '../../src/ops/cost.js';
+import type { OpCost } from '../../src/ops/op.js';
+import { opFor } from '../../src/ops/registry.js';
+import { replicatedRule, type ShardingRule } from '../../src/ops/sharding-rule.js';
+import { isConcrete } from '../../src/ops/util.js';
+import { legalSpecs } from '../../src/sharding/enumerate.js';
+import type { DeviceMesh } from '../../src/sharding/mesh.js';
+import type { Resharder } from '../../src/sharding/reshard.js';
+import { shardBytes, type ShardingSpec } from '../../src/sharding/spec.js';
+import type { Problem, ProblemEdge } from '../../src/solver/problem.js';
+import { enumerateStrategies, type NodeStrategy } from './strategies.js';
+
+/** What the planner needs to know about a value besides its type. */
+export interface ValueRoles {
+  /** Parameter -> its updated value (loop-carried: the update must land in the parameter's layout). */
+  readonly updates: ReadonlyMap<string, string>;
+  /** Values resident through the step besides initializers: gradients, saved activations. */
+  readonly resident: ReadonlySet<string>;
+}
+
+export interface IntraOpInput {
+  readonly graph: Graph;
+  readonly roles: ValueRoles;
+  readonly mesh: DeviceMesh;
+  readonly cost: CostModel;
+  readonly device: DeviceType;
+  readonly resharder: Resharder;
+  /** Per-device memory budget in bytes (default: the device's memory). */
+  readonly memoryBudget?: number;
+  /** Layouts fixed in advance (pinned by the user or a manual strategy), by value name. */
+  readonly pinned?: ReadonlyMap<string, ShardingSpec>;
+}
+
+/** Where a problem node came from. */
+export type Origin =
+  | { readonly kind: 'op'; readonly node: Node; readonly strategies: readonly NodeStrategy[] }
+  | { readonly kind: 'value'; readonly value: string; readonly specs: readonly ShardingSpec[] };
+
+export interface IntraOpProblem {
+  readonly problem: Problem;
+  readonly origins: readonly Origin[];
+  /** Problem node of each op node and of each value node, by name. */
+  readonly opIndex: ReadonlyMap<string, number>;
+  readonly valueIndex: ReadonlyMap<string, number>;
+  /** Producer of each value: problem node and output position. */
+  readonly producer: ReadonlyMap<string, { readonly node: number; readonly output: number }>;
+}
+
+function costDtype(dt: DType): Dtype {
+  switch (dt) {
+    case 'float64':
+    case 'float16':
+    case 'bfloat16':
+      return dt;
+    default:
+      return 'float32';
+  }
+}
+
+function costKind(k: OpCost['kind']): 'matmul' | 'conv' | 'elementwise' | 'reduction' | 'data-movement' | 'other' {
+  switch (k) {
+    case 'matmul':
+    case 'conv':
+    case 'elementwise':
+    case 'data-movement':
+      return k;
+    case 'reduce':
+      return 'reduction';
+    case 'none':
+      return 'other';
+  }
+}
+
+function shapeOf(g: Graph, name: string): number[] {
+  const t = g.types.get(name);
+  if (!t || !isConcrete(t.shape)) throw new AutoparError('E_DIM', `value '${name}' has no static shape; bind symbolic dimensions first`);
+  return [...t.shape];
+}
+
+export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
+  const { graph: g, mesh, cost, device, resharder } = inp;
+  const origins: Origin[] = [];
+  const nodes: Problem['nodes'][number][] = [];
+  const memoryTerms: { node: number; bytes: number[] }[] = [];
+  const edges: ProblemEdge[] = [];
+  const opIndex = new Map<string, number>();
+  const valueIndex = new Map<string, number>();
+  const producer = new Map<string, { node: number; output: number }>();
+  const bytesOf = (name: string): number => dtypeBytes(g.types.get(name)?.dtype ?? 'float32');
+
+  // Value nodes: graph inputs and initializers choose their own layout.
+  const valueNames = [...g.inputs.map((i) => i.name), ...g.initializers.keys()];
+  for (const v of valueNames) {
+    const shape = shapeOf(g, v);
+    const pin = inp.pinned?.get(v);
+    const specs = pin ? [pin] : legalSpecs(shape, mesh).filter((s) => s.partial.length === 0);
+    const idx = nodes.length;
+    nodes.push({ name: v, strategies: specs.map(() => ({ cost: 0 })) });
+    origins.push({ kind: 'value', value: v, specs });
+    valueIndex.set(v, idx);
+    producer.set(v, { node: idx, output: 0 });
+    memoryTerms.push({ node: idx, bytes: specs.map((s) => shardBytes(shape, bytesOf(v), s, mesh)) });
+  }
+
+  for (const node of g.nodes) {
+    const op = opFor(node, g.opset);
+    const inTypes = node.inputs.map((n) => (n === '' ? undefined : { dtype: g.types.get(n)?.dtype ?? 'float32', shape: shapeOf(g, n) }));
+    const outTypes = node.outputs.map((o) => ({ dtype: g.types.get(o)?.dtype ?? 'float32', shape: o === '' ? [] : shapeOf(g, o) }));
+    const isConstant = (i: number): boolean => g.constants.has(node.inputs[i] ?? '') || node.inputs[i] === '';
+    const sctx = { node, opset: g.opset, inputs: inTypes, outputs: outTypes, isConstant, constant: (i: number) => g.constants.get(node.inputs[i] ?? '') };
+    const rule: ShardingRule = op.shardingRule(sctx) ?? replicatedRule(sctx);
+    // Constants never travel: their rows are dropped so that they need no layout.
+    const ruleNoConst: ShardingRule = { ...rule, inputs: rule.inputs.map((d, i) => (isConstant(i) ? [] : d)) };
+    let strategies = enumerateStrategies(ruleNoConst, mesh, outTypes.map((t) => t.shape.length));
+    const pinnedOut = node.outputs.map((o) => inp.pinned?.get(o));
+    if (pinnedOut.some((p) => p)) {
+      strategies = strategies.filter((s) => pinnedOut.every((p, o) => !p || specKeyEq(p, s.outputs[o])));
+      if (strategies.length === 0) throw new AutoparError('E_USAGE', `node '${node.name}': no strategy produces the pinned layout of its outputs`);
+    }
+    const full = nodeCost(g, node);
+    const idx = nodes.length;
+    nodes.push({
+      name: node.name,
+      strategies: strategies.map((s) => {
+        // Local bytes from the local shapes; work divided by the split.
+        let bytes = 0;
+        node.inputs.forEach((n, i) => {
+          if (n === '') return;
+          const spec = s.inputs[i];
+          bytes += spec ? shardBytes(shapeOf(g, n), bytesOf(n), spec, mesh) : numel(shapeOf(g, n)) * bytesOf(n);
+        });
+        node.outputs.forEach((o, k) => {
+          const spec = s.outputs[k];
+          if (o !== '' && spec) bytes += shardBytes(shapeOf(g, o), bytesOf(o), spec, mesh);
+        });
+        const t = cost.compute({ flops: full.flops / s.divisor, bytes: full.kind === 'none' ? 0 : bytes, dtype: costDtype(g.types.get(node.outputs[0] ?? '')?.dtype ?? 'float32'), kind: costKind(full.kind) }, device);
+        return { cost: full.kind === 'none' ? 0 : t.seconds };
+      }),
+    });
+    origins.push({ kind: 'op', node, strategies });
+    opIndex.set(node.name, idx);
+    node.outputs.forEach((o, k) => o !== '' && producer.set(o, { node: idx, output: k }));
+    const resident = node.outputs.map((o) => o !== '' && inp.roles.resident.has(o));
+    if (resident.some((r) => r)) {
+      memoryTerms.push({
+        node: idx,
+        bytes: strategies.map((s) => node.outputs.reduce((sum, o, k) => (resident[k] && s.outputs[k] ? sum + shardBytes(shapeOf(g, o), bytesOf(o), s.outputs[k] as ShardingSpec, mesh) : sum), 0)),
+      });
+    }
+  }
+
+  const specOut = (pnode: number, output: number, i: number): ShardingSpec => {
+    const o = origins[pnode];
+    if (!o) throw new AutoparError('E_INTERNAL', 'intra-op: missing origin');
+    if (o.kind === 'value') return o.specs[i] as ShardingSpec;
+    return o.strategies[i]?.outputs[output] as ShardingSpec;
+  };
+  const matrix = (from: number, output: number, to: number, want: (j: number) => ShardingSpec | undefined, value: string): number[][] => {
+    const shape = shapeOf(g, value);
+    const b = bytesOf(value);
+    const nFrom = nodes[from]?.strategies.length ?? 0;
+    const nTo = nodes[to]?.strategies.length ?? 0;
+    return Array.from({ length: nFrom }, (_, i) => {
+      const src = specOut(from, output, i);
+      return Array.from({ length: nTo }, (_, j) => {
+        const dst = want(j);
+        return dst ? resharder.reshard(src, dst, shape, b).seconds : 0;
+      });
+    });
+  };
+
+  // Data edges: producer output -> consumer input.
+  for (const node of g.nodes) {
+    const to = opIndex.get(node.name) as number;
+    const o = origins[to];
+    if (!o || o.kind !== 'op') continue;
+    node.inputs.forEach((v, i) => {
+      const p = producer.get(v);
+      if (!p || v === '' || g.constants.has(v)) return;
+      edges.push({ from: p.node, to, costs: matrix(p.node, p.output, to, (j) => o.strategies[j]?.inputs[i], v) });
+    });
+  }
+  // Loop-carried edges: the update must arrive in the parameter's (and state's) layout.
+  for (const [param, next] of inp.roles.updates) {
+    const p = producer.get(next);
+    const to = valueIndex.get(param);
+    const o = to === undefined ? undefined : origins[to];
+    if (!p || to === undefined || !o || o.kind !== 'value') continue;
+    edges.push({ from: p.node, to, costs: matrix(p.node, p.output, to, (j) => o.specs[j], next) });
+  }
+
+  const budget = inp.memoryBudget ?? device.memoryBytes;
+  return {
+    problem: { nodes, edges, memory: [{ budget, terms: memoryTerms, name: 'device memory' }], ties: [] },
+    origins,
+    opIndex,
+    valueIndex,
+    producer,
+  };
+}
+
+function specKeyEq(a: ShardingSpec, b: ShardingSpec | undefined): boolean {
+  if (!b) return false;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Roles of a training graph's values for the planner. */
+export function trainingRoles(tg: { readonly graph: Graph; readonly grads: ReadonlyMap<string, string>; readonly updates: ReadonlyMap<string, string>; readonly states: ReadonlyMap<string, string>; readonly forwardNodes: number }): ValueRoles {
+  const g = tg.graph;
+  const updates = new Map([...tg.updates, ...tg.states]);
+  const forward = new Set<string>();
+  g.nodes.slice(0, tg.forwardNodes).forEach((n) => n.outputs.forEach((o) => forward.add(o)));
+  const resident = new Set<string>(tg.grads.values());
+  for (const n of g.nodes.slice(tg.forwardNodes)) for (const i of n.inputs) if (forward.has(i) && isFloat(g.types.get(i)?.dtype ?? 'int64')) resident.add(i);
+  return { updates, resident };
+}

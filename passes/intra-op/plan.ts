@@ -1,0 +1,100 @@
+/**
+ * The intra-op pass: build the problem, solve it, and read the answer back as a plan:
+ * a layout for every value, a strategy for every op, and the collectives the chosen
+ * layouts imply (from the resharding plans on the edges).
+ */
+import type { CostModel } from '../../cost-models/cost-model.js';
+import type { DeviceType } from '../../src/cluster/types.js';
+import { dtypeBytes } from '../../src/ir/dtype.js';
+import type { Graph } from '../../src/ir/types.js';
+import type { DeviceMesh } from '../../src/sharding/mesh.js';
+import { createResharder } from '../../src/sharding/reshard.js';
+import type { ShardingSpec } from '../../src/sharding/spec.js';
+import { evaluate } from '../../src/solver/evaluate.js';
+import type { Solution, SolveOptions } from '../../src/solver/problem.js';
+import { solve } from '../../src/solver/solve.js';
+import { buildIntraOpProblem, type IntraOpProblem, type ValueRoles } from './build.js';
+
+export interface PlannedCollective {
+  readonly kind: string;
+  readonly axes: readonly string[];
+  readonly bytes: number;
+  readonly seconds: number;
+  /** The value being resharded and the op (or parameter) that needed it. */
+  readonly value: string;
+  readonly consumer: string;
+}
+
+export interface IntraOpPlan {
+  readonly mesh: DeviceMesh;
+  /** Layout of every value produced or fed (by name). */
+  readonly layouts: ReadonlyMap<string, ShardingSpec>;
+  /** Strategy label of every op. */
+  readonly strategies: ReadonlyMap<string, string>;
+  readonly collectives: readonly PlannedCollective[];
+  readonly computeSeconds: number;
+  readonly communicationSeconds: number;
+  readonly objective: number;
+  readonly memoryBytes: number;
+  readonly solution: Solution;
+  readonly problem: IntraOpProblem;
+}
+
+export interface PlanOptions extends SolveOptions {
+  readonly memoryBudget?: number;
+  readonly pinned?: ReadonlyMap<string, ShardingSpec>;
+}
+
+export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceMesh, cost: CostModel, device: DeviceType, opts: PlanOptions = {}): Promise<IntraOpPlan> {
+  const resharder = createResharder(mesh, cost);
+  const ip = buildIntraOpProblem({ graph, roles, mesh, cost, device, resharder, memoryBudget: opts.memoryBudget, pinned: opts.pinned });
+  const solution = await solve(ip.problem, opts);
+  const choice = solution.choice;
+  const ev = evaluate(ip.problem, choice);
+  const layouts = new Map<string, ShardingSpec>();
+  const strategies = new Map<string, string>();
+  let computeSeconds = 0;
+  ip.origins.forEach((o, i) => {
+    const c = choice[i] ?? 0;
+    if (o.kind === 'value') {
+      layouts.set(o.value, o.specs[c] as ShardingSpec);
+    } else {
+      const s = o.strategies[c];
+      if (!s) return;
+      strategies.set(o.node.name, s.label);
+      o.node.outputs.forEach((out, k) => out !== '' && s.outputs[k] && layouts.set(out, s.outputs[k] as ShardingSpec));
+      computeSeconds += ip.problem.nodes[i]?.strategies[c]?.cost ?? 0;
+    }
+  });
+  // Collectives: replay the resharding plan of every edge at the chosen strategies.
+  const collectives: PlannedCollective[] = [];
+  const consumerName = (i: number): string => {
+    const o = ip.origins[i];
+    return !o ? '?' : o.kind === 'op' ? o.node.name : o.value;
+  };
+  for (const node of graph.nodes) {
+    const to = ip.opIndex.get(node.name);
+    const o = to === undefined ? undefined : ip.origins[to];
+    if (to === undefined || !o || o.kind !== 'op') continue;
+    const s = o.strategies[choice[to] ?? 0];
+    node.inputs.forEach((v, k) => {
+      const want = s?.inputs[k];
+      const have = layouts.get(v);
+      if (!want || !have || v === '') return;
+      addSteps(v, have, want, consumerName(to));
+    });
+  }
+  for (const [param, next] of roles.updates) {
+    const have = layouts.get(next);
+    const want = layouts.get(param);
+    if (have && want) addSteps(next, have, want, param);
+  }
+  function addSteps(value: string, from: ShardingSpec, to: ShardingSpec, consumer: string): void {
+    const t = graph.types.get(value);
+    if (!t) return;
+    const plan = resharder.reshard(from, to, t.shape.map(Number), dtypeBytes(t.dtype));
+    for (const st of plan.steps) if (st.bytes > 0 || st.seconds > 0) collectives.push({ kind: st.kind, axes: st.axes, bytes: st.bytes, seconds: st.seconds, value, consumer });
+  }
+  const communicationSeconds = collectives.reduce((s, c) => s + c.seconds, 0);
+  return { mesh, layouts, strategies, collectives, computeSeconds, communicationSeconds, objective: ev.objective, memoryBytes: ev.memory[0] ?? 0, solution, problem: ip };
+}
