@@ -288,8 +288,9 @@ describe('resharding: every pair of legal specs', () => {
     const pick = (): ShardingSpec => specs[Math.floor(rand() * specs.length)] ?? replicated(shape.length);
     for (let i = 0; i < 3000; i++) {
       const [a, b, c] = [pick(), pick(), pick()];
-      const ac = r.reshard(a, c, shape, 4).seconds;
-      const via = r.reshard(a, b, shape, 4).seconds + r.reshard(b, c, shape, 4).seconds;
+      const ac = r.seconds(a, c, shape, 4);
+      if (i < 200) expect(ac).toBe(r.reshard(a, c, shape, 4).seconds);
+      const via = r.seconds(a, b, shape, 4) + r.seconds(b, c, shape, 4);
       if (ac > via * (1 + 1e-12)) expect.fail(`${specToString(a)} -> ${specToString(c)} costs ${ac}, via ${specToString(b)} ${via}`);
     }
   });

@@ -83,6 +83,8 @@ export interface Resharder {
   readonly mesh: DeviceMesh;
   /** The cheapest way from `from` to `to` for a tensor of `globalShape` with `dtypeBytes` bytes per element. Throws E_INTERNAL on an illegal spec. */
   reshard(from: ShardingSpec, to: ShardingSpec, globalShape: readonly number[], dtypeBytes: number): ReshardPlan;
+  /** `reshard(...).seconds` without building the plan (for resharding matrices). */
+  seconds(from: ShardingSpec, to: ShardingSpec, globalShape: readonly number[], dtypeBytes: number): number;
   stats(): ResharderStats;
   /** Drops every cache. */
   clear(): void;
@@ -314,22 +316,27 @@ export function createResharder(mesh: DeviceMesh, cost: CostModel, options: Resh
     throw new AutoparError('E_INTERNAL', `resharding a tensor of shape [${shape.join(', ')}]: the ${which} sharding ${specToString(spec)} on ${meshToString(mesh)} is illegal: ${why}`);
   };
 
+  const locate = (from: ShardingSpec, to: ShardingSpec, globalShape: readonly number[], dtypeBytes: number) => {
+    if (!(dtypeBytes > 0)) throw new AutoparError('E_INTERNAL', `resharding needs a positive element size, got ${dtypeBytes} bytes`);
+    const { graph, elements } = shapeOf(globalShape);
+    const source = graph.index.get(specKey(from));
+    if (source === undefined) return illegal('source', from, globalShape);
+    const target = graph.index.get(specKey(to));
+    if (target === undefined) return illegal('target', to, globalShape);
+    const globalBytes = elements * dtypeBytes;
+    const sized = sizedOf(graph, globalBytes);
+    let tree = sized.trees.get(source);
+    if (!tree) {
+      tree = dijkstra(graph, sized.prices, source);
+      sized.trees.set(source, tree);
+    }
+    return { graph, sized, tree, target, globalBytes };
+  };
+
   return {
     mesh,
     reshard(from, to, globalShape, dtypeBytes) {
-      if (!(dtypeBytes > 0)) throw new AutoparError('E_INTERNAL', `resharding needs a positive element size, got ${dtypeBytes} bytes`);
-      const { graph, elements } = shapeOf(globalShape);
-      const source = graph.index.get(specKey(from));
-      if (source === undefined) return illegal('source', from, globalShape);
-      const target = graph.index.get(specKey(to));
-      if (target === undefined) return illegal('target', to, globalShape);
-      const globalBytes = elements * dtypeBytes;
-      const sized = sizedOf(graph, globalBytes);
-      let tree = sized.trees.get(source);
-      if (!tree) {
-        tree = dijkstra(graph, sized.prices, source);
-        sized.trees.set(source, tree);
-      }
+      const { graph, sized, tree, target, globalBytes } = locate(from, to, globalShape, dtypeBytes);
       let plan = tree.plans.get(target);
       if (!plan) {
         plan = planOf(graph, sized.prices, tree, target, globalBytes);
@@ -337,6 +344,10 @@ export function createResharder(mesh: DeviceMesh, cost: CostModel, options: Resh
         plans++;
       }
       return plan;
+    },
+    seconds(from, to, globalShape, dtypeBytes) {
+      const { tree, target } = locate(from, to, globalShape, dtypeBytes);
+      return tree.seconds[target] ?? Infinity;
     },
     stats() {
       let trees = 0;

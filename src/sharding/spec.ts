@@ -92,16 +92,22 @@ export function canonicalPartial(partial: readonly string[], mesh: MeshShape): s
 const keys = new WeakMap<ShardingSpec, string>();
 
 /**
- * A string equal exactly for `specEquals` specs (partial sorted), for memo keys. JSON keeps
- * it injective whatever the axis names; the cache makes repeated lookups of the same
- * spec object (the planner's habit) a WeakMap hit.
+ * A string equal exactly for `specEquals` specs (partial sorted), for memo keys. Names
+ * are length-prefixed, so the key is injective whatever they contain; the cache makes
+ * repeated lookups of the same spec object (the planner's habit) a WeakMap hit.
  */
 export function specKey(spec: ShardingSpec): string {
   let k = keys.get(spec);
-  if (k === undefined) {
-    const partial = spec.partial.length <= 1 ? spec.partial : [...spec.partial].sort();
-    k = JSON.stringify([spec.dims, partial]);
-    keys.set(spec, k);
+  if (k !== undefined) return k;
+  k = '';
+  for (const axes of spec.dims) {
+    k += '[';
+    for (const a of axes) k += `${a.length}:${a}`;
+    k += ']';
   }
+  k += '+';
+  const partial = spec.partial.length <= 1 ? spec.partial : [...spec.partial].sort();
+  for (const a of partial) k += `${a.length}:${a}`;
+  keys.set(spec, k);
   return k;
 }
