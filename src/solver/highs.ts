@@ -67,7 +67,8 @@ function infoNumber(value: number | bigint): number {
   return typeof value === 'bigint' ? Number(value) : value;
 }
 
-export async function solveWithHighs(milp: Milp, timeLimitSeconds: number | undefined): Promise<MilpOutcome> {
+/** `start`: column values of a feasible choice; HiGHS begins with it as its incumbent. */
+export async function solveWithHighs(milp: Milp, timeLimitSeconds: number | undefined, start?: Float64Array): Promise<MilpOutcome> {
   const h = await highs();
   const starts = [0];
   const indices: number[] = [];
@@ -98,6 +99,7 @@ export async function solveWithHighs(milp: Milp, timeLimitSeconds: number | unde
       random_seed: 0,
     });
     if (timeLimitSeconds !== undefined) model.options.set('time_limit', Math.max(timeLimitSeconds, 1e-3));
+    if (start !== undefined) model.setSolution({ colValue: start });
     const { modelStatus } = model.run();
     const kind = classify(modelStatus);
     const bound = (): number | undefined => {

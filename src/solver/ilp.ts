@@ -37,6 +37,8 @@ export interface Milp {
   readonly shift: number;
   /** Strategy per node from column values (largest s[v][i] wins, robust to 0.999999). */
   decode(values: ArrayLike<number>): number[];
+  /** Column values of a choice (s and e at 0/1): a start for solvers that take one. */
+  encode(choice: readonly number[]): Float64Array;
 }
 
 export function buildIlp(p: Problem): Milp {
@@ -133,5 +135,15 @@ export function buildIlp(p: Problem): Milp {
       return at;
     });
 
-  return { numCols, cost, binary, rows, scale, shift, decode };
+  const encode = (choice: readonly number[]): Float64Array => {
+    const x = new Float64Array(numCols);
+    p.nodes.forEach((_, v) => (x[(start[v] ?? 0) + (choice[v] ?? 0)] = 1));
+    p.edges.forEach((e, k) => {
+      const cols = e.costs[0]?.length ?? 0;
+      x[(edgeStart[k] ?? 0) + (choice[e.from] ?? 0) * cols + (choice[e.to] ?? 0)] = 1;
+    });
+    return x;
+  };
+
+  return { numCols, cost, binary, rows, scale, shift, decode, encode };
 }

@@ -71,9 +71,8 @@ export interface Solution {
    */
   readonly bound: number;
   /**
-   * `(objective - bound) / max(|objective|, 1e-12)`, at least 0. Infinity when the choice
-   * comes from the greedy fallback (the solver found no incumbent in time) or the problem
-   * is infeasible.
+   * `(objective - bound) / max(|objective|, 1e-12)`, at least 0. Infinity when the solver
+   * found no incumbent in time (the choice is then the greedy's) or the problem is infeasible.
    */
   readonly gap: number;
   /**
@@ -83,7 +82,11 @@ export interface Solution {
    * budgets; `choice` is then the greedy's least-violating attempt, for reports.
    */
   readonly status: SolveStatus;
-  /** What produced the choice: 'tree-dp', 'highs', 'glpk', 'presolve', or '<solver>+greedy'. */
+  /**
+   * What produced the choice: 'tree-dp', 'highs', 'glpk', 'presolve' (the reductions fixed
+   * every node), or '<solver>+greedy' when the solver stopped at its time limit and the greedy
+   * (greedy.ts) was better or the only answer.
+   */
   readonly solver: string;
   /** Wall-clock seconds spent in `solve`, validation included. */
   readonly seconds: number;

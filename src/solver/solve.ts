@@ -65,11 +65,16 @@ export async function solve(p: Problem, opts: SolveOptions = {}): Promise<Soluti
 
   const backend: SolverName = which === 'auto' ? DEFAULT_ILP_SOLVER : which;
   const milp = buildIlp(rp);
+  // The greedy runs first (milliseconds): HiGHS starts from it, and a time-limited incumbent
+  // worse than it is replaced by it.
+  const fallback = greedy(rp);
+  const fallbackChoice = reduction.expand(fallback);
+  const fallbackEval = evaluate(p, fallbackChoice);
   const remaining = limit === undefined ? undefined : Math.max(limit - (performance.now() - t0) / 1e3, 1e-3);
   let outcome: MilpOutcome;
   switch (backend) {
     case 'highs':
-      outcome = await solveWithHighs(milp, remaining);
+      outcome = await solveWithHighs(milp, remaining, fallbackEval.feasible ? milp.encode(fallback) : undefined);
       break;
     case 'glpk':
       outcome = await solveWithGlpk(milp, remaining);
@@ -85,15 +90,16 @@ export async function solve(p: Problem, opts: SolveOptions = {}): Promise<Soluti
       return done(choice, 'optimal', bound, backend);
     }
     case 'time-limit': {
-      if (outcome.values === undefined) {
-        return done(reduction.expand(greedy(rp)), 'time-limit', -Infinity, `${backend}+greedy`, false);
-      }
-      const choice = reduction.expand(milp.decode(outcome.values));
+      if (outcome.values === undefined) return done(fallbackChoice, 'time-limit', -Infinity, `${backend}+greedy`, false);
       // Two valid lower bounds; the larger is valid too.
       const bound = Math.max(toProblemUnits(outcome.bound), relaxationBound(rp) + reduction.offset);
+      const choice = reduction.expand(milp.decode(outcome.values));
+      if (fallbackEval.feasible && fallbackEval.objective < evaluate(p, choice).objective) {
+        return done(fallbackChoice, 'time-limit', bound, `${backend}+greedy`);
+      }
       return done(choice, 'time-limit', bound, backend);
     }
     case 'infeasible':
-      return done(reduction.expand(greedy(rp)), 'infeasible', Infinity, backend);
+      return done(fallbackChoice, 'infeasible', Infinity, backend);
   }
 }
