@@ -51,8 +51,9 @@ interface Graph {
   /** The node each move leaves from. */
   readonly origin: Int32Array;
   readonly moves: readonly StepMove[];
-  /** Moves with the same kind, axes and divisor cost the same: one price per class (class 0: free). */
+  /** Moves with the same kind, axes and divisor cost the same: their price class (-1 for free local steps). */
   readonly priceClass: Int32Array;
+  /** One move of each price class, to price it by. */
   readonly priced: readonly StepMove[];
   /** Per global tensor bytes: prices and shortest-path trees. */
   readonly bySize: Map<number, Sized>;

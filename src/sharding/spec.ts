@@ -84,11 +84,6 @@ export function specEquals(a: ShardingSpec, b: ShardingSpec): boolean {
   return a.partial.every((axis) => b.partial.includes(axis)) && b.partial.every((axis) => a.partial.includes(axis));
 }
 
-/** Partial axes in mesh order, so that equal specs have equal keys. */
-export function canonicalPartial(partial: readonly string[], mesh: MeshShape): string[] {
-  return mesh.axes.map((a) => a.name).filter((n) => partial.includes(n));
-}
-
 const keys = new WeakMap<ShardingSpec, string>();
 
 /**

@@ -25,8 +25,6 @@ import type { ShardingSpec } from './spec.js';
 
 export type StepKind = 'all-reduce' | 'reduce-scatter' | 'all-gather' | 'all-to-all' | 'permute' | 'local-slice' | 'local-partial';
 
-export const STEP_KINDS: readonly StepKind[] = ['all-reduce', 'reduce-scatter', 'all-gather', 'all-to-all', 'permute', 'local-slice', 'local-partial'];
-
 /** A step before pricing: what it does, and what part of the tensor its `bytes` count. */
 export interface StepMove {
   readonly kind: StepKind;
