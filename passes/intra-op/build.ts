@@ -23,6 +23,7 @@ import type { DeviceMesh } from '../../src/sharding/mesh.js';
 import type { Resharder } from '../../src/sharding/reshard.js';
 import { shardBytes, type ShardingSpec } from '../../src/sharding/spec.js';
 import type { Problem, ProblemEdge } from '../../src/solver/problem.js';
+import { repeatedLayerTies } from './repeat.js';
 import { enumerateStrategies, type NodeStrategy } from './strategies.js';
 
 /** What the planner needs to know about a value besides its type. */
@@ -44,6 +45,8 @@ export interface IntraOpInput {
   readonly memoryBudget?: number;
   /** Layouts fixed in advance (pinned by the user or a manual strategy), by value name. */
   readonly pinned?: ReadonlyMap<string, ShardingSpec>;
+  /** Tie repeated layers (default true): one choice per group of identical blocks. */
+  readonly tieRepeats?: boolean;
 }
 
 /** Where a problem node came from. */
@@ -59,7 +62,18 @@ export interface IntraOpProblem {
   readonly valueIndex: ReadonlyMap<string, number>;
   /** Producer of each value: problem node and output position. */
   readonly producer: ReadonlyMap<string, { readonly node: number; readonly output: number }>;
+  /** Compute seconds of each node's strategies (the costs without the memory tie-break). */
+  readonly computeSeconds: readonly (readonly number[])[];
 }
+
+/**
+ * Seconds charged per resident byte, to break ties between equally fast plans in
+ * favour of the one that keeps less in memory (e.g. Megatron's row-parallel
+ * projection keeps its input split; gathering it first costs the same time but keeps
+ * it whole). 1e-14 s/B is 10 µs per GB: far below real differences, above the
+ * solver's 1e-10 s tolerance for a MiB.
+ */
+export const MEMORY_TIE_BREAK = 1e-14;
 
 function costDtype(dt: DType): Dtype {
   switch (dt) {
@@ -101,6 +115,7 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
   const opIndex = new Map<string, number>();
   const valueIndex = new Map<string, number>();
   const producer = new Map<string, { node: number; output: number }>();
+  const computeSeconds: number[][] = [];
   const bytesOf = (name: string): number => dtypeBytes(g.types.get(name)?.dtype ?? 'float32');
 
   // Value nodes: graph inputs and initializers choose their own layout.
@@ -110,11 +125,13 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
     const pin = inp.pinned?.get(v);
     const specs = pin ? [pin] : legalSpecs(shape, mesh).filter((s) => s.partial.length === 0);
     const idx = nodes.length;
-    nodes.push({ name: v, strategies: specs.map(() => ({ cost: 0 })) });
+    const bytes = specs.map((s) => shardBytes(shape, bytesOf(v), s, mesh));
+    nodes.push({ name: v, strategies: bytes.map((b) => ({ cost: b * MEMORY_TIE_BREAK })) });
+    computeSeconds.push(bytes.map(() => 0));
     origins.push({ kind: 'value', value: v, specs });
     valueIndex.set(v, idx);
     producer.set(v, { node: idx, output: 0 });
-    memoryTerms.push({ node: idx, bytes: specs.map((s) => shardBytes(shape, bytesOf(v), s, mesh)) });
+    memoryTerms.push({ node: idx, bytes });
   }
 
   for (const node of g.nodes) {
@@ -134,9 +151,13 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
     }
     const full = nodeCost(g, node);
     const idx = nodes.length;
+    const resident = node.outputs.map((o) => o !== '' && inp.roles.resident.has(o));
+    const residentBytes = strategies.map((s) => node.outputs.reduce((sum, o, k) => (resident[k] && s.outputs[k] ? sum + shardBytes(shapeOf(g, o), bytesOf(o), s.outputs[k] as ShardingSpec, mesh) : sum), 0));
+    const seconds: number[] = [];
+    computeSeconds.push(seconds);
     nodes.push({
       name: node.name,
-      strategies: strategies.map((s) => {
+      strategies: strategies.map((s, si) => {
         // Local bytes from the local shapes; work divided by the split.
         let bytes = 0;
         node.inputs.forEach((n, i) => {
@@ -149,19 +170,14 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
           if (o !== '' && spec) bytes += shardBytes(shapeOf(g, o), bytesOf(o), spec, mesh);
         });
         const t = cost.compute({ flops: full.flops / s.divisor, bytes: full.kind === 'none' ? 0 : bytes, dtype: costDtype(g.types.get(node.outputs[0] ?? '')?.dtype ?? 'float32'), kind: costKind(full.kind) }, device);
-        return { cost: full.kind === 'none' ? 0 : t.seconds };
+        seconds.push(full.kind === 'none' ? 0 : t.seconds);
+        return { cost: (seconds[si] ?? 0) + (residentBytes[si] ?? 0) * MEMORY_TIE_BREAK };
       }),
     });
     origins.push({ kind: 'op', node, strategies });
     opIndex.set(node.name, idx);
     node.outputs.forEach((o, k) => o !== '' && producer.set(o, { node: idx, output: k }));
-    const resident = node.outputs.map((o) => o !== '' && inp.roles.resident.has(o));
-    if (resident.some((r) => r)) {
-      memoryTerms.push({
-        node: idx,
-        bytes: strategies.map((s) => node.outputs.reduce((sum, o, k) => (resident[k] && s.outputs[k] ? sum + shardBytes(shapeOf(g, o), bytesOf(o), s.outputs[k] as ShardingSpec, mesh) : sum), 0)),
-      });
-    }
+    if (resident.some((r) => r)) memoryTerms.push({ node: idx, bytes: residentBytes });
   }
 
   const specOut = (pnode: number, output: number, i: number): ShardingSpec => {
@@ -179,7 +195,7 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
       const src = specOut(from, output, i);
       return Array.from({ length: nTo }, (_, j) => {
         const dst = want(j);
-        return dst ? resharder.reshard(src, dst, shape, b).seconds : 0;
+        return dst ? resharder.seconds(src, dst, shape, b) : 0;
       });
     });
   };
@@ -205,13 +221,25 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
   }
 
   const budget = inp.memoryBudget ?? device.memoryBytes;
+  const untied: Problem = { nodes, edges, memory: [{ budget, terms: memoryTerms, name: 'device memory' }], ties: [] };
+  const labels = origins.map((o) => (o.kind === 'value' ? `value:${g.types.get(o.value)?.dtype}:${shapeOf(g, o.value).join('x')}` : nodeLabel(g, o.node)));
+  const ties = inp.tieRepeats === false ? [] : repeatedLayerTies(untied, labels);
   return {
-    problem: { nodes, edges, memory: [{ budget, terms: memoryTerms, name: 'device memory' }], ties: [] },
+    problem: { ...untied, ties },
     origins,
     opIndex,
     valueIndex,
     producer,
+    computeSeconds,
   };
+}
+
+/** What makes two ops interchangeable before looking at neighbours: type, attributes, shapes. */
+function nodeLabel(g: Graph, node: Node): string {
+  const attrs = [...node.attrs].map(([k, v]) => `${k}=${JSON.stringify(v.kind === 'tensor' ? Array.from(v.value.data.slice(0, 16)) : v.value)}`).join(';');
+  const shapes = [...node.inputs, ...node.outputs].map((v) => (v === '' ? '_' : (g.types.get(v)?.shape.join('x') ?? '?'))).join(',');
+  const consts = node.inputs.map((v) => (g.constants.has(v) ? Array.from(g.constants.get(v)?.data.slice(0, 8) ?? []).join(':') : '')).join(',');
+  return `${node.op}|${attrs}|${shapes}|${consts}`;
 }
 
 function specKeyEq(a: ShardingSpec, b: ShardingSpec | undefined): boolean {

@@ -43,11 +43,12 @@ export interface IntraOpPlan {
 export interface PlanOptions extends SolveOptions {
   readonly memoryBudget?: number;
   readonly pinned?: ReadonlyMap<string, ShardingSpec>;
+  readonly tieRepeats?: boolean;
 }
 
 export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceMesh, cost: CostModel, device: DeviceType, opts: PlanOptions = {}): Promise<IntraOpPlan> {
   const resharder = createResharder(mesh, cost);
-  const ip = buildIntraOpProblem({ graph, roles, mesh, cost, device, resharder, memoryBudget: opts.memoryBudget, pinned: opts.pinned });
+  const ip = buildIntraOpProblem({ graph, roles, mesh, cost, device, resharder, memoryBudget: opts.memoryBudget, pinned: opts.pinned, tieRepeats: opts.tieRepeats });
   const solution = await solve(ip.problem, opts);
   const choice = solution.choice;
   const ev = evaluate(ip.problem, choice);
@@ -63,7 +64,7 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
       if (!s) return;
       strategies.set(o.node.name, s.label);
       o.node.outputs.forEach((out, k) => out !== '' && s.outputs[k] && layouts.set(out, s.outputs[k] as ShardingSpec));
-      computeSeconds += ip.problem.nodes[i]?.strategies[c]?.cost ?? 0;
+      computeSeconds += ip.computeSeconds[i]?.[c] ?? 0;
     }
   });
   // Collectives: replay the resharding plan of every edge at the chosen strategies.
@@ -93,7 +94,16 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
     const t = graph.types.get(value);
     if (!t) return;
     const plan = resharder.reshard(from, to, t.shape.map(Number), dtypeBytes(t.dtype));
-    for (const st of plan.steps) if (st.bytes > 0 || st.seconds > 0) collectives.push({ kind: st.kind, axes: st.axes, bytes: st.bytes, seconds: st.seconds, value, consumer });
+    for (const st of plan.steps) {
+      if (st.bytes === 0 && st.seconds === 0) continue;
+      // A permute is a send and a recv on every device (CLI.md's kinds).
+      if (st.kind === 'permute') {
+        collectives.push({ kind: 'send', axes: st.axes, bytes: st.bytes, seconds: st.seconds, value, consumer });
+        collectives.push({ kind: 'recv', axes: st.axes, bytes: st.bytes, seconds: 0, value, consumer });
+      } else {
+        collectives.push({ kind: st.kind, axes: st.axes, bytes: st.bytes, seconds: st.seconds, value, consumer });
+      }
+    }
   }
   const communicationSeconds = collectives.reduce((s, c) => s + c.seconds, 0);
   return { mesh, layouts, strategies, collectives, computeSeconds, communicationSeconds, objective: ev.objective, memoryBytes: ev.memory[0] ?? 0, solution, problem: ip };

@@ -29,10 +29,18 @@ export interface ZerosData {
   readonly kind: 'zeros';
 }
 
+/** A block of another initializer along one axis (a fused weight split by a rewrite). */
+export interface SliceData {
+  readonly kind: 'slice';
+  readonly source: Initializer;
+  readonly axis: number;
+  readonly start: number;
+}
+
 export interface Initializer {
   readonly name: string;
   readonly type: TensorType;
-  readonly data: HostTensor | ExternalData | ZerosData;
+  readonly data: HostTensor | ExternalData | ZerosData | SliceData;
 }
 
 export type AttrValue =

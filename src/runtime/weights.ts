@@ -7,6 +7,7 @@ import { AutoparError } from '../errors.js';
 import { dtypeBytes } from '../ir/dtype.js';
 import { type HostTensor, hostFromBytes, hostTensor, numel } from '../ir/host-tensor.js';
 import { type Graph, type Initializer, inlineData, isExternal } from '../ir/types.js';
+import { hostSlice } from '../ops/host.js';
 import { isConcrete } from '../ops/util.js';
 
 export function loadInitializer(init: Initializer): HostTensor {
@@ -14,6 +15,11 @@ export function loadInitializer(init: Initializer): HostTensor {
   if (inline) return inline;
   const shape = init.type.shape;
   if (!isConcrete(shape)) throw new AutoparError('E_INTERNAL', `initializer '${init.name}' has a symbolic shape`);
+  if ('kind' in init.data && init.data.kind === 'slice') {
+    const { source, axis, start } = init.data;
+    const whole = loadInitializer(source);
+    return hostSlice(whole, whole.shape.map((_, k) => (k === axis ? start : 0)), whole.shape.map(() => 1), shape);
+  }
   if (!isExternal(init.data)) return hostTensor(init.type.dtype, shape, new Float64Array(numel(shape)));
   const ext = init.data;
   const need = numel(shape) * dtypeBytes(init.type.dtype);
