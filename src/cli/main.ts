@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { registerInspect } from './inspect.js';
 import { registerEval } from './eval.js';
+import { registerCompare, registerCompile } from './compile.js';
 import { registerCluster } from './cluster.js';
 import { registerProfile } from './profile.js';
 
@@ -19,6 +20,8 @@ program
 
 registerInspect(program);
 registerEval(program);
+registerCompile(program);
+registerCompare(program);
 registerCluster(program);
 registerProfile(program);
 

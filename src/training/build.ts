@@ -34,9 +34,13 @@ export interface TrainingGraph {
   readonly grads: ReadonlyMap<string, string>;
   readonly updates: ReadonlyMap<string, string>;
   readonly states: ReadonlyMap<string, string>;
+  /** Per-parameter optimizer state -> its parameter. */
+  readonly stateOf: ReadonlyMap<string, string>;
   readonly optimizer: OptimizerConfig | undefined;
   /** graph.nodes[0 .. forwardNodes) are the forward pass and the loss; the rest is backward and update. */
   readonly forwardNodes: number;
+  /** graph.nodes[forwardNodes .. gradientNodes) are the backward pass; the rest the optimizer update. */
+  readonly gradientNodes: number;
 }
 
 export function buildTrainingGraph(fwd: Graph, opts: TrainingOptions): TrainingGraph {
@@ -59,10 +63,10 @@ export function buildTrainingGraph(fwd: Graph, opts: TrainingOptions): TrainingG
   const d = differentiate(withLoss, loss, params, [loss, ...fwd.outputs]);
 
   if (!opts.optimizer) {
-    return { graph: d.graph, forward: fwd, loss, lossKind: spec.kind, target, output, params, grads: d.grads, updates: new Map(), states: new Map(), optimizer: undefined, forwardNodes: withLoss.nodes.length };
+    return { graph: d.graph, forward: fwd, loss, lossKind: spec.kind, target, output, params, grads: d.grads, updates: new Map(), states: new Map(), stateOf: new Map(), optimizer: undefined, forwardNodes: withLoss.nodes.length, gradientNodes: d.graph.nodes.length };
   }
   const ob = new GraphBuilder(d.graph);
-  const { updates, states } = applyOptimizer(ob, opts.optimizer, d.grads);
+  const { updates, states, stateOf } = applyOptimizer(ob, opts.optimizer, d.grads);
   const graph = ob.build([...d.graph.outputs, ...updates.values(), ...states.values()]);
-  return { graph, forward: fwd, loss, lossKind: spec.kind, target, output, params, grads: d.grads, updates, states, optimizer: opts.optimizer, forwardNodes: withLoss.nodes.length };
+  return { graph, forward: fwd, loss, lossKind: spec.kind, target, output, params, grads: d.grads, updates, states, stateOf, optimizer: opts.optimizer, forwardNodes: withLoss.nodes.length, gradientNodes: d.graph.nodes.length };
 }

@@ -15,6 +15,8 @@ export interface OptimizerResult {
   readonly updates: ReadonlyMap<string, string>;
   /** Optimizer state initializer -> its updated value. */
   readonly states: ReadonlyMap<string, string>;
+  /** Per-parameter state initializer -> its parameter (the step count has none). */
+  readonly stateOf: ReadonlyMap<string, string>;
 }
 
 /** Bytes of optimizer state per parameter element, by dtype size (for reports). */
@@ -35,6 +37,7 @@ function zerosState(b: GraphBuilder, name: string, type: TensorType): string {
 export function applyOptimizer(b: GraphBuilder, cfg: OptimizerConfig, grads: ReadonlyMap<string, string>): OptimizerResult {
   const updates = new Map<string, string>();
   const states = new Map<string, string>();
+  const stateOf = new Map<string, string>();
   const s = (v: number): string => b.scalar(v);
   switch (cfg.kind) {
     case 'sgd': {
@@ -46,6 +49,7 @@ export function applyOptimizer(b: GraphBuilder, cfg: OptimizerConfig, grads: Rea
           const buf = zerosState(b, `${p}.momentum`, b.type(p));
           const next = b.op('Add', [b.op('Mul', [buf, s(mu)]), g], {}, `${p}.momentum_next`);
           states.set(buf, next);
+          stateOf.set(buf, p);
           g = next;
         }
         updates.set(p, b.op('Sub', [p, b.op('Mul', [g, s(cfg.lr)])], {}, `${p}.next`));
@@ -72,6 +76,8 @@ export function applyOptimizer(b: GraphBuilder, cfg: OptimizerConfig, grads: Rea
         const v1 = b.op('Add', [b.op('Mul', [v, s(b2)]), b.op('Mul', [b.op('Mul', [g, g]), s(1 - b2)])], {}, `${p}.adam_v_next`);
         states.set(m, m1);
         states.set(v, v1);
+        stateOf.set(m, p);
+        stateOf.set(v, p);
         // PyTorch: p -= lr/bc1 · m / (sqrt(v)/sqrt(bc2) + eps)
         const denom = b.op('Add', [b.op('Div', [b.op('Sqrt', [v1]), sqrtBc2]), s(eps)]);
         let base = p;
@@ -81,5 +87,5 @@ export function applyOptimizer(b: GraphBuilder, cfg: OptimizerConfig, grads: Rea
       break;
     }
   }
-  return { updates, states };
+  return { updates, states, stateOf };
 }

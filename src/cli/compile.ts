@@ -1,0 +1,140 @@
+/** `autopar compile` and `autopar compare` (CLI.md), for plans on one mesh. */
+import path from 'node:path';
+import type { Command } from 'commander';
+import { AutoparError } from '../errors.js';
+import { compareStrategies } from '../planner/compare.js';
+import { compileModel, type CompileOptions, type ProgressEvent } from '../planner/compile.js';
+import { buildPlanJson, compileSummary, writePlan } from '../planner/plan-json.js';
+import { collect, parseDims, printJson, runCommand } from './output.js';
+
+interface PlanFlags {
+  cluster: string;
+  batch?: string;
+  batchDim?: string;
+  dim?: string[];
+  mode?: string;
+  optimizer?: string;
+  solver?: string;
+  timeLimit?: string;
+  microbatches?: string;
+  loss?: string;
+  precision?: string;
+  allowOom?: boolean;
+  profile?: string;
+  json?: boolean;
+  debug?: boolean;
+}
+
+function positiveInt(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new AutoparError('E_USAGE', `${flag} expects a positive integer, got '${v}'`);
+  return n;
+}
+
+function oneOf<T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(v)) throw new AutoparError('E_USAGE', `${flag} must be one of ${allowed.join(', ')}, got '${v}'`);
+  return v as T;
+}
+
+function options(model: string, o: PlanFlags, progress?: (e: ProgressEvent) => void): Omit<CompileOptions, 'strategy'> {
+  const timeLimit = o.timeLimit === undefined ? undefined : Number(o.timeLimit);
+  if (timeLimit !== undefined && !(timeLimit > 0)) throw new AutoparError('E_USAGE', `--time-limit expects seconds > 0, got '${o.timeLimit}'`);
+  return {
+    model,
+    cluster: o.cluster,
+    batch: positiveInt('--batch', o.batch),
+    batchDim: o.batchDim,
+    dims: parseDims(o.dim),
+    mode: oneOf('--mode', o.mode, ['train', 'infer'] as const),
+    optimizer: oneOf('--optimizer', o.optimizer, ['sgd', 'adam'] as const),
+    solver: oneOf('--solver', o.solver, ['highs', 'glpk', 'auto'] as const),
+    timeLimitSeconds: timeLimit,
+    microbatches: positiveInt('--microbatches', o.microbatches),
+    loss: oneOf('--loss', o.loss, ['mse', 'cross-entropy'] as const),
+    precision: oneOf('--precision', o.precision, ['model', 'mixed'] as const),
+    allowOom: o.allowOom === true,
+    profile: o.profile,
+    progress,
+  };
+}
+
+function planOptions(cmd: Command): Command {
+  return cmd
+    .argument('<model>', 'ONNX file (weights not needed)')
+    .requiredOption('--cluster <file>', 'cluster description (cluster.yaml)')
+    .option('--batch <N>', 'global batch of one step (binds the leading symbolic input dimension)')
+    .option('--batch-dim <name>', 'the symbolic dimension --batch binds')
+    .option('--dim <NAME=VALUE>', 'bind a symbolic dimension (repeatable)', collect)
+    .option('--mode <mode>', 'train or infer (default train)')
+    .option('--optimizer <name>', 'sgd or adam (default adam)')
+    .option('--solver <name>', 'highs, glpk or auto (default auto: exact DP where the problem is a tree, else HiGHS)')
+    .option('--time-limit <seconds>', 'ILP time limit per mesh; the best plan found is kept, with its gap')
+    .option('--microbatches <M>', 'micro-batches per step (1 without pipelining)')
+    .option('--loss <kind>', 'training loss on the first output: mse or cross-entropy (default mse)')
+    .option('--precision <p>', 'model (default) or mixed')
+    .option('--allow-oom', 'plan even if it does not fit in device memory')
+    .option('--profile <file>', 'calibrated cost model from `autopar profile`')
+    .option('--json', 'machine-readable output (CLI.md)')
+    .option('--debug', 'stack traces on errors');
+}
+
+function progressPrinter(quiet: boolean): ((e: ProgressEvent) => void) | undefined {
+  if (quiet || !process.stderr.isTTY) return undefined;
+  return (e) => {
+    if (e.kind === 'phase') process.stderr.write(`  ${e.phase.padEnd(16)} ${e.seconds.toFixed(2)} s\n`);
+    else process.stderr.write(`  mesh [${e.shape.join('x')}] ${e.done}/${e.total} ${e.status}\n`);
+  };
+}
+
+const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
+
+export function registerCompile(program: Command): void {
+  planOptions(program.command('compile').description('plan a model on a cluster and write DIR/plan.json'))
+    .option('--strategy <name>', 'auto (default), dp, megatron, zero3, pipeline, or dp=D,tp=T,pp=P')
+    .option('--out <dir>', 'output folder (default: <model>.autopar)')
+    .action(async (model: string, o: PlanFlags & { strategy?: string; out?: string }) => {
+      await runCommand(o.debug === true, async () => {
+        const compiled = await compileModel({ ...options(model, o, progressPrinter(o.json === true)), strategy: o.strategy });
+        const plan = buildPlanJson(compiled);
+        const out = o.out ?? `${model.replace(/\.onnx$/i, '')}.autopar`;
+        const file = writePlan(out, plan);
+        const summary = compileSummary(compiled, plan);
+        if (o.json) return printJson({ ...summary, plan: file });
+        const comm = Object.entries(summary.communicationByKind).map(([k, v]) => `${k} ${v.count}x ${(v.bytes / 2 ** 20).toFixed(1)} MiB`).join(', ');
+        process.stdout.write(
+          [
+            `model       ${summary.model} (${summary.mode}, strategy ${summary.strategy})`,
+            `cluster     ${summary.devices} x ${compiled.device.name}, mesh [${summary.stages[0]?.meshShape.join(', ')}]`,
+            `step        ${(summary.stepTimeSeconds * 1e3).toFixed(3)} ms (compute ${(plan.cost.computeSeconds * 1e3).toFixed(3)} ms, communication ${(plan.cost.communicationSeconds * 1e3).toFixed(3)} ms, not overlapped)`,
+            `throughput  ${summary.throughputSamplesPerSecond.toFixed(1)} samples/s at batch ${compiled.batch}`,
+            `memory      ${gib(summary.peakMemoryBytesPerDevice)} of ${gib(summary.memoryLimitBytesPerDevice)} per device (resident: parameters, optimizer states, gradients, saved activations)`,
+            `collectives ${comm || 'none'}`,
+            `solver      ${summary.solver.name} ${summary.solver.status}, gap ${summary.solver.gap.toExponential(1)}; planned in ${summary.planningSeconds.toFixed(2)} s`,
+            `plan        ${path.resolve(file)}`,
+          ].join('\n') + '\n',
+        );
+      });
+    });
+}
+
+export function registerCompare(program: Command): void {
+  planOptions(program.command('compare').description('plan the model with every built-in strategy and auto, side by side')).action(async (model: string, o: PlanFlags) => {
+    await runCommand(o.debug === true, async () => {
+      const r = await compareStrategies(options(model, o, undefined));
+      if (o.json) return printJson(r);
+      const lines = [`${r.model} on ${r.devices} devices (best: ${r.best})`, 'strategy    step (ms)    samples/s    memory/device   comm/step     mesh'];
+      for (const s of r.strategies) {
+        if (!s.feasible) {
+          lines.push(`${s.strategy.padEnd(11)} -            -            -               -             -      ${s.reason ?? ''}`);
+          continue;
+        }
+        lines.push(
+          `${s.strategy.padEnd(11)} ${((s.stepTimeSeconds ?? 0) * 1e3).toFixed(3).padEnd(12)} ${(s.throughputSamplesPerSecond ?? 0).toFixed(1).padEnd(12)} ${gib(s.peakMemoryBytesPerDevice ?? 0).padEnd(15)} ${(((s.communicationBytesPerStep ?? 0) / 2 ** 20).toFixed(1) + ' MiB').padEnd(13)} [${(s.meshShape ?? []).join('x')}]`,
+        );
+      }
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+  });
+}

@@ -1,0 +1,55 @@
+/** `autopar compare`: every built-in strategy and `auto`, in one cost model. */
+import { AutoparError } from '../errors.js';
+import { compileModel, type CompileOptions } from './compile.js';
+import { buildPlanJson } from './plan-json.js';
+
+export interface CompareRow {
+  readonly strategy: string;
+  readonly feasible: boolean;
+  readonly stepTimeSeconds: number | null;
+  readonly throughputSamplesPerSecond: number | null;
+  readonly peakMemoryBytesPerDevice: number | null;
+  readonly communicationBytesPerStep: number | null;
+  readonly meshShape: readonly number[] | null;
+  readonly reason?: string;
+}
+
+export interface CompareResult {
+  readonly model: string;
+  readonly devices: number;
+  readonly strategies: readonly CompareRow[];
+  readonly best: string;
+}
+
+export const BUILTIN_STRATEGIES = ['auto', 'dp', 'megatron', 'zero3', 'pipeline'] as const;
+
+export async function compareStrategies(opts: Omit<CompileOptions, 'strategy'>): Promise<CompareResult> {
+  const rows: CompareRow[] = [];
+  let model = '';
+  let devices = 0;
+  for (const strategy of BUILTIN_STRATEGIES) {
+    try {
+      const c = await compileModel({ ...opts, strategy });
+      const plan = buildPlanJson(c);
+      model = c.model;
+      devices = c.cluster.devices.length;
+      rows.push({
+        strategy,
+        feasible: true,
+        stepTimeSeconds: plan.cost.stepTimeSeconds,
+        throughputSamplesPerSecond: c.batch / plan.cost.stepTimeSeconds,
+        peakMemoryBytesPerDevice: plan.cost.peakMemoryBytesPerDevice,
+        communicationBytesPerStep: plan.cost.communicationBytesPerStep,
+        meshShape: plan.stages[0]?.mesh.shape ?? null,
+      });
+    } catch (e) {
+      // A strategy that cannot apply stays in the table with its reason; anything else is a bug.
+      if (!(e instanceof AutoparError) || e.code === 'E_INTERNAL') throw e;
+      rows.push({ strategy, feasible: false, stepTimeSeconds: null, throughputSamplesPerSecond: null, peakMemoryBytesPerDevice: null, communicationBytesPerStep: null, meshShape: null, reason: e.message });
+    }
+  }
+  const ok = rows.filter((r) => r.feasible && r.stepTimeSeconds !== null).sort((a, b) => (a.stepTimeSeconds ?? Infinity) - (b.stepTimeSeconds ?? Infinity));
+  const best = ok[0];
+  if (!best) throw new AutoparError('E_USAGE', `no strategy can run ${opts.model} on this cluster: ${rows.map((r) => `${r.strategy}: ${r.reason ?? '?'}`).join('; ')}`);
+  return { model, devices, strategies: rows, best: best.strategy };
+}

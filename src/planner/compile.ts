@@ -1,0 +1,187 @@
+/**
+ * `autopar compile` for one mesh (a single stage): import, bind the batch, build the
+ * training graph, unfuse projections, then run the intra-op pass on every logical
+ * mesh of the cluster (or the manual strategy's) and keep the fastest plan that fits.
+ */
+import path from 'node:path';
+import { loadCostModel } from '../../cost-models/calibrated.js';
+import type { CostModel } from '../../cost-models/cost-model.js';
+import { type IntraOpPlan, planIntraOp } from '../../passes/intra-op/plan.js';
+import { trainingRoles, type ValueRoles } from '../../passes/intra-op/build.js';
+import { unfuseProjections, type UnfusedParameter } from '../../passes/unfuse-projections.js';
+import { loadCluster, parseCluster } from '../cluster/load.js';
+import { logicalMesh, logicalMeshes, type LogicalMesh } from '../cluster/mesh.js';
+import type { Cluster, DeviceType } from '../cluster/types.js';
+import { AutoparError } from '../errors.js';
+import type { Graph } from '../ir/types.js';
+import { importOnnx } from '../onnx/import.js';
+import { meshFromLogical } from '../sharding/mesh.js';
+import type { SolverName } from '../solver/problem.js';
+import { buildTrainingGraph, type TrainingGraph } from '../training/build.js';
+import { manualMeshShape, manualPins, parseStrategy, type StrategyName, strategyName } from './manual.js';
+import { minimumMemory } from './memory-floor.js';
+
+export interface CompileOptions {
+  readonly model: string;
+  readonly cluster: string | Cluster;
+  readonly batch?: number;
+  readonly batchDim?: string;
+  readonly dims?: Readonly<Record<string, number>>;
+  readonly mode?: 'train' | 'infer';
+  readonly optimizer?: 'sgd' | 'adam';
+  readonly strategy?: string;
+  readonly solver?: SolverName | 'auto';
+  readonly timeLimitSeconds?: number;
+  readonly loss?: 'mse' | 'cross-entropy';
+  readonly precision?: 'model' | 'mixed';
+  readonly microbatches?: number;
+  readonly allowOom?: boolean;
+  readonly profile?: string;
+  /** Progress: each phase as it starts and the meshes as they are solved. */
+  readonly progress?: (event: ProgressEvent) => void;
+}
+
+export type ProgressEvent =
+  | { readonly kind: 'phase'; readonly phase: string; readonly seconds: number }
+  | { readonly kind: 'mesh'; readonly shape: readonly number[]; readonly done: number; readonly total: number; readonly status: string };
+
+export interface Candidate {
+  readonly mesh: LogicalMesh;
+  readonly plan: IntraOpPlan | undefined;
+  readonly stepTimeSeconds: number;
+  readonly reason?: string;
+}
+
+export interface Compiled {
+  readonly model: string;
+  readonly cluster: Cluster;
+  readonly device: DeviceType;
+  readonly mode: 'train' | 'infer';
+  readonly strategy: string;
+  readonly batch: number;
+  readonly graph: Graph;
+  readonly training: TrainingGraph | undefined;
+  readonly unfused: ReadonlyMap<string, UnfusedParameter>;
+  readonly roles: ValueRoles;
+  readonly best: Candidate & { readonly plan: IntraOpPlan };
+  readonly candidates: readonly Candidate[];
+  readonly memoryLimitBytes: number;
+  readonly planningSeconds: number;
+  readonly phases: readonly { readonly phase: string; readonly seconds: number }[];
+  readonly costModel: CostModel;
+}
+
+/** The symbolic dimension `--batch` binds: --batch-dim, else the first input's leading dim. */
+function batchBinding(raw: Graph, opts: CompileOptions): { dims: Record<string, number>; batch: number | undefined } {
+  const dims: Record<string, number> = { ...(opts.dims ?? {}) };
+  const lead = raw.inputs[0]?.type.shape[0];
+  if (opts.batch === undefined) return { dims, batch: typeof lead === 'number' ? lead : typeof lead === 'string' ? dims[lead] : undefined };
+  const name = opts.batchDim ?? (typeof lead === 'string' ? lead : undefined);
+  if (name === undefined) {
+    if (lead !== opts.batch) throw new AutoparError('E_USAGE', `--batch ${opts.batch}: ${raw.source} has a fixed batch of ${String(lead)} in input '${raw.inputs[0]?.name ?? ''}'; use --batch ${String(lead)} or re-export with a dynamic batch dimension`);
+    return { dims, batch: opts.batch };
+  }
+  dims[name] = opts.batch;
+  return { dims, batch: opts.batch };
+}
+
+export async function compileModel(opts: CompileOptions): Promise<Compiled> {
+  const t0 = performance.now();
+  const phases: { phase: string; seconds: number }[] = [];
+  let last = t0;
+  const phase = (name: string): void => {
+    const now = performance.now();
+    phases.push({ phase: name, seconds: (now - last) / 1000 });
+    opts.progress?.({ kind: 'phase', phase: name, seconds: (now - last) / 1000 });
+    last = now;
+  };
+  if (opts.precision === 'mixed') throw new AutoparError('E_USAGE', "--precision mixed is not implemented yet (the cost model has the formulas, the planner does not lower dtypes); use --precision model");
+  if (opts.microbatches !== undefined && opts.microbatches !== 1) throw new AutoparError('E_USAGE', `--microbatches ${opts.microbatches}: micro-batches belong to pipelined plans, which need the inter-op planner this version does not have; use 1`);
+  const strategy: StrategyName = parseStrategy(opts.strategy ?? 'auto');
+  const cluster = typeof opts.cluster === 'string' ? loadCluster(opts.cluster) : opts.cluster;
+  const types = new Set(cluster.groups.map((gr) => gr.device.name));
+  if (types.size > 1) throw new AutoparError('E_USAGE', `${cluster.file}: a heterogeneous cluster (${[...types].join(', ')}) needs the inter-op planner to give each device type its own stage; this version plans one mesh of identical devices`);
+  const device = cluster.groups[0]?.device;
+  if (!device) throw new AutoparError('E_CLUSTER', `${cluster.file}: no devices`);
+  const costModel = loadCostModel(opts.profile);
+
+  const first = importOnnx(opts.model, { dims: opts.dims ?? {} });
+  const { dims, batch } = batchBinding(first.raw, opts);
+  const { graph: imported } = Object.keys(dims).length ? importOnnx(opts.model, { dims }) : first;
+  phase('import');
+  const { graph, unfused } = unfuseProjections(imported);
+  const mode = opts.mode ?? 'train';
+  let training: TrainingGraph | undefined;
+  let roles: ValueRoles;
+  let planned: Graph;
+  if (mode === 'train') {
+    const loss = opts.loss === 'cross-entropy' ? 'cross_entropy' : 'mse';
+    training = buildTrainingGraph(graph, { loss, optimizer: opts.optimizer === 'sgd' ? { kind: 'sgd', lr: 1e-2 } : { kind: 'adam', lr: 1e-3 } });
+    roles = trainingRoles(training);
+    planned = training.graph;
+  } else {
+    roles = { updates: new Map(), resident: new Set() };
+    planned = graph;
+  }
+  phase(mode === 'train' ? 'training graph' : 'forward graph');
+
+  const n = cluster.devices.length;
+  const meshes = strategy === 'auto' ? logicalMeshes(cluster) : [logicalMesh(cluster, manualMeshShape(strategy, n))];
+  const candidates: Candidate[] = [];
+  for (const [i, lm] of meshes.entries()) {
+    const mesh = meshFromLogical(lm);
+    let pinned = new Map();
+    if (strategy !== 'auto') {
+      pinned = manualPins(strategy, planned, training?.forwardNodes ?? planned.nodes.length, training?.params ?? [...planned.initializers.keys()], mesh);
+      // Optimizer states keep their parameter's layout in a manual strategy.
+      for (const [st, p] of training?.stateOf ?? []) {
+        const spec = pinned.get(p);
+        if (spec) pinned.set(st, spec);
+      }
+    }
+    try {
+      const plan = await planIntraOp(planned, roles, mesh, costModel, device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, pinned, memoryBudget: opts.allowOom ? Number.MAX_SAFE_INTEGER : undefined });
+      const feasible = plan.solution.status !== 'infeasible';
+      candidates.push({ mesh: lm, plan: feasible ? plan : undefined, stepTimeSeconds: feasible ? plan.computeSeconds + plan.communicationSeconds : Infinity, reason: feasible ? undefined : 'does not fit in device memory' });
+      opts.progress?.({ kind: 'mesh', shape: lm.shape, done: i + 1, total: meshes.length, status: plan.solution.status });
+    } catch (e) {
+      if (!(e instanceof AutoparError) || e.code === 'E_INTERNAL') throw e;
+      candidates.push({ mesh: lm, plan: undefined, stepTimeSeconds: Infinity, reason: e.message });
+      opts.progress?.({ kind: 'mesh', shape: lm.shape, done: i + 1, total: meshes.length, status: 'rejected' });
+    }
+  }
+  phase('intra-op');
+  const feasible = candidates.filter((c): c is Candidate & { plan: IntraOpPlan } => c.plan !== undefined).sort((a, b) => a.stepTimeSeconds - b.stepTimeSeconds);
+  const best = feasible[0];
+  if (!best) {
+    const memoryMesh = meshes[meshes.length - 1];
+    const floor = memoryMesh ? minimumMemory(planned, roles, meshFromLogical(memoryMesh)) : NaN;
+    const rejected = candidates.find((c) => c.reason && c.reason !== 'does not fit in device memory');
+    if (rejected && candidates.every((c) => c.reason !== 'does not fit in device memory')) throw new AutoparError('E_USAGE', rejected.reason ?? 'no plan');
+    const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
+    throw new AutoparError(
+      'E_USAGE',
+      `${path.basename(opts.model)} does not fit on ${n} x ${device.name}: even sharding every parameter, optimizer state and activation over all ${n} devices needs ${gib(floor)} per device, and each has ${gib(device.memoryBytes)} (short by ${gib(floor - device.memoryBytes)}); use about ${Math.ceil((n * floor) / device.memoryBytes)} devices, a smaller batch, or --allow-oom to plan anyway`,
+    );
+  }
+  return {
+    model: path.basename(opts.model),
+    cluster,
+    device,
+    mode,
+    strategy: strategyName(strategy),
+    batch: batch ?? 1,
+    graph: planned,
+    training,
+    unfused,
+    roles,
+    best,
+    candidates,
+    memoryLimitBytes: device.memoryBytes,
+    planningSeconds: (performance.now() - t0) / 1000,
+    phases,
+    costModel,
+  };
+}
+
+export { parseCluster };

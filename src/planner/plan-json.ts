@@ -1,0 +1,205 @@
+/**
+ * plan.json (CLI.md's stable form) and the summary `autopar compile --json` prints.
+ * Written to a temporary name and renamed, so a reader never sees half a plan.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { axisGroups } from '../cluster/mesh.js';
+import type { ShardingSpec } from '../sharding/spec.js';
+import type { Compiled } from './compile.js';
+
+export interface ShardingJson {
+  readonly dims: readonly (readonly string[])[];
+  readonly partial: readonly string[];
+}
+
+export interface CollectiveJson {
+  readonly kind: string;
+  readonly axes: readonly string[];
+  /** Devices of one instance (the one with the lowest device id). */
+  readonly group: readonly number[];
+  /** Every instance's devices (all groups run the collective at once). */
+  readonly groups: readonly (readonly number[])[];
+  readonly bytes: number;
+  readonly seconds: number;
+  readonly value: string;
+  readonly consumer: string;
+  readonly phase: 'forward' | 'backward' | 'update' | 'pipeline';
+}
+
+export interface PlanJson {
+  readonly version: 1;
+  readonly model: string;
+  readonly mode: 'train' | 'infer';
+  readonly strategy: string;
+  readonly batch: number;
+  readonly cluster: { readonly name: string; readonly file: string; readonly devices: number; readonly hosts: number; readonly device: string };
+  readonly schedule: { readonly kind: 'none'; readonly microbatches: 1 };
+  readonly stages: readonly {
+    readonly devices: readonly number[];
+    readonly mesh: { readonly shape: readonly number[]; readonly axes: readonly string[] };
+    readonly layers: readonly [number, number];
+    readonly parameters: readonly {
+      readonly name: string;
+      readonly shape: readonly number[];
+      readonly sharding: ShardingJson;
+      readonly optimizerStateSharding: ShardingJson | null;
+      /** For a parameter cut out of a fused one (q|k|v): where it lies in the model's initializer. */
+      readonly source?: { readonly name: string; readonly axis: number; readonly start: number };
+    }[];
+    readonly nodes: readonly { readonly name: string; readonly op: string; readonly strategy: string; readonly outputs: readonly { readonly name: string; readonly shape: readonly number[]; readonly sharding: ShardingJson }[] }[];
+    readonly collectives: readonly CollectiveJson[];
+  }[];
+  readonly cost: {
+    readonly stepTimeSeconds: number;
+    readonly computeSeconds: number;
+    readonly communicationSeconds: number;
+    readonly bubbleSeconds: number;
+    readonly peakMemoryBytesPerDevice: number;
+    readonly memoryLimitBytesPerDevice: number;
+    readonly communicationBytesPerStep: number;
+    readonly costModel: string;
+  };
+  readonly solver: SolverJson;
+}
+
+export interface SolverJson {
+  readonly name: string;
+  readonly status: string;
+  readonly objective: number;
+  readonly bound: number;
+  readonly gap: number;
+}
+
+export interface CompileSummary {
+  readonly model: string;
+  readonly devices: number;
+  readonly mode: 'train' | 'infer';
+  readonly strategy: string;
+  readonly stepTimeSeconds: number;
+  readonly throughputSamplesPerSecond: number;
+  readonly peakMemoryBytesPerDevice: number;
+  readonly memoryLimitBytesPerDevice: number;
+  readonly communicationBytesPerStep: number;
+  readonly microbatches: number;
+  readonly stages: readonly { readonly layers: readonly [number, number]; readonly devices: readonly number[]; readonly meshShape: readonly number[]; readonly stageTimeSeconds: number }[];
+  readonly planningSeconds: number;
+  readonly solver: SolverJson;
+  readonly phases: readonly { readonly phase: string; readonly seconds: number }[];
+  readonly communicationByKind: Readonly<Record<string, { readonly count: number; readonly bytes: number }>>;
+}
+
+const json = (s: ShardingSpec): ShardingJson => ({ dims: s.dims.map((d) => [...d]), partial: [...s.partial] });
+
+export function buildPlanJson(c: Compiled): PlanJson {
+  const { plan, mesh } = c.best;
+  const g = c.graph;
+  const phaseOf = new Map<string, CollectiveJson['phase']>();
+  g.nodes.forEach((n, i) => phaseOf.set(n.name, !c.training ? 'forward' : i < c.training.forwardNodes ? 'forward' : i < c.training.gradientNodes ? 'backward' : 'update'));
+  const axisIndex = new Map(mesh.axes.map((a, i) => [a.name, i]));
+  const collectives: CollectiveJson[] = plan.collectives.map((col) => {
+    const groups = axisGroups(mesh.shape, mesh.devices, col.axes.map((a) => axisIndex.get(a) ?? 0));
+    return { kind: col.kind, axes: col.axes, group: groups[0] ?? [], groups, bytes: col.bytes, seconds: col.seconds, value: col.value, consumer: col.consumer, phase: phaseOf.get(col.consumer) ?? 'update' };
+  });
+  const params = c.training?.params ?? [...g.initializers.keys()];
+  const firstState = new Map<string, string>();
+  for (const [st, p] of c.training?.stateOf ?? []) if (!firstState.has(p)) firstState.set(p, st);
+  const sources = new Map<string, { name: string; axis: number; start: number }>();
+  for (const p of params) {
+    const d = g.initializers.get(p)?.data;
+    if (d && 'kind' in d && d.kind === 'slice') sources.set(p, { name: d.source.name, axis: d.axis, start: d.start });
+  }
+  const replicatedOf = (rank: number): ShardingJson => ({ dims: Array.from({ length: rank }, () => []), partial: [] });
+  const layoutOf = (v: string): ShardingJson => {
+    const l = plan.layouts.get(v);
+    return l ? json(l) : replicatedOf(g.types.get(v)?.shape.length ?? 0);
+  };
+  const communicationBytesPerStep = collectives.reduce((s, x) => s + x.bytes, 0);
+  const stepTimeSeconds = plan.computeSeconds + plan.communicationSeconds;
+  return {
+    version: 1,
+    model: c.model,
+    mode: c.mode,
+    strategy: c.strategy,
+    batch: c.batch,
+    cluster: { name: c.cluster.name, file: c.cluster.file, devices: c.cluster.devices.length, hosts: c.cluster.hosts.length, device: c.device.name },
+    schedule: { kind: 'none', microbatches: 1 },
+    stages: [
+      {
+        devices: [...mesh.devices],
+        mesh: { shape: [...mesh.shape], axes: mesh.axes.map((a) => a.name) },
+        layers: [0, 0],
+        parameters: params.map((p) => {
+          const st = firstState.get(p);
+          const src = sources.get(p);
+          return {
+            name: p,
+            shape: (g.types.get(p)?.shape ?? []).map(Number),
+            sharding: layoutOf(p),
+            optimizerStateSharding: st ? layoutOf(st) : null,
+            ...(src ? { source: src } : {}),
+          };
+        }),
+        nodes: g.nodes.map((n) => ({
+          name: n.name,
+          op: n.op,
+          strategy: plan.strategies.get(n.name) ?? 'replicated',
+          outputs: n.outputs.filter((o) => o !== '').map((o) => ({ name: o, shape: (g.types.get(o)?.shape ?? []).map(Number), sharding: layoutOf(o) })),
+        })),
+        collectives,
+      },
+    ],
+    cost: {
+      stepTimeSeconds,
+      computeSeconds: plan.computeSeconds,
+      communicationSeconds: plan.communicationSeconds,
+      bubbleSeconds: 0,
+      peakMemoryBytesPerDevice: plan.memoryBytes,
+      memoryLimitBytesPerDevice: c.memoryLimitBytes,
+      communicationBytesPerStep,
+      costModel: c.costModel.name,
+    },
+    solver: solverJson(c),
+  };
+}
+
+function solverJson(c: Compiled): SolverJson {
+  const s = c.best.plan.solution;
+  return { name: s.solver, status: s.status, objective: s.objective, bound: s.bound, gap: s.gap };
+}
+
+export function compileSummary(c: Compiled, plan: PlanJson): CompileSummary {
+  const byKind: Record<string, { count: number; bytes: number }> = {};
+  for (const col of plan.stages[0]?.collectives ?? []) {
+    const k = (byKind[col.kind] ??= { count: 0, bytes: 0 });
+    k.count += 1;
+    k.bytes += col.bytes;
+  }
+  return {
+    model: c.model,
+    devices: c.cluster.devices.length,
+    mode: c.mode,
+    strategy: c.strategy,
+    stepTimeSeconds: plan.cost.stepTimeSeconds,
+    throughputSamplesPerSecond: c.batch / plan.cost.stepTimeSeconds,
+    peakMemoryBytesPerDevice: plan.cost.peakMemoryBytesPerDevice,
+    memoryLimitBytesPerDevice: plan.cost.memoryLimitBytesPerDevice,
+    communicationBytesPerStep: plan.cost.communicationBytesPerStep,
+    microbatches: 1,
+    stages: plan.stages.map((s) => ({ layers: s.layers, devices: s.devices, meshShape: s.mesh.shape, stageTimeSeconds: plan.cost.stepTimeSeconds })),
+    planningSeconds: c.planningSeconds,
+    solver: plan.solver,
+    phases: c.phases,
+    communicationByKind: byKind,
+  };
+}
+
+/** Writes DIR/plan.json atomically (temporary file, then rename). */
+export function writePlan(dir: string, plan: PlanJson): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'plan.json');
+  const tmp = path.join(dir, `.plan.json.tmp-${process.pid}`);
+  fs.writeFileSync(tmp, JSON.stringify(plan, null, 1) + '\n');
+  fs.renameSync(tmp, file);
+  return file;
+}
