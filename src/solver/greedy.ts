@@ -7,6 +7,8 @@
  * 3. then take cost-lowering single-node changes that keep every budget met (or, if step 2
  *    failed, that do not add excess), pass after pass, until none is left.
  * It is a local search: feasible when it ends with no excess, never proven optimal.
+ * Given a `start`, step 1 is skipped: this repairs a solver's answer that a tolerance let
+ * slip over a budget.
  */
 import { maxSpreadForest } from './graph.js';
 import type { Problem } from './problem.js';
@@ -23,7 +25,7 @@ interface MemoryUse {
   readonly bytes: readonly number[];
 }
 
-export function greedy(p: Problem): number[] {
+export function greedy(p: Problem, start?: readonly number[]): number[] {
   const n = p.nodes.length;
   const links: Link[][] = Array.from({ length: n }, () => []);
   for (const e of p.edges) {
@@ -36,7 +38,7 @@ export function greedy(p: Problem): number[] {
   });
   const budget = p.memory.map((mc) => mc.budget);
 
-  const choice = forestDp(p, maxSpreadForest(p)).choice;
+  const choice = start === undefined ? forestDp(p, maxSpreadForest(p)).choice : [...start];
   const used = p.memory.map((mc) => mc.terms.reduce((sum, t) => sum + (t.bytes[choice[t.node] ?? 0] ?? 0), 0));
 
   const localCost = (v: number, i: number): number => {

@@ -84,8 +84,9 @@ export interface Solution {
   readonly status: SolveStatus;
   /**
    * What produced the choice: 'tree-dp', 'highs', 'glpk', 'presolve' (the reductions fixed
-   * every node), or '<solver>+greedy' when the solver stopped at its time limit and the greedy
-   * (greedy.ts) was better or the only answer.
+   * every node), '<solver>+greedy' when the solver stopped at its time limit and the greedy
+   * (greedy.ts) was better or the only answer, or '<solver>+repair' when rounding the solver's
+   * answer broke a budget and the greedy repaired it (status 'time-limit': not proven optimal).
    */
   readonly solver: string;
   /** Wall-clock seconds spent in `solve`, validation included. */

@@ -82,10 +82,23 @@ export async function solve(p: Problem, opts: SolveOptions = {}): Promise<Soluti
   }
   const toProblemUnits = (solverBound: number | undefined): number =>
     solverBound === undefined ? -Infinity : solverBound * milp.scale + milp.shift + reduction.offset;
+  /**
+   * The solver's choice, unless rounding its near-integral values put a budget over by more
+   * than evaluate's tolerance (a budget-sized coefficient times a 1e-6 integrality slack can):
+   * then the greedy's repair of it, which is no longer proven optimal.
+   */
+  const decoded = (values: Float64Array): { choice: number[]; repaired: boolean } => {
+    const reduced = milp.decode(values);
+    const choice = reduction.expand(reduced);
+    if (evaluate(p, choice).feasible) return { choice, repaired: false };
+    return { choice: reduction.expand(greedy(rp, reduced)), repaired: true };
+  };
 
   switch (outcome.status) {
     case 'optimal': {
-      const choice = reduction.expand(milp.decode(outcome.values));
+      const { choice, repaired } = decoded(outcome.values);
+      // Not proven optimal any more: reported like a stopped solve, with the solver's bound.
+      if (repaired) return done(choice, 'time-limit', Math.max(toProblemUnits(outcome.bound), relaxationBound(rp) + reduction.offset), `${backend}+repair`);
       const bound = outcome.bound === undefined ? evaluate(p, choice).objective : toProblemUnits(outcome.bound);
       return done(choice, 'optimal', bound, backend);
     }
@@ -93,11 +106,11 @@ export async function solve(p: Problem, opts: SolveOptions = {}): Promise<Soluti
       if (outcome.values === undefined) return done(fallbackChoice, 'time-limit', -Infinity, `${backend}+greedy`, false);
       // Two valid lower bounds; the larger is valid too.
       const bound = Math.max(toProblemUnits(outcome.bound), relaxationBound(rp) + reduction.offset);
-      const choice = reduction.expand(milp.decode(outcome.values));
+      const { choice, repaired } = decoded(outcome.values);
       if (fallbackEval.feasible && fallbackEval.objective < evaluate(p, choice).objective) {
         return done(fallbackChoice, 'time-limit', bound, `${backend}+greedy`);
       }
-      return done(choice, 'time-limit', bound, backend);
+      return done(choice, 'time-limit', bound, repaired ? `${backend}+repair` : backend);
     }
     case 'infeasible':
       return done(fallbackChoice, 'infeasible', Infinity, backend);
