@@ -70,7 +70,8 @@ export async function solve(p: Problem, opts: SolveOptions = {}): Promise<Soluti
   const fallback = greedy(rp);
   const fallbackChoice = reduction.expand(fallback);
   const fallbackEval = evaluate(p, fallbackChoice);
-  const remaining = limit === undefined ? undefined : Math.max(limit - (performance.now() - t0) / 1e3, 1e-3);
+  // An infinite limit is no limit (glpk.js would turn it into an integer of milliseconds).
+  const remaining = limit === undefined || limit === Infinity ? undefined : Math.max(limit - (performance.now() - t0) / 1e3, 1e-3);
   let outcome: MilpOutcome;
   switch (backend) {
     case 'highs':
