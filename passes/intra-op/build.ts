@@ -52,7 +52,9 @@ export interface IntraOpInput {
 /** Where a problem node came from. */
 export type Origin =
   | { readonly kind: 'op'; readonly node: Node; readonly strategies: readonly NodeStrategy[] }
-  | { readonly kind: 'value'; readonly value: string; readonly specs: readonly ShardingSpec[] };
+  | { readonly kind: 'value'; readonly value: string; readonly specs: readonly ShardingSpec[] }
+  /** A value read by several ops: resharded once into a layout they share, then fanned out. */
+  | { readonly kind: 'shared'; readonly value: string; readonly specs: readonly ShardingSpec[] };
 
 export interface IntraOpProblem {
   readonly problem: Problem;
@@ -62,6 +64,8 @@ export interface IntraOpProblem {
   readonly valueIndex: ReadonlyMap<string, number>;
   /** Producer of each value: problem node and output position. */
   readonly producer: ReadonlyMap<string, { readonly node: number; readonly output: number }>;
+  /** For values read by several ops: the shared node their readers take them from. */
+  readonly feeder: ReadonlyMap<string, { readonly node: number; readonly output: number }>;
   /** Compute seconds of each node's strategies (the costs without the memory tie-break). */
   readonly computeSeconds: readonly (readonly number[])[];
 }
@@ -183,8 +187,8 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
   const specOut = (pnode: number, output: number, i: number): ShardingSpec => {
     const o = origins[pnode];
     if (!o) throw new AutoparError('E_INTERNAL', 'intra-op: missing origin');
-    if (o.kind === 'value') return o.specs[i] as ShardingSpec;
-    return o.strategies[i]?.outputs[output] as ShardingSpec;
+    if (o.kind === 'op') return o.strategies[i]?.outputs[output] as ShardingSpec;
+    return o.specs[i] as ShardingSpec;
   };
   const matrix = (from: number, output: number, to: number, want: (j: number) => ShardingSpec | undefined, value: string): number[][] => {
     const shape = shapeOf(g, value);
@@ -200,13 +204,30 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
     });
   };
 
-  // Data edges: producer output -> consumer input.
+  // A value several ops read is resharded once (an all-reduce of a partial sum is paid
+  // once, not per reader): a shared node between its producer and its readers.
+  const readers = new Map<string, number>();
+  for (const node of g.nodes) for (const v of new Set(node.inputs)) if (v !== '' && !g.constants.has(v)) readers.set(v, (readers.get(v) ?? 0) + 1);
+  const feeder = new Map<string, { node: number; output: number }>();
+  for (const [v, count] of readers) {
+    const p = producer.get(v);
+    if (count < 2 || !p || origins[p.node]?.kind !== 'op') continue;
+    const specs = legalSpecs(shapeOf(g, v), mesh).filter((sp) => sp.partial.length === 0);
+    const idx = nodes.length;
+    nodes.push({ name: `${v} (shared)`, strategies: specs.map(() => ({ cost: 0 })) });
+    computeSeconds.push(specs.map(() => 0));
+    origins.push({ kind: 'shared', value: v, specs });
+    edges.push({ from: p.node, to: idx, costs: matrix(p.node, p.output, idx, (j) => specs[j], v) });
+    feeder.set(v, { node: idx, output: 0 });
+  }
+
+  // Data edges: producer (or shared) output -> consumer input.
   for (const node of g.nodes) {
     const to = opIndex.get(node.name) as number;
     const o = origins[to];
     if (!o || o.kind !== 'op') continue;
     node.inputs.forEach((v, i) => {
-      const p = producer.get(v);
+      const p = feeder.get(v) ?? producer.get(v);
       if (!p || v === '' || g.constants.has(v)) return;
       edges.push({ from: p.node, to, costs: matrix(p.node, p.output, to, (j) => o.strategies[j]?.inputs[i], v) });
     });
@@ -222,7 +243,7 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
 
   const budget = inp.memoryBudget ?? device.memoryBytes;
   const untied: Problem = { nodes, edges, memory: [{ budget, terms: memoryTerms, name: 'device memory' }], ties: [] };
-  const labels = origins.map((o) => (o.kind === 'value' ? `value:${g.types.get(o.value)?.dtype}:${shapeOf(g, o.value).join('x')}` : nodeLabel(g, o.node)));
+  const labels = origins.map((o) => (o.kind === 'op' ? nodeLabel(g, o.node) : `${o.kind}:${g.types.get(o.value)?.dtype}:${shapeOf(g, o.value).join('x')}`));
   const ties = inp.tieRepeats === false ? [] : repeatedLayerTies(untied, labels);
   return {
     problem: { ...untied, ties },
@@ -230,6 +251,7 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
     opIndex,
     valueIndex,
     producer,
+    feeder,
     computeSeconds,
   };
 }

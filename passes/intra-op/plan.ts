@@ -12,6 +12,8 @@ import { createResharder } from '../../src/sharding/reshard.js';
 import type { ShardingSpec } from '../../src/sharding/spec.js';
 import { evaluate } from '../../src/solver/evaluate.js';
 import type { Solution, SolveOptions } from '../../src/solver/problem.js';
+import { eliminate } from '../../src/solver/eliminate.js';
+import { reduce } from '../../src/solver/reduce.js';
 import { solve } from '../../src/solver/solve.js';
 import { buildIntraOpProblem, type IntraOpProblem, type ValueRoles } from './build.js';
 
@@ -49,16 +51,27 @@ export interface PlanOptions extends SolveOptions {
 export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceMesh, cost: CostModel, device: DeviceType, opts: PlanOptions = {}): Promise<IntraOpPlan> {
   const resharder = createResharder(mesh, cost);
   const ip = buildIntraOpProblem({ graph, roles, mesh, cost, device, resharder, memoryBudget: opts.memoryBudget, pinned: opts.pinned, tieRepeats: opts.tieRepeats });
-  const solution = await solve(ip.problem, opts);
-  const choice = solution.choice;
-  const ev = evaluate(ip.problem, choice);
+  // Collapse ties and prune (exact), eliminate chains and leaves (exact), then solve.
+  const collapsed = reduce(ip.problem);
+  const reduced = eliminate(collapsed.problem);
+  const inner = collapsed.infeasible
+    ? { choice: [], objective: Infinity, bound: Infinity, gap: Infinity, status: 'infeasible' as const, solver: 'reduce', seconds: 0 }
+    : await solve(reduced.problem, opts);
+  const choice = inner.status === 'infeasible' ? ip.problem.nodes.map(() => 0) : collapsed.expand(reduced.expand(inner.choice));
+  // Ties are a restriction the planner chose, not a constraint of the plan: price without them.
+  const ev = evaluate({ ...ip.problem, ties: [] }, choice);
+  const solution: Solution = { ...inner, choice };
   const layouts = new Map<string, ShardingSpec>();
+  /** Layout a multi-reader value is resharded to once, before fanning out. */
+  const shared = new Map<string, ShardingSpec>();
   const strategies = new Map<string, string>();
   let computeSeconds = 0;
   ip.origins.forEach((o, i) => {
     const c = choice[i] ?? 0;
     if (o.kind === 'value') {
       layouts.set(o.value, o.specs[c] as ShardingSpec);
+    } else if (o.kind === 'shared') {
+      shared.set(o.value, o.specs[c] as ShardingSpec);
     } else {
       const s = o.strategies[c];
       if (!s) return;
@@ -80,13 +93,18 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
     const s = o.strategies[choice[to] ?? 0];
     node.inputs.forEach((v, k) => {
       const want = s?.inputs[k];
-      const have = layouts.get(v);
+      const have = shared.get(v) ?? layouts.get(v);
       if (!want || !have || v === '') return;
       addSteps(v, have, want, consumerName(to));
     });
   }
+  for (const [v, spec] of shared) {
+    const from = layouts.get(v);
+    const first = graph.nodes.find((n) => n.inputs.includes(v));
+    if (from) addSteps(v, from, spec, first?.name ?? v);
+  }
   for (const [param, next] of roles.updates) {
-    const have = layouts.get(next);
+    const have = shared.get(next) ?? layouts.get(next);
     const want = layouts.get(param);
     if (have && want) addSteps(next, have, want, param);
   }

@@ -66,5 +66,21 @@ export function enumerateStrategies(rule: ShardingRule, mesh: MeshShape, outputR
     choice[a] = -1;
   };
   recurse(0);
+  if (rule.linear && rule.factors.every((f) => f.kind === 'parallel') && rule.inputs.every((d) => d.length > 0)) {
+    // Partial in, partial out, over any set of axes the strategy leaves free.
+    for (const base of [...out]) {
+      const used = new Set(base.factorAxes.flat());
+      const free = axes.map((a) => a.name).filter((n) => !used.has(n));
+      for (let mask = 1; mask < 1 << free.length; mask++) {
+        const partial = free.filter((_, i) => mask & (1 << i));
+        out.push({
+          ...base,
+          outputs: base.outputs.map((s) => ({ dims: s.dims, partial })),
+          inputs: base.inputs.map((s) => (s ? { dims: s.dims, partial } : s)),
+          label: `${base.label} partial:${partial.join('*')}`,
+        });
+      }
+    }
+  }
   return out;
 }

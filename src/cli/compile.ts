@@ -21,6 +21,7 @@ interface PlanFlags {
   precision?: string;
   allowOom?: boolean;
   profile?: string;
+  mesh?: string;
   json?: boolean;
   debug?: boolean;
 }
@@ -30,6 +31,11 @@ function positiveInt(flag: string, v: string | undefined): number | undefined {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new AutoparError('E_USAGE', `${flag} expects a positive integer, got '${v}'`);
   return n;
+}
+
+function parseMesh(v: string): number[] {
+  if (!/^\d+(x\d+){0,2}$/.test(v)) throw new AutoparError('E_USAGE', `--mesh expects sizes like 8 or 2x4 or 2x2x2, got '${v}'`);
+  return v.split('x').map(Number);
 }
 
 function oneOf<T extends string>(flag: string, v: string | undefined, allowed: readonly T[]): T | undefined {
@@ -56,6 +62,7 @@ function options(model: string, o: PlanFlags, progress?: (e: ProgressEvent) => v
     precision: oneOf('--precision', o.precision, ['model', 'mixed'] as const),
     allowOom: o.allowOom === true,
     profile: o.profile,
+    mesh: o.mesh === undefined ? undefined : parseMesh(o.mesh),
     progress,
   };
 }
@@ -76,6 +83,7 @@ function planOptions(cmd: Command): Command {
     .option('--precision <p>', 'model (default) or mixed')
     .option('--allow-oom', 'plan even if it does not fit in device memory')
     .option('--profile <file>', 'calibrated cost model from `autopar profile`')
+    .option('--mesh <shape>', 'only this logical mesh, e.g. 4 or 2x8 (default: try every shape)')
     .option('--json', 'machine-readable output (CLI.md)')
     .option('--debug', 'stack traces on errors');
 }

@@ -7,7 +7,7 @@ import type { GraphBuilder } from '../ir/builder.js';
 import { dtypeToOnnx } from '../ir/dtype.js';
 import { sumToShape } from './grad-util.js';
 import { defineOp, type GradRule, type Op, type TypedOp } from './op.js';
-import { elementwiseRule } from './sharding-rule.js';
+import { elementwiseRule, linearRule } from './sharding-rule.js';
 import { broadcastShapes, elementwiseCost, hostBroadcast, input, isConcrete, movementCost } from './util.js';
 
 const FAMILY = 'elementwise';
@@ -166,7 +166,7 @@ function unaryOp(d: UnaryDef): TypedOp<UnaryAttrs> {
     },
     cost: (ctx) => (d.flops === 0 ? movementCost(ctx) : elementwiseCost(ctx, d.flops)),
     gradient: d.grad ? unaryGradient(d.grad) : undefined,
-    sharding: elementwiseRule,
+    sharding: d.type === 'Neg' || d.type === 'Identity' ? (ctx) => linearRule(elementwiseRule(ctx)) : elementwiseRule,
   });
 }
 
@@ -282,7 +282,7 @@ function binaryOp(d: BinaryDef): TypedOp<null> {
     },
     cost: (ctx) => elementwiseCost(ctx, d.type === 'Pow' ? 4 : Math.max(1, ctx.inputs.length - 1)),
     gradient: d.grad ? binaryGradient(d.type, d.grad) : undefined,
-    sharding: elementwiseRule,
+    sharding: d.type === 'Add' || d.type === 'Sub' ? (ctx) => linearRule(elementwiseRule(ctx)) : elementwiseRule,
   });
 }
 

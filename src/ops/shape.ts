@@ -20,7 +20,7 @@ function viewRule(ctx: ShardingContext): ShardingRule {
   const y = ctx.outputs[0];
   if (!x || !y) return { factors: [], inputs: [], outputs: [] };
   const r = reshapeRule(x.shape, y.shape);
-  return { ...r, inputs: [r.inputs[0] ?? [], ...ctx.inputs.slice(1).map(() => [])] };
+  return { ...r, inputs: [r.inputs[0] ?? [], ...ctx.inputs.slice(1).map(() => [])], linear: true };
 }
 
 /** One factor per output dimension; `whole` marks the dimensions that must stay whole. */
@@ -125,7 +125,7 @@ export const Transpose = defineOp<{ readonly perm: readonly number[] | undefined
     const r = ctx.inputs[0]?.shape.length ?? 0;
     const perm = a.perm ?? Array.from({ length: r }, (_, i) => r - 1 - i);
     const inv = inversePerm(perm);
-    return perDimRule(ctx, () => false, (_i, k) => inv[k] ?? -1);
+    return { ...perDimRule(ctx, () => false, (_i, k) => inv[k] ?? -1), linear: true };
   },
 });
 

@@ -29,6 +29,12 @@ export interface ShardingRule {
    * device of each group adds them, the others add zeros, so the partials still sum.
    */
   readonly addedOnce?: readonly number[];
+  /**
+   * The op is linear in its inputs jointly (a sum, a negation, a view): inputs that are
+   * all partial sums over some axes give an output partial over the same axes, so
+   * partial gradients can be added up before one reduction.
+   */
+  readonly linear?: boolean;
 }
 
 export interface ShardingContext {
@@ -92,6 +98,11 @@ export function elementwiseRule(ctx: ShardingContext): ShardingRule {
   });
   const outputs = ctx.outputs.map((t) => t.shape.map((_, k) => k));
   return { factors, inputs, outputs };
+}
+
+/** Marks a rule as linear (see `ShardingRule.linear`). */
+export function linearRule(rule: ShardingRule): ShardingRule {
+  return { ...rule, linear: true };
 }
 
 /** Every dimension whole: the op runs replicated (or its input comes gathered). */

@@ -37,6 +37,10 @@ export interface CompileOptions {
   readonly microbatches?: number;
   readonly allowOom?: boolean;
   readonly profile?: string;
+  /** Only this logical mesh shape (e.g. [4] or [2, 8]); default: every shape of the cluster. */
+  readonly mesh?: readonly number[];
+  /** Tie repeated layers (default true). */
+  readonly tieRepeats?: boolean;
   /** Progress: each phase as it starts and the meshes as they are solved. */
   readonly progress?: (event: ProgressEvent) => void;
 }
@@ -126,7 +130,8 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
   phase(mode === 'train' ? 'training graph' : 'forward graph');
 
   const n = cluster.devices.length;
-  const meshes = strategy === 'auto' ? logicalMeshes(cluster) : [logicalMesh(cluster, manualMeshShape(strategy, n))];
+  if (opts.mesh && strategy !== 'auto') throw new AutoparError('E_USAGE', `--mesh goes with --strategy auto; ${strategyName(strategy)} sets its own mesh`);
+  const meshes = strategy !== 'auto' ? [logicalMesh(cluster, manualMeshShape(strategy, n))] : opts.mesh ? [meshOf(cluster, opts.mesh)] : logicalMeshes(cluster);
   const candidates: Candidate[] = [];
   for (const [i, lm] of meshes.entries()) {
     const mesh = meshFromLogical(lm);
@@ -140,7 +145,7 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
       }
     }
     try {
-      const plan = await planIntraOp(planned, roles, mesh, costModel, device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, pinned, memoryBudget: opts.allowOom ? Number.MAX_SAFE_INTEGER : undefined });
+      const plan = await planIntraOp(planned, roles, mesh, costModel, device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, pinned, tieRepeats: opts.tieRepeats, memoryBudget: opts.allowOom ? Number.MAX_SAFE_INTEGER : undefined });
       const feasible = plan.solution.status !== 'infeasible';
       candidates.push({ mesh: lm, plan: feasible ? plan : undefined, stepTimeSeconds: feasible ? plan.computeSeconds + plan.communicationSeconds : Infinity, reason: feasible ? undefined : 'does not fit in device memory' });
       opts.progress?.({ kind: 'mesh', shape: lm.shape, done: i + 1, total: meshes.length, status: plan.solution.status });
@@ -182,6 +187,14 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
     phases,
     costModel,
   };
+}
+
+function meshOf(cluster: Cluster, shape: readonly number[]): LogicalMesh {
+  const n = cluster.devices.length;
+  if (shape.reduce((p, s) => p * s, 1) !== n || shape.length < 1 || shape.length > 3) {
+    throw new AutoparError('E_USAGE', `--mesh ${shape.join('x')} does not cover the ${n} devices of ${cluster.file}; give 1 to 3 sizes whose product is ${n} (e.g. ${n} or 2x${n / 2})`);
+  }
+  return logicalMesh(cluster, shape);
 }
 
 export { parseCluster };

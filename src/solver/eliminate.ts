@@ -1,0 +1,177 @@
+/**
+ * Exact graph reductions before the ILP (Alpa's "merge followers", done by dynamic
+ * programming): a node with one neighbour folds into it (for each neighbour choice,
+ * its best reply), a node with two neighbours becomes an edge between them (the best
+ * middle for every pair of choices), a node alone takes its cheapest strategy. Chains
+ * of elementwise ops, the bulk of a training graph, vanish this way. Only nodes that
+ * are in no memory term are eliminated (the memory constraint must still see every
+ * term), or all of them when the memory constraint cannot bind. Ties are ignored here;
+ * the caller ties what remains.
+ */
+import type { Problem, ProblemEdge } from './problem.js';
+
+interface Step {
+  /** The eliminated node, its remaining neighbours at that moment, and its best reply. */
+  readonly node: number;
+  readonly neighbours: readonly number[];
+  /** Flat table: for neighbour choices (row-major over `neighbours`), the node's choice. */
+  readonly reply: Int32Array;
+}
+
+export interface Elimination {
+  /** The smaller problem over the nodes that remain (indices into the original). */
+  readonly problem: Problem;
+  /** Original index of each node of the reduced problem. */
+  readonly kept: readonly number[];
+  /** Turns a choice for the reduced problem into one for the original. */
+  expand(choice: readonly number[]): number[];
+  readonly eliminated: number;
+}
+
+/** Σ of each term's largest bytes: if that fits the budget, memory cannot bind. */
+function memorySlack(p: Problem): boolean {
+  return p.memory.every((m) => m.terms.reduce((s, t) => s + Math.max(0, ...t.bytes), 0) <= m.budget);
+}
+
+export function eliminate(p: Problem): Elimination {
+  const n = p.nodes.length;
+  const cost = p.nodes.map((nd) => nd.strategies.map((s) => s.cost));
+  const size = cost.map((c) => c.length);
+  const slack = memorySlack(p);
+  const inMemory = new Set<number>();
+  if (!slack) for (const m of p.memory) for (const t of m.terms) inMemory.add(t.node);
+  // Undirected adjacency: key "a,b" with a < b, matrix indexed [choice a][choice b].
+  const adj: Map<number, Float64Array>[] = Array.from({ length: n }, () => new Map());
+  const addEdge = (a: number, b: number, m: (i: number, j: number) => number): void => {
+    if (a === b) {
+      // A self-loop only adds to the node's own costs.
+      for (let i = 0; i < (size[a] ?? 0); i++) (cost[a] as number[])[i] = (cost[a]?.[i] ?? 0) + m(i, i);
+      return;
+    }
+    const [lo, hi] = a < b ? [a, b] : [b, a];
+    const sl = size[lo] ?? 0;
+    const sh = size[hi] ?? 0;
+    let mat = adj[lo]?.get(hi);
+    if (!mat) {
+      mat = new Float64Array(sl * sh);
+      adj[lo]?.set(hi, mat);
+      adj[hi]?.set(lo, mat);
+    }
+    for (let i = 0; i < sl; i++) for (let j = 0; j < sh; j++) mat[i * sh + j] = (mat[i * sh + j] ?? 0) + (a < b ? m(i, j) : m(j, i));
+  };
+  for (const e of p.edges) addEdge(e.from, e.to, (i, j) => e.costs[i]?.[j] ?? 0);
+  /** Edge cost between a (choice i) and b (choice j), whichever way it is stored. */
+  const edgeCost = (mat: Float64Array, a: number, b: number, i: number, j: number): number => (a < b ? (mat[i * (size[b] ?? 0) + j] ?? 0) : (mat[j * (size[a] ?? 0) + i] ?? 0));
+
+  const alive = new Array<boolean>(n).fill(true);
+  const steps: Step[] = [];
+  const queue: number[] = Array.from({ length: n }, (_, i) => i);
+  const queued = new Array<boolean>(n).fill(true);
+  const push = (v: number): void => {
+    if (!queued[v] && alive[v]) {
+      queued[v] = true;
+      queue.push(v);
+    }
+  };
+  while (queue.length) {
+    const v = queue.pop() as number;
+    queued[v] = false;
+    if (!alive[v] || inMemory.has(v)) continue;
+    const nb = [...(adj[v]?.keys() ?? [])];
+    const sv = size[v] ?? 0;
+    const cv = cost[v] ?? [];
+    if (nb.length === 0) {
+      let best = 0;
+      for (let j = 1; j < sv; j++) if ((cv[j] ?? 0) < (cv[best] ?? 0)) best = j;
+      steps.push({ node: v, neighbours: [], reply: Int32Array.of(best) });
+      alive[v] = false;
+    } else if (nb.length === 1) {
+      const u = nb[0] as number;
+      const m = adj[v]?.get(u) as Float64Array;
+      const su = size[u] ?? 0;
+      const reply = new Int32Array(su);
+      for (let i = 0; i < su; i++) {
+        let best = 0;
+        let bestCost = Infinity;
+        for (let j = 0; j < sv; j++) {
+          const c = edgeCost(m, u, v, i, j) + (cv[j] ?? 0);
+          if (c < bestCost) {
+            bestCost = c;
+            best = j;
+          }
+        }
+        reply[i] = best;
+        (cost[u] as number[])[i] = (cost[u]?.[i] ?? 0) + bestCost;
+      }
+      adj[u]?.delete(v);
+      adj[v]?.clear();
+      steps.push({ node: v, neighbours: [u], reply });
+      alive[v] = false;
+      push(u);
+    } else if (nb.length === 2) {
+      const [u, w] = nb as [number, number];
+      const mu = adj[v]?.get(u) as Float64Array;
+      const mw = adj[v]?.get(w) as Float64Array;
+      const su = size[u] ?? 0;
+      const sw = size[w] ?? 0;
+      const reply = new Int32Array(su * sw);
+      const table = new Float64Array(su * sw);
+      for (let i = 0; i < su; i++) {
+        for (let k = 0; k < sw; k++) {
+          let best = 0;
+          let bestCost = Infinity;
+          for (let j = 0; j < sv; j++) {
+            const c = edgeCost(mu, u, v, i, j) + (cv[j] ?? 0) + edgeCost(mw, w, v, k, j);
+            if (c < bestCost) {
+              bestCost = c;
+              best = j;
+            }
+          }
+          reply[i * sw + k] = best;
+          table[i * sw + k] = bestCost;
+        }
+      }
+      adj[u]?.delete(v);
+      adj[w]?.delete(v);
+      adj[v]?.clear();
+      addEdge(u, w, (i, k) => table[i * sw + k] ?? 0);
+      steps.push({ node: v, neighbours: [u, w], reply });
+      alive[v] = false;
+      push(u);
+      push(w);
+    }
+  }
+
+  const kept = Array.from({ length: n }, (_, i) => i).filter((i) => alive[i]);
+  const newIndex = new Map(kept.map((k, i) => [k, i]));
+  const edges: ProblemEdge[] = [];
+  for (const a of kept) {
+    for (const [b, mat] of adj[a] ?? []) {
+      if (b <= a) continue;
+      const sb = size[b] ?? 0;
+      edges.push({ from: newIndex.get(a) as number, to: newIndex.get(b) as number, costs: Array.from({ length: size[a] ?? 0 }, (_, i) => Array.from({ length: sb }, (_, j) => mat[i * sb + j] ?? 0)) });
+    }
+  }
+  const problem: Problem = {
+    nodes: kept.map((k) => ({ name: p.nodes[k]?.name, strategies: (cost[k] ?? []).map((c) => ({ cost: c })) })),
+    edges,
+    memory: slack ? [] : p.memory.map((m) => ({ ...m, terms: m.terms.filter((t) => newIndex.has(t.node)).map((t) => ({ node: newIndex.get(t.node) as number, bytes: t.bytes })) })),
+    ties: p.ties.map((g) => g.filter((x) => newIndex.has(x)).map((x) => newIndex.get(x) as number)).filter((g) => g.length > 1),
+  };
+  return {
+    problem,
+    kept,
+    eliminated: n - kept.length,
+    expand(choice) {
+      const full = new Array<number>(n).fill(0);
+      kept.forEach((k, i) => (full[k] = choice[i] ?? 0));
+      for (let s = steps.length - 1; s >= 0; s--) {
+        const st = steps[s] as Step;
+        let idx = 0;
+        for (const u of st.neighbours) idx = idx * (size[u] ?? 1) + (full[u] ?? 0);
+        full[st.node] = st.reply[idx] ?? 0;
+      }
+      return full;
+    },
+  };
+}
