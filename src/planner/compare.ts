@@ -50,6 +50,6 @@ export async function compareStrategies(opts: Omit<CompileOptions, 'strategy'>):
   }
   const ok = rows.filter((r) => r.feasible && r.stepTimeSeconds !== null).sort((a, b) => (a.stepTimeSeconds ?? Infinity) - (b.stepTimeSeconds ?? Infinity));
   const best = ok[0];
-  if (!best) throw new AutoparError('E_USAGE', `no strategy can run ${opts.model} on this cluster: ${rows.map((r) => `${r.strategy}: ${r.reason ?? '?'}`).join('; ')}`);
+  if (!best) throw new AutoparError('E_USAGE', `no strategy can run ${model || 'the model'} on this cluster: ${rows.map((r) => `${r.strategy}: ${r.reason ?? '?'}`).join('; ')}`);
   return { model, devices, strategies: rows, best: best.strategy };
 }

@@ -22,7 +22,8 @@ import { manualMeshShape, manualPins, parseStrategy, type StrategyName, strategy
 import { minimumMemory } from './memory-floor.js';
 
 export interface CompileOptions {
-  readonly model: string;
+  /** An ONNX file, or a graph built in memory (e.g. by `buildGpt`), with a name for reports. */
+  readonly model: string | { readonly graph: Graph; readonly name: string };
   readonly cluster: string | Cluster;
   readonly batch?: number;
   readonly batchDim?: string;
@@ -109,9 +110,20 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
   if (!device) throw new AutoparError('E_CLUSTER', `${cluster.file}: no devices`);
   const costModel = loadCostModel(opts.profile);
 
-  const first = importOnnx(opts.model, { dims: opts.dims ?? {} });
-  const { dims, batch } = batchBinding(first.raw, opts);
-  const { graph: imported } = Object.keys(dims).length ? importOnnx(opts.model, { dims }) : first;
+  const modelName = typeof opts.model === 'string' ? path.basename(opts.model) : opts.model.name;
+  let imported: Graph;
+  let batch: number | undefined;
+  if (typeof opts.model === 'string') {
+    const first = importOnnx(opts.model, { dims: opts.dims ?? {} });
+    const bound = batchBinding(first.raw, opts);
+    batch = bound.batch;
+    imported = Object.keys(bound.dims).length ? importOnnx(opts.model, { dims: bound.dims }).graph : first.graph;
+  } else {
+    imported = opts.model.graph;
+    const lead = imported.inputs[0]?.type.shape[0];
+    batch = typeof lead === 'number' ? lead : undefined;
+    if (opts.batch !== undefined && opts.batch !== batch) throw new AutoparError('E_USAGE', `--batch ${opts.batch}: the graph ${modelName} has batch ${String(lead)}; build it with the batch you want`);
+  }
   phase('import');
   const { graph, unfused } = unfuseProjections(imported);
   const mode = opts.mode ?? 'train';
@@ -166,11 +178,11 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
     const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
     throw new AutoparError(
       'E_USAGE',
-      `${path.basename(opts.model)} does not fit on ${n} x ${device.name}: even sharding every parameter, optimizer state and activation over all ${n} devices needs ${gib(floor)} per device, and each has ${gib(device.memoryBytes)} (short by ${gib(floor - device.memoryBytes)}); use about ${Math.ceil((n * floor) / device.memoryBytes)} devices, a smaller batch, or --allow-oom to plan anyway`,
+      `${modelName} does not fit on ${n} x ${device.name}: even sharding every parameter, optimizer state and activation over all ${n} devices needs ${gib(floor)} per device, and each has ${gib(device.memoryBytes)} (short by ${gib(floor - device.memoryBytes)}); use about ${Math.ceil((n * floor) / device.memoryBytes)} devices, a smaller batch, or --allow-oom to plan anyway`,
     );
   }
   return {
-    model: path.basename(opts.model),
+    model: modelName,
     cluster,
     device,
     mode,

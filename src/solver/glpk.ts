@@ -2,16 +2,26 @@
  * GLPK (WebAssembly, npm `glpk.js`, synchronous Node build) on a Milp. glpk.js takes
  * named variables and rows, and returns the incumbent and a status but no dual bound.
  */
-import GLPK, { type LP } from 'glpk.js/node';
-import { fail } from '../errors.js';
+import type { LP } from 'glpk.js/node';
+import { AutoparError, fail } from '../errors.js';
 import type { Milp } from './ilp.js';
 import type { MilpOutcome } from './milp-outcome.js';
 
-type Glpk = Awaited<ReturnType<typeof GLPK>>;
+type Glpk = Awaited<ReturnType<typeof import('glpk.js/node').default>>;
 let runtime: Promise<Glpk> | undefined;
 
+/**
+ * glpk.js is GPL-3.0 and autopar Apache-2.0, so it is a development dependency loaded
+ * on demand: `--solver glpk` works where it is installed (tests, benchmarks) and says
+ * how to get it elsewhere. HiGHS (MIT) is the default and always present.
+ */
 function glpk(): Promise<Glpk> {
-  runtime ??= GLPK();
+  runtime ??= import('glpk.js/node').then(
+    (m) => m.default(),
+    () => {
+      throw new AutoparError('E_USAGE', "--solver glpk needs the optional package glpk.js (GPL-3.0): npm install glpk.js; or use --solver highs");
+    },
+  );
   return runtime;
 }
 
