@@ -12,9 +12,7 @@ import { createResharder } from '../../src/sharding/reshard.js';
 import type { ShardingSpec } from '../../src/sharding/spec.js';
 import { evaluate } from '../../src/solver/evaluate.js';
 import type { Solution, SolveOptions } from '../../src/solver/problem.js';
-import { eliminate } from '../../src/solver/eliminate.js';
-import { reduce } from '../../src/solver/reduce.js';
-import { solve } from '../../src/solver/solve.js';
+import { solveUnderMemory } from './lagrange.js';
 import { buildIntraOpProblem, type IntraOpProblem, type ValueRoles } from './build.js';
 
 export interface PlannedCollective {
@@ -51,13 +49,10 @@ export interface PlanOptions extends SolveOptions {
 export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceMesh, cost: CostModel, device: DeviceType, opts: PlanOptions = {}): Promise<IntraOpPlan> {
   const resharder = createResharder(mesh, cost);
   const ip = buildIntraOpProblem({ graph, roles, mesh, cost, device, resharder, memoryBudget: opts.memoryBudget, pinned: opts.pinned, tieRepeats: opts.tieRepeats });
-  // Collapse ties and prune (exact), eliminate chains and leaves (exact), then solve.
-  const collapsed = reduce(ip.problem);
-  const reduced = eliminate(collapsed.problem);
-  const inner = collapsed.infeasible
-    ? { choice: [], objective: Infinity, bound: Infinity, gap: Infinity, status: 'infeasible' as const, solver: 'reduce', seconds: 0 }
-    : await solve(reduced.problem, opts);
-  const choice = inner.status === 'infeasible' ? ip.problem.nodes.map(() => 0) : collapsed.expand(reduced.expand(inner.choice));
+  // Ties collapse, chains and leaves are eliminated (both exact), and the memory limit
+  // is priced rather than given to the MILP (see lagrange.ts).
+  const inner = await solveUnderMemory(ip.problem, opts);
+  const choice = inner.fits ? inner.choice : ip.problem.nodes.map(() => 0);
   // Ties are a restriction the planner chose, not a constraint of the plan: price without them.
   const ev = evaluate({ ...ip.problem, ties: [] }, choice);
   const solution: Solution = { ...inner, choice };
