@@ -1,5 +1,6 @@
 /** `autopar compile` and `autopar compare` (CLI.md), for plans on one mesh. */
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { AutoparError } from '../errors.js';
 import { compareStrategies } from '../planner/compare.js';
@@ -8,7 +9,7 @@ import { buildPlanJson, compileSummary, writePlan } from '../planner/plan-json.j
 import { collect, parseDims, printJson, runCommand } from './output.js';
 
 interface PlanFlags {
-  cluster: string;
+  cluster?: string;
   batch?: string;
   batchDim?: string;
   dim?: string[];
@@ -44,7 +45,16 @@ function oneOf<T extends string>(flag: string, v: string | undefined, allowed: r
   return v as T;
 }
 
+/** The bundled example: a GPT-2-style model exported by PyTorch, on one host of 4 A100. */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const EXAMPLE = {
+  model: path.join(PACKAGE_ROOT, 'examples', 'models', 'gpt2_tiny.onnx'),
+  cluster: path.join(PACKAGE_ROOT, 'examples', 'clusters', '1x4-a100.yaml'),
+  loss: 'cross-entropy',
+} as const;
+
 function options(model: string, o: PlanFlags, progress?: (e: ProgressEvent) => void): Omit<CompileOptions, 'strategy'> {
+  if (!o.cluster) throw new AutoparError('E_USAGE', `--cluster FILE is required with a model (run without arguments for the bundled example, or see examples/clusters/)`);
   const timeLimit = o.timeLimit === undefined ? undefined : Number(o.timeLimit);
   if (timeLimit !== undefined && !(timeLimit > 0)) throw new AutoparError('E_USAGE', `--time-limit expects seconds > 0, got '${o.timeLimit}'`);
   return {
@@ -69,8 +79,8 @@ function options(model: string, o: PlanFlags, progress?: (e: ProgressEvent) => v
 
 function planOptions(cmd: Command): Command {
   return cmd
-    .argument('<model>', 'ONNX file (weights not needed)')
-    .requiredOption('--cluster <file>', 'cluster description (cluster.yaml)')
+    .argument('[model]', 'ONNX file (weights not needed); none: the bundled example on its example cluster')
+    .option('--cluster <file>', 'cluster description (cluster.yaml)')
     .option('--batch <N>', 'global batch of one step (binds the leading symbolic input dimension)')
     .option('--batch-dim <name>', 'the symbolic dimension --batch binds')
     .option('--dim <NAME=VALUE>', 'bind a symbolic dimension (repeatable)', collect)
@@ -96,17 +106,28 @@ function progressPrinter(quiet: boolean): ((e: ProgressEvent) => void) | undefin
   };
 }
 
+/** No model given: the bundled example (and its cluster and loss unless given), said on stderr. */
+function withExample(model: string | undefined, o: PlanFlags): string {
+  if (model !== undefined) return model;
+  o.cluster ??= EXAMPLE.cluster;
+  o.loss ??= EXAMPLE.loss;
+  if (!o.json) process.stderr.write(`autopar: no model given: planning the bundled example ${path.relative(process.cwd(), EXAMPLE.model)} on ${path.relative(process.cwd(), o.cluster)}\n`);
+  return EXAMPLE.model;
+}
+
 const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
 
 export function registerCompile(program: Command): void {
   planOptions(program.command('compile').description('plan a model on a cluster and write DIR/plan.json'))
     .option('--strategy <name>', 'auto (default), dp, megatron, zero3, pipeline, or dp=D,tp=T,pp=P')
-    .option('--out <dir>', 'output folder (default: <model>.autopar)')
-    .action(async (model: string, o: PlanFlags & { strategy?: string; out?: string }) => {
+    .option('--out <dir>', 'output folder (default: ./<model name>.autopar)')
+    .action(async (modelArg: string | undefined, o: PlanFlags & { strategy?: string; out?: string }) => {
       await runCommand(o.debug === true, async () => {
+        const model = withExample(modelArg, o);
         const compiled = await compileModel({ ...options(model, o, progressPrinter(o.json === true)), strategy: o.strategy });
         const plan = buildPlanJson(compiled);
-        const out = o.out ?? `${model.replace(/\.onnx$/i, '')}.autopar`;
+        // Default output beside the caller, not beside the model (which may be read-only).
+        const out = o.out ?? `${path.basename(model).replace(/\.onnx$/i, '')}.autopar`;
         const file = writePlan(out, plan);
         const summary = compileSummary(compiled, plan);
         if (o.json) return printJson({ ...summary, plan: file });
@@ -128,8 +149,9 @@ export function registerCompile(program: Command): void {
 }
 
 export function registerCompare(program: Command): void {
-  planOptions(program.command('compare').description('plan the model with every built-in strategy and auto, side by side')).action(async (model: string, o: PlanFlags) => {
+  planOptions(program.command('compare').description('plan the model with every built-in strategy and auto, side by side')).action(async (modelArg: string | undefined, o: PlanFlags) => {
     await runCommand(o.debug === true, async () => {
+      const model = withExample(modelArg, o);
       const r = await compareStrategies(options(model, o, undefined));
       if (o.json) return printJson(r);
       const lines = [`${r.model} on ${r.devices} devices (best: ${r.best})`, 'strategy    step (ms)    samples/s    memory/device   comm/step     mesh'];
