@@ -93,6 +93,16 @@ describe('autopar compile', () => {
   }, 120_000);
 });
 
+describe('autopar compile on the bundled example', () => {
+  it('plans with no model argument (the README quick start)', () => {
+    const out = path.join(tmp, 'example');
+    const r = CompileJson.parse(runJson(['compile', '--out', out]));
+    expect(r.model).toBe('gpt2_tiny.onnx');
+    expect(r.devices).toBe(4);
+    expect(fs.existsSync(path.join(out, 'plan.json'))).toBe(true);
+  }, 120_000);
+});
+
 describe('autopar compare', () => {
   it('lists every strategy with figures; auto is best or tied; pipeline says why it is missing', () => {
     const Row = z.object({ strategy: z.string(), feasible: z.boolean(), stepTimeSeconds: z.number().nullable(), peakMemoryBytesPerDevice: z.number().nullable(), communicationBytesPerStep: z.number().nullable(), reason: z.string().optional() });

@@ -21,7 +21,11 @@ interface Priced {
 }
 
 /** Unconstrained solve of `p` with every memory term priced at `price` seconds per byte. */
+/** Lets timers and messages run between long synchronous solves (progress, test runners' RPC). */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 async function priced(p: Problem, price: number, opts: SolveOptions): Promise<Priced> {
+  await yieldToLoop();
   const terms = new Map<number, number[]>();
   for (const m of p.memory) for (const t of m.terms) {
     const acc = terms.get(t.node) ?? t.bytes.map(() => 0);

@@ -48,6 +48,8 @@ export interface PlanOptions extends SolveOptions {
 
 export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceMesh, cost: CostModel, device: DeviceType, opts: PlanOptions = {}): Promise<IntraOpPlan> {
   const resharder = createResharder(mesh, cost);
+  // Building the problem is long and synchronous: let pending I/O and timers run first.
+  await new Promise<void>((resolve) => setImmediate(resolve));
   const ip = buildIntraOpProblem({ graph, roles, mesh, cost, device, resharder, memoryBudget: opts.memoryBudget, pinned: opts.pinned, tieRepeats: opts.tieRepeats });
   // Ties collapse, chains and leaves are eliminated (both exact), and the memory limit
   // is priced rather than given to the MILP (see lagrange.ts).

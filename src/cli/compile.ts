@@ -1,5 +1,7 @@
 /** `autopar compile` and `autopar compare` (CLI.md), for plans on one mesh. */
+import fs from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { AutoparError } from '../errors.js';
@@ -23,6 +25,7 @@ interface PlanFlags {
   allowOom?: boolean;
   profile?: string;
   mesh?: string;
+  pin?: string;
   json?: boolean;
   debug?: boolean;
 }
@@ -32,6 +35,24 @@ function positiveInt(flag: string, v: string | undefined): number | undefined {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new AutoparError('E_USAGE', `${flag} expects a positive integer, got '${v}'`);
   return n;
+}
+
+function readPins(file: string): Record<string, string> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new AutoparError('E_FILE', `${file}: cannot read the --pin file`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new AutoparError('E_USAGE', `${file}: not JSON (${e instanceof Error ? e.message : String(e)}); expected {"value name": "[x, -]", ...}`);
+  }
+  const parsed = z.record(z.string(), z.string()).safeParse(data);
+  if (!parsed.success) throw new AutoparError('E_USAGE', `${file}: expected an object of value name -> sharding string such as "[x*y, -]"`);
+  return parsed.data;
 }
 
 function parseMesh(v: string): number[] {
@@ -73,6 +94,7 @@ function options(model: string, o: PlanFlags, progress?: (e: ProgressEvent) => v
     allowOom: o.allowOom === true,
     profile: o.profile,
     mesh: o.mesh === undefined ? undefined : parseMesh(o.mesh),
+    pin: o.pin === undefined ? undefined : readPins(o.pin),
     progress,
   };
 }
@@ -94,6 +116,7 @@ function planOptions(cmd: Command): Command {
     .option('--allow-oom', 'plan even if it does not fit in device memory')
     .option('--profile <file>', 'calibrated cost model from `autopar profile`')
     .option('--mesh <shape>', 'only this logical mesh, e.g. 4 or 2x8 (default: try every shape)')
+    .option('--pin <file>', 'JSON object of value name -> sharding fixed by hand, e.g. {"wte.weight": "[-, x]"}')
     .option('--json', 'machine-readable output (CLI.md)')
     .option('--debug', 'stack traces on errors');
 }

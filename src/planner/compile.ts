@@ -16,6 +16,8 @@ import { AutoparError } from '../errors.js';
 import type { Graph } from '../ir/types.js';
 import { importOnnx } from '../onnx/import.js';
 import { meshFromLogical } from '../sharding/mesh.js';
+import { parseSpec, type ShardingSpec } from '../sharding/spec.js';
+import { verifySharding } from '../sharding/verify.js';
 import type { SolverName } from '../solver/problem.js';
 import { buildTrainingGraph, type TrainingGraph } from '../training/build.js';
 import { manualMeshShape, manualPins, parseStrategy, type StrategyName, strategyName } from './manual.js';
@@ -42,6 +44,8 @@ export interface CompileOptions {
   readonly mesh?: readonly number[];
   /** Tie repeated layers (default true). */
   readonly tieRepeats?: boolean;
+  /** Layouts the user fixes, by value name (graph inputs, parameters, op outputs); the rest is planned. */
+  readonly pin?: Readonly<Record<string, string | ShardingSpec>>;
   /** Progress: each phase as it starts and the meshes as they are solved. */
   readonly progress?: (event: ProgressEvent) => void;
 }
@@ -147,7 +151,7 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
   const candidates: Candidate[] = [];
   for (const [i, lm] of meshes.entries()) {
     const mesh = meshFromLogical(lm);
-    let pinned = new Map();
+    let pinned = new Map<string, ShardingSpec>();
     if (strategy !== 'auto') {
       pinned = manualPins(strategy, planned, training?.forwardNodes ?? planned.nodes.length, training?.params ?? [...planned.initializers.keys()], mesh);
       // Optimizer states keep their parameter's layout in a manual strategy.
@@ -157,6 +161,8 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
       }
     }
     try {
+      // A pin naming an axis this mesh lacks rejects the mesh, with the reason.
+      for (const [name, spec] of userPins(opts.pin, planned, lm)) pinned.set(name, spec);
       const plan = await planIntraOp(planned, roles, mesh, costModel, device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, pinned, tieRepeats: opts.tieRepeats, memoryBudget: opts.allowOom ? Number.MAX_SAFE_INTEGER : undefined });
       const feasible = plan.solution.status !== 'infeasible';
       candidates.push({ mesh: lm, plan: feasible ? plan : undefined, stepTimeSeconds: feasible ? plan.computeSeconds + plan.communicationSeconds : Infinity, reason: feasible ? undefined : 'does not fit in device memory' });
@@ -199,6 +205,22 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
     phases,
     costModel,
   };
+}
+
+/** User pins, read and checked against the graph and the mesh (errors name the value). */
+function userPins(pin: CompileOptions['pin'], g: Graph, mesh: LogicalMesh): Map<string, ShardingSpec> {
+  const out = new Map<string, ShardingSpec>();
+  for (const [name, raw] of Object.entries(pin ?? {})) {
+    const t = g.types.get(name);
+    if (!t) {
+      const hint = [...g.initializers.keys()].filter((k) => k.startsWith(name)).slice(0, 3);
+      throw new AutoparError('E_USAGE', `pinned value '${name}' is not in the planned graph${hint.length ? ` (did you mean ${hint.join(', ')}? fused q|k|v weights are planned per section)` : ''}`);
+    }
+    const spec = typeof raw === 'string' ? parseSpec(raw) : raw;
+    verifySharding(t.shape.map(Number), spec, mesh, { value: name, code: 'E_USAGE' });
+    out.set(name, spec);
+  }
+  return out;
 }
 
 function meshOf(cluster: Cluster, shape: readonly number[]): LogicalMesh {
