@@ -93,6 +93,24 @@ describe('autopar compile', () => {
   }, 120_000);
 });
 
+describe('autopar compile --pin', () => {
+  it('keeps a pinned layout and plans the rest; an impossible pin names the value', () => {
+    const pins = path.join(tmp, 'pins.json');
+    fs.writeFileSync(pins, JSON.stringify({ 'layers.1.weight': '[-, x]', x: '[x, -]' }));
+    const out = path.join(tmp, 'pinned');
+    runJson(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--mesh', '4', '--pin', pins, '--out', out]);
+    const plan = PlanFile.parse(JSON.parse(fs.readFileSync(path.join(out, 'plan.json'), 'utf8')));
+    const w = plan.stages[0]?.parameters.find((p) => p.name === 'layers.1.weight');
+    expect(w?.sharding).toEqual({ dims: [[], ['x']], partial: [] });
+    fs.writeFileSync(pins, JSON.stringify({ 'layers.1.weight': '[x, x]' }));
+    const bad = runCli(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--mesh', '4', '--pin', pins, '--out', out]);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/layers\.1\.weight/);
+    fs.writeFileSync(pins, JSON.stringify({ 'no.such.value': '[x, -]' }));
+    expect(runCli(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--pin', pins, '--out', out]).stderr).toMatch(/pinned value 'no\.such\.value' is not in the planned graph/);
+  }, 120_000);
+});
+
 describe('autopar compile on the bundled example', () => {
   it('plans with no model argument (the README quick start)', () => {
     const out = path.join(tmp, 'example');
