@@ -91,21 +91,33 @@ function checkMatching(schedule: Schedule): void {
       if (ins.kind === 'recv-activation' || ins.kind === 'recv-gradient') push(recvs, recvChannel(stage, ins), { at, ins });
     });
   });
-  for (const key of [...new Set([...sends.keys(), ...recvs.keys()])].sort()) {
+  const keys = [...new Set([...sends.keys(), ...recvs.keys()])].sort();
+  // Pair by micro-batch first, so a dropped or extra message is named as such rather
+  // than as the order mismatch it causes further down the channel.
+  for (const key of keys) {
     const out = sends.get(key) ?? [];
     const into = recvs.get(key) ?? [];
-    for (let k = 0; k < Math.max(out.length, into.length); k++) {
-      const send = out[k];
-      const recv = into[k];
-      if (send === undefined && recv !== undefined) {
-        const peerKind = recv.ins.kind === 'recv-activation' ? 'send-activation' : 'send-gradient';
-        fail(schedule, recv.at.stage, recv.at.index, `no matching ${peerKind} on stage ${recv.ins.from} (it sends ${out.length} on this channel, this is receive ${k + 1})`);
-      }
-      if (recv === undefined && send !== undefined) {
+    for (const send of out) {
+      const partners = into.filter((r) => r.ins.mb === send.ins.mb).length;
+      const twins = out.filter((o) => o.ins.mb === send.ins.mb).length;
+      if (partners !== twins) {
         const peerKind = send.ins.kind === 'send-activation' ? 'recv-activation' : 'recv-gradient';
-        fail(schedule, send.at.stage, send.at.index, `no matching ${peerKind} on stage ${send.ins.to} (it receives ${into.length} on this channel, this is send ${k + 1})`);
+        fail(schedule, send.at.stage, send.at.index, `${twins} send(s) of mb ${send.ins.mb} but ${partners} matching ${peerKind}(mb ${send.ins.mb}) on stage ${send.ins.to}`);
       }
-      if (send !== undefined && recv !== undefined && send.ins.mb !== recv.ins.mb) {
+    }
+    for (const recv of into) {
+      if (!out.some((o) => o.ins.mb === recv.ins.mb)) {
+        const peerKind = recv.ins.kind === 'recv-activation' ? 'send-activation' : 'send-gradient';
+        fail(schedule, recv.at.stage, recv.at.index, `no matching ${peerKind}(mb ${recv.ins.mb}) on stage ${recv.ins.from}`);
+      }
+    }
+  }
+  // Same multiset on both ends; FIFO channels also need the same order.
+  for (const key of keys) {
+    const out = sends.get(key) ?? [];
+    (recvs.get(key) ?? []).forEach((recv, k) => {
+      const send = out[k];
+      if (send !== undefined && send.ins.mb !== recv.ins.mb) {
         fail(
           schedule,
           recv.at.stage,
@@ -113,7 +125,7 @@ function checkMatching(schedule: Schedule): void {
           `receive ${k + 1} on this channel expects mb ${recv.ins.mb} but send ${k + 1} from stage ${send.at.stage} (instruction #${send.at.index}) carries mb ${send.ins.mb}; channels are FIFO, so sends and recvs must come in the same micro-batch order`,
         );
       }
-    }
+    });
   }
 }
 
