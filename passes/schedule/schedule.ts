@@ -32,7 +32,7 @@ export function buildSchedule(kind: ScheduleKind, stages: number, microbatches: 
     const program: Instruction[] = [];
     for (const step of order) {
       if (step.phase === 'forward') program.push(...forwardStep(stages, s, step.mb));
-      else program.push(...backwardStep(s, stages, step.mb));
+      else program.push(...backwardStep(stages, s, step.mb));
     }
     program.push({ kind: 'update' });
     programs.push(program);
@@ -82,7 +82,7 @@ function forwardStep(stages: number, stage: number, mb: number): Instruction[] {
   return out;
 }
 
-function backwardStep(stage: number, stages: number, mb: number): Instruction[] {
+function backwardStep(stages: number, stage: number, mb: number): Instruction[] {
   const out: Instruction[] = [];
   if (stage < stages - 1) out.push({ kind: 'recv-gradient', mb, from: stage + 1 });
   out.push({ kind: 'backward', mb });
