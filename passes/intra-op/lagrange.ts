@@ -54,6 +54,11 @@ export interface MemoryAwareSolution extends Solution {
 export async function solveUnderMemory(p: Problem, opts: SolveOptions = {}): Promise<MemoryAwareSolution> {
   const t0 = performance.now();
   const budget = p.memory[0]?.budget ?? Infinity;
+  // Every term at its smallest is a floor no plan goes under: past the budget, stop here.
+  const floor = (p.memory[0]?.terms ?? []).reduce((sum, t) => sum + Math.min(...t.bytes), 0);
+  if (floor > budget) {
+    return { choice: p.nodes.map(() => 0), objective: Infinity, bound: Infinity, gap: Infinity, status: 'infeasible', solver: 'memory-floor', seconds: (performance.now() - t0) / 1000, fits: false, price: 0 };
+  }
   const base = await priced(p, 0, opts);
   const done = (best: Priced, bound: number, price: number, fits: boolean, solver: string): MemoryAwareSolution => ({
     choice: best.choice,
