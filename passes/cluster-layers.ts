@@ -1,6 +1,7 @@
 /**
  * Layer clustering for the inter-op (pipeline) pass: groups a training graph's
- * operators into L layers. The forward pass (with the loss) is split into L contiguous
+ * operators into L layers. The forward pass (with the loss; weight-only nodes next to
+ * their first consumer, see cluster-layers/forward-order.ts) is split into L contiguous
  * runs of balanced cost crossing few bytes (Alpa's operator clustering, see
  * cluster-layers/contiguous-split.ts); backward and update nodes then follow the layer
  * of the forward values and parameters they belong to (cluster-layers/training-layers.ts).
@@ -13,6 +14,7 @@ import { nodeCost } from '../src/ops/cost.js';
 import type { TrainingGraph } from '../src/training/build.js';
 import { contiguousSplit } from './cluster-layers/contiguous-split.js';
 import { cutBytes } from './cluster-layers/cut-bytes.js';
+import { splitOrder } from './cluster-layers/forward-order.js';
 import { extractLayerRange } from './cluster-layers/range-graph.js';
 import { type SharedParameter, trainingLayers } from './cluster-layers/training-layers.js';
 
@@ -56,7 +58,8 @@ export function mixedCost(g: Graph, bytesWeight: number): (node: Node) => number
 export function clusterLayers(tg: TrainingGraph, opts: ClusterOptions): LayerClustering {
   const g = tg.graph;
   const cost = opts.cost ?? mixedCost(g, 0);
-  const forward = g.nodes.slice(0, tg.forwardNodes);
+  const order = splitOrder(g, g.nodes.slice(0, tg.forwardNodes));
+  const forward = order.map((i) => g.nodes[i]).filter((n): n is Node => n !== undefined);
   const costs = forward.map(cost);
   const cuts = cutBytes(g, forward);
   // The median interior cut is the unit of bytes: scale-free across model sizes, and
@@ -68,10 +71,12 @@ export function clusterLayers(tg: TrainingGraph, opts: ClusterOptions): LayerClu
   const group = contiguousSplit(costs, penalty, { groups: opts.layers, tolerance: opts.tolerance ?? 0.1 });
   const forwardCost = new Array<number>(opts.layers).fill(0);
   group.forEach((l, i) => (forwardCost[l] = (forwardCost[l] ?? 0) + (costs[i] ?? 0)));
+  const forwardLayer = new Array<number>(tg.forwardNodes).fill(0);
+  order.forEach((node, k) => (forwardLayer[node] = group[k] ?? 0));
   // The cut into layer i+1 is just before its first node.
   const boundaryBytes: number[] = [];
   for (let i = 1; i < group.length; i++) if (group[i] !== group[i - 1]) boundaryBytes.push(cuts[i] ?? 0);
-  const { layerOf, paramLayer, shared } = trainingLayers(tg, group, opts.layers);
+  const { layerOf, paramLayer, shared } = trainingLayers(tg, forwardLayer, opts.layers);
   return { layers: opts.layers, layerOf, paramLayer, shared, forwardCost, boundaryBytes };
 }
 

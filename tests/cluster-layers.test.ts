@@ -5,6 +5,7 @@ import type { HostTensor } from '../src/ir/host-tensor.js';
 import { hostTensor } from '../src/ir/host-tensor.js';
 import type { Graph } from '../src/ir/types.js';
 import { verifyGraph } from '../src/ir/verify.js';
+import { importOnnx } from '../src/onnx/import.js';
 import { buildGpt, type GptConfig } from '../src/models/gpt.js';
 import { execute } from '../src/runtime/executor.js';
 import { buildTrainingGraph, type TrainingGraph } from '../src/training/build.js';
@@ -165,6 +166,25 @@ describe('layer clustering of a GPT training graph', () => {
     expect(want).toBeDefined();
     expect(got?.shape).toEqual(want?.shape);
     expect(Array.from(got?.data ?? [])).toEqual(Array.from(want?.data ?? []));
+  });
+});
+
+describe('layer clustering of the exported gpt_350m', () => {
+  test('shared LayerNorm initializers are reported; their Identity copies join their block, so only the residual stream crosses', () => {
+    const g = importOnnx('tests/fixtures/models/gpt_350m.onnx', { dims: { batch: 1 } }).graph;
+    const tg = buildTrainingGraph(g, { loss: 'cross_entropy', optimizer: { kind: 'adam', lr: 1e-3 } });
+    const cl = clusterLayers(tg, { layers: 8 });
+    const all = [0, 1, 2, 3, 4, 5, 6];
+    expect(cl.shared).toEqual([
+      { param: 'blocks.0.ln1.weight', layers: all },
+      { param: 'blocks.0.ln1.bias', layers: all },
+    ]);
+    expect(cl.boundaryBytes).toEqual(new Array(7).fill(1 * 1024 * 1024 * 4));
+    // The 50257-word head is as costly as 3.5 blocks: it gets the last layer to itself.
+    expect(cl.paramLayer.get('onnx::MatMul_3659')).toBe(7); // the exporter's name for the head weight
+    expect(cl.paramLayer.get('blocks.23.fc.bias')).toBe(6);
+    expect(cl.paramLayer.get('wte.weight')).toBe(0);
+    for (let l = 0; l < 8; l++) verifyGraph(layerRangeGraph(tg, cl, l, l), `gpt_350m layer ${l}`);
   });
 });
 
