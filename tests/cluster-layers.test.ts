@@ -111,6 +111,23 @@ describe('layer clustering of a GPT training graph', () => {
     }
   });
 
+  test('in the backward pass only the residual stream gradient crosses each boundary', () => {
+    const cl = clusterLayers(tg, { layers: 4 });
+    const nodes = tg.graph.nodes;
+    const from = new Map<string, number>();
+    for (const n of nodes.slice(tg.forwardNodes, tg.gradientNodes)) for (const o of n.outputs) from.set(o, layerOf(cl, n.name));
+    const crossing = [new Set<string>(), new Set<string>(), new Set<string>()];
+    for (const n of nodes.slice(tg.forwardNodes, tg.gradientNodes)) {
+      const at = layerOf(cl, n.name);
+      for (const x of n.inputs) {
+        const src = from.get(x);
+        if (src !== undefined) for (let k = at; k < src; k++) crossing[k]?.add(x);
+      }
+    }
+    const bytes = crossing.map((vs) => [...vs].reduce((a, v) => a + (tg.graph.types.get(v)?.shape.reduce<number>((p, d) => p * Number(d), 4) ?? 0), 0));
+    expect(bytes).toEqual([2 * 16 * 64 * 4, 2 * 16 * 64 * 4, 2 * 16 * 64 * 4]);
+  });
+
   test('a huge vocabulary head gets a layer of its own and the blocks share the rest', () => {
     const big = training({ hidden: 256, vocab: 50257, seq: 32, batch: 1, heads: 4 });
     const cl = clusterLayers(big, { layers: 4 });

@@ -86,6 +86,29 @@ export function trainingLayers(tg: TrainingGraph, forwardLayer: readonly number[
     }
   }
 
+  // Backward nodes that feed nothing but one parameter's gradient (the ReduceSum of a
+  // bias gradient, the MatMul of a weight gradient) are part of that gradient: they go
+  // with the parameter even when they read no forward value to say so.
+  const uses = new Map<string, number>();
+  for (const n of nodes) for (const x of n.inputs) if (x !== '') uses.set(x, (uses.get(x) ?? 0) + 1);
+  for (const o of g.outputs) uses.set(o, (uses.get(o) ?? 0) + 1);
+  const feedOnly = (i: number, l: number): void => {
+    for (const x of nodes[i]?.inputs ?? []) {
+      const p = producer.get(x);
+      const n = p === undefined ? undefined : nodes[p];
+      if (p === undefined || !n || p < tg.forwardNodes || p >= tg.gradientNodes || fixed.has(p)) continue;
+      if (n.outputs.some((o) => o !== '' && (uses.get(o) ?? 0) !== (o === x ? 1 : 0))) continue;
+      layerAt[p] = l;
+      fixed.add(p);
+      feedOnly(p, l);
+    }
+  };
+  for (const [p, d] of tg.grads) {
+    const i = producer.get(d);
+    const n = i === undefined ? undefined : nodes[i];
+    if (i !== undefined && n && !(n.op === 'Add' && n.name.startsWith('grad_sum'))) feedOnly(i, paramLayer.get(p) ?? 0);
+  }
+
   // Bounds from forward reads, then the latest non-increasing sequence within them.
   const order: number[] = [];
   const lower: number[] = [];
