@@ -1,0 +1,162 @@
+/**
+ * Alpa's stage-construction dynamic program (Zheng et al., OSDI'22, §5.2): slice L
+ * layers into contiguous stages, give each stage a submesh (a device count from the
+ * allowed shapes) so that all N devices are used, minimising
+ *     Σ_i t_i + (B − 1) · max_i t_i
+ * (the pipeline's latency for B micro-batches), where t_i is stage i's time per
+ * micro-batch. The max is handled as Alpa does: enumerate t_max over the distinct
+ * stage times, keep stages with t_i <= t_max, and stop once (B − 1) · t_max alone
+ * exceeds the best total. Unlike Alpa, the time to receive activations (and send
+ * gradients back) across a stage boundary is part of the stage's time, and memory is
+ * checked with the micro-batches a 1F1B schedule keeps in flight on that stage: the
+ * stage with s stages after it (itself included) holds min(s, B) of them.
+ */
+
+export interface StageOption {
+  /** Index of the submesh shape (for the caller's bookkeeping). */
+  readonly submesh: number;
+  readonly devices: number;
+  /** Seconds per micro-batch, forward and backward, on this submesh. */
+  readonly seconds: number;
+  /** Parameters, gradients, optimizer states: held once. */
+  readonly staticBytes: number;
+  /** Activations saved for the backward pass, per micro-batch in flight. */
+  readonly activationBytes: number;
+  readonly memoryLimit: number;
+}
+
+export interface StageProblem {
+  readonly layers: number;
+  readonly devices: number;
+  readonly microbatches: number;
+  /** Options for a stage made of layers first..last (0-based, inclusive). */
+  options(first: number, last: number): readonly StageOption[];
+  /** Seconds per micro-batch to cross the boundary before layer `first` (0 for first = 0). */
+  boundarySeconds?(first: number): number;
+}
+
+export interface PlannedStage {
+  readonly first: number;
+  readonly last: number;
+  readonly option: StageOption;
+  /** Stage time including its incoming boundary. */
+  readonly seconds: number;
+}
+
+export interface StagePlan {
+  readonly stages: readonly PlannedStage[];
+  /** Σ t_i + (B − 1) · max t_i. */
+  readonly latency: number;
+  readonly maxStageSeconds: number;
+}
+
+function fits(o: StageOption, inFlight: number): boolean {
+  return o.staticBytes + o.activationBytes * inFlight <= o.memoryLimit;
+}
+
+/** Memoised options per layer range, with the boundary folded into the time. */
+function rangeTable(p: StageProblem): (first: number, last: number) => readonly (StageOption & { readonly total: number })[] {
+  const cache = new Map<number, readonly (StageOption & { readonly total: number })[]>();
+  return (first, last) => {
+    const key = first * (p.layers + 1) + last;
+    let v = cache.get(key);
+    if (!v) {
+      const b = first > 0 ? (p.boundarySeconds?.(first) ?? 0) : 0;
+      v = p.options(first, last).map((o) => ({ ...o, total: o.seconds + b }));
+      cache.set(key, v);
+    }
+    return v;
+  };
+}
+
+export function planStages(p: StageProblem): StagePlan | undefined {
+  const L = p.layers;
+  const N = p.devices;
+  const B = p.microbatches;
+  const table = rangeTable(p);
+  // Candidate t_max values: every stage time any range could have, ascending.
+  const candidates = new Set<number>();
+  for (let i = 0; i < L; i++) for (let j = i; j < L; j++) for (const o of table(i, j)) candidates.add(o.total);
+  const tmaxes = [...candidates].sort((a, b) => a - b);
+
+  let best: StagePlan | undefined;
+  const maxStages = Math.min(L, N);
+  for (const tmax of tmaxes) {
+    if (best && (B - 1) * tmax >= best.latency) break;
+    // f[s][k][d]: least Σ time covering layers k..L-1 with s stages on exactly d devices.
+    const f: Float64Array[][] = [];
+    const choice: Int32Array[][] = [];
+    for (let s = 0; s <= maxStages; s++) {
+      f.push(Array.from({ length: L + 1 }, () => new Float64Array(N + 1).fill(Infinity)));
+      choice.push(Array.from({ length: L + 1 }, () => new Int32Array((N + 1) * 2).fill(-1)));
+    }
+    (f[0] as Float64Array[])[L]![0] = 0;
+    for (let s = 1; s <= maxStages; s++) {
+      const inFlight = Math.min(s, B);
+      for (let k = L - 1; k >= 0; k--) {
+        for (let i = k; i < L; i++) {
+          const opts = table(k, i);
+          for (let oi = 0; oi < opts.length; oi++) {
+            const o = opts[oi]!;
+            if (o.total > tmax || !fits(o, inFlight)) continue;
+            const rest = f[s - 1]![i + 1]!;
+            for (let d = o.devices; d <= N; d++) {
+              const r = rest[d - o.devices]!;
+              if (r === Infinity) continue;
+              const v = r + o.total;
+              if (v < f[s]![k]![d]!) {
+                f[s]![k]![d] = v;
+                choice[s]![k]![d * 2] = i;
+                choice[s]![k]![d * 2 + 1] = oi;
+              }
+            }
+          }
+        }
+      }
+      const total = f[s]![0]![N]!;
+      if (total === Infinity) continue;
+      // Rebuild the stages to know the real max (<= tmax).
+      const stages: PlannedStage[] = [];
+      let [k, d, ss] = [0, N, s];
+      while (ss > 0) {
+        const i = choice[ss]![k]![d * 2]!;
+        const o = table(k, i)[choice[ss]![k]![d * 2 + 1]!]!;
+        stages.push({ first: k, last: i, option: o, seconds: o.total });
+        d -= o.devices;
+        k = i + 1;
+        ss -= 1;
+      }
+      const maxStageSeconds = Math.max(...stages.map((x) => x.seconds));
+      const latency = total + (B - 1) * maxStageSeconds;
+      if (!best || latency < best.latency - 1e-15) best = { stages, latency, maxStageSeconds };
+    }
+  }
+  return best;
+}
+
+/** Every partition and option choice (tests only): the optimum by enumeration. */
+export function planStagesByEnumeration(p: StageProblem): StagePlan | undefined {
+  const table = rangeTable(p);
+  let best: StagePlan | undefined;
+  const walk = (k: number, used: number, acc: PlannedStage[]): void => {
+    if (k === p.layers) {
+      if (used !== p.devices) return;
+      const S = acc.length;
+      if (!acc.every((st, idx) => fits(st.option, Math.min(S - idx, p.microbatches)))) return;
+      const max = Math.max(...acc.map((x) => x.seconds));
+      const latency = acc.reduce((s, x) => s + x.seconds, 0) + (p.microbatches - 1) * max;
+      if (!best || latency < best.latency - 1e-15) best = { stages: [...acc], latency, maxStageSeconds: max };
+      return;
+    }
+    for (let i = k; i < p.layers; i++) {
+      for (const o of table(k, i)) {
+        if (used + o.devices > p.devices) continue;
+        acc.push({ first: k, last: i, option: o, seconds: o.total });
+        walk(i + 1, used + o.devices, acc);
+        acc.pop();
+      }
+    }
+  };
+  walk(0, 0, []);
+  return best;
+}

@@ -1,0 +1,87 @@
+/** The stage DP against enumeration of every partition and submesh assignment, and its shape on simple profiles. */
+import { describe, expect, it } from 'vitest';
+import { planStages, planStagesByEnumeration, type StageOption, type StageProblem } from '../passes/inter-op/stage-dp.js';
+import { Rng } from './helpers/random.js';
+
+/** Stage time of a range on d devices: its work split d ways with an efficiency loss, plus a per-stage overhead. */
+function problem(costs: readonly number[], devices: number, sizes: readonly number[], microbatches: number, opts: { memory?: number; act?: number; param?: number; boundary?: number; replicatedParams?: boolean } = {}): StageProblem {
+  return {
+    layers: costs.length,
+    devices,
+    microbatches,
+    options: (first, last): StageOption[] => {
+      const work = costs.slice(first, last + 1).reduce((s, c) => s + c, 0);
+      return sizes
+        .filter((d) => d <= devices)
+        .map((d, i) => ({
+          submesh: i,
+          devices: d,
+          seconds: work / (d * (1 - 0.05 * Math.log2(d))) + 1e-3,
+          // Data-parallel stages replicate their parameters; otherwise they shard them.
+          staticBytes: ((opts.param ?? 0) * (last - first + 1)) / (opts.replicatedParams ? 1 : d),
+          activationBytes: (opts.act ?? 0) * (last - first + 1) / d,
+          memoryLimit: opts.memory ?? Infinity,
+        }));
+    },
+    boundarySeconds: opts.boundary === undefined ? undefined : () => opts.boundary ?? 0,
+  };
+}
+
+describe('stage DP', () => {
+  it('equals enumeration on 150 random small instances', () => {
+    const rng = new Rng(5);
+    let compared = 0;
+    for (let k = 0; k < 150; k++) {
+      const L = rng.int(1, 6);
+      const N = rng.pick([1, 2, 4, 6]);
+      const costs = Array.from({ length: L }, () => rng.uniform(0.1, 3));
+      const sizes = rng.pick([[1, 2, 4], [1, 2, 3, 6], [2, 4], [1]]);
+      const withMemory = rng.next() < 0.5;
+      const p = problem(costs, N, sizes, rng.int(1, 9), withMemory ? { memory: rng.uniform(2, 12), act: rng.uniform(0.5, 3), param: rng.uniform(0, 2), boundary: rng.uniform(0, 0.2) } : {});
+      const dp = planStages(p);
+      const brute = planStagesByEnumeration(p);
+      if (!brute) {
+        expect(dp, `instance ${k}`).toBeUndefined();
+        continue;
+      }
+      expect(dp, `instance ${k}`).toBeDefined();
+      expect(dp?.latency ?? NaN, `instance ${k}`).toBeCloseTo(brute.latency, 9);
+      expect(dp?.stages.reduce((s, x) => s + x.option.devices, 0)).toBe(N);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(100);
+  });
+
+  it('balances a uniform model: equal layer counts per stage', () => {
+    const plan = planStages(problem(new Array<number>(8).fill(1), 4, [1], 16));
+    expect(plan?.stages.map((s) => s.last - s.first + 1)).toEqual([2, 2, 2, 2]);
+  });
+
+  it('gives an uneven model uneven layer counts but even stage times', () => {
+    // A heavy last layer (a large vocabulary head): it gets a stage of its own.
+    const costs = [1, 1, 1, 1, 1, 1, 3];
+    const plan = planStages(problem(costs, 3, [1], 32));
+    const counts = plan?.stages.map((s) => s.last - s.first + 1) ?? [];
+    expect(counts).toEqual([3, 3, 1]);
+    const times = plan?.stages.map((s) => s.seconds) ?? [];
+    expect(Math.max(...times) / Math.min(...times)).toBeLessThan(1.01);
+  });
+
+  it('rejects stages whose in-flight activations do not fit, and pipelines a model that only fits that way', () => {
+    // Replicated parameters (2 per layer) and activations (0.5 per layer per micro-batch, split
+    // over a stage's devices); memory 5 per device. One stage on all 4 devices holds 8 > 5.
+    const p = problem([1, 1, 1, 1], 4, [1, 2, 4], 8, { memory: 5, act: 0.5, param: 2, replicatedParams: true });
+    const plan = planStages(p);
+    expect(plan).toBeDefined();
+    const stages = plan?.stages ?? [];
+    expect(stages.length).toBeGreaterThan(1);
+    for (const [i, st] of stages.entries()) {
+      // 1F1B: the stage with (S - i) stages from it to the end holds that many micro-batches.
+      const inFlight = Math.min(stages.length - i, 8);
+      expect(st.option.staticBytes + st.option.activationBytes * inFlight).toBeLessThanOrEqual(5);
+    }
+    // Without the limit the same instance prefers fewer stages: memory changed the plan.
+    const free = planStages(problem([1, 1, 1, 1], 4, [1, 2, 4], 8, { act: 0.5, param: 2, replicatedParams: true }));
+    expect(free?.stages.length).toBeLessThan(stages.length);
+  });
+});
