@@ -17,8 +17,10 @@ function tensorSummary(t: HostTensor): string {
 function attrToString(a: AttrValue): string {
   switch (a.kind) {
     case 'int':
-    case 'float':
       return String(a.value);
+    case 'float':
+      // Floats keep a decimal point so that alpha=1.0 and an int 1 read differently.
+      return Number.isInteger(a.value) ? a.value.toFixed(1) : String(a.value);
     case 'string':
       return JSON.stringify(a.value);
     case 'ints':

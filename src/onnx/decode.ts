@@ -134,7 +134,20 @@ function constantValue(node: Node): HostTensor {
   }
 }
 
-/** Kahn's algorithm; a leftover node means a cycle, reported with the nodes on it. */
+/** True when every node's inputs are defined before it (how exporters write graphs). */
+function alreadySorted(nodes: readonly Node[], defined: ReadonlySet<string>): boolean {
+  const seen = new Set(defined);
+  for (const n of nodes) {
+    if (n.inputs.some((i) => i !== '' && !seen.has(i))) return false;
+    for (const o of n.outputs) seen.add(o);
+  }
+  return true;
+}
+
+/**
+ * Kahn's algorithm, taking ready nodes in file order so that a file that is nearly
+ * sorted keeps its order; a leftover node means a cycle, reported with the nodes on it.
+ */
 function topoSort(nodes: readonly Node[], defined: ReadonlySet<string>, source: string): Node[] {
   const producer = new Map<string, number>();
   nodes.forEach((n, i) =>
@@ -157,15 +170,46 @@ function topoSort(nodes: readonly Node[], defined: ReadonlySet<string>, source: 
       users[p]?.push(i);
     }
   });
-  const ready: number[] = [];
-  indeg.forEach((d, i) => d === 0 && ready.push(i));
+  if (alreadySorted(nodes, defined)) return [...nodes];
+  // Ready nodes in a binary min-heap by file position.
+  const heap: number[] = [];
+  const pushHeap = (x: number): void => {
+    heap.push(x);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if ((heap[parent] ?? 0) <= x) break;
+      heap[i] = heap[parent] ?? 0;
+      i = parent;
+    }
+    heap[i] = x;
+  };
+  const popHeap = (): number => {
+    const top = heap[0] ?? 0;
+    const last = heap.pop() ?? 0;
+    if (heap.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= heap.length) break;
+        const r = l + 1;
+        const c = r < heap.length && (heap[r] ?? 0) < (heap[l] ?? 0) ? r : l;
+        if ((heap[c] ?? 0) >= last) break;
+        heap[i] = heap[c] ?? 0;
+        i = c;
+      }
+      heap[i] = last;
+    }
+    return top;
+  };
+  indeg.forEach((d, i) => d === 0 && pushHeap(i));
   const order: Node[] = [];
-  for (let k = 0; k < ready.length; k++) {
-    const i = ready[k] as number;
+  while (heap.length > 0) {
+    const i = popHeap();
     order.push(nodes[i] as Node);
     for (const u of users[i] ?? []) {
       indeg[u] = (indeg[u] ?? 0) - 1;
-      if (indeg[u] === 0) ready.push(u);
+      if (indeg[u] === 0) pushHeap(u);
     }
   }
   if (order.length !== nodes.length) {

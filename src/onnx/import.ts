@@ -40,7 +40,7 @@ export function importBytes(bytes: Uint8Array, source: string, opts: ImportOptio
   try {
     raw = decodeGraph(parseModelBytes(bytes, source), source);
   } catch (e) {
-    throw wrap(e, source);
+    throw wrap(e, source, 'decode');
   }
   const decodeTime = (performance.now() - t0) / 1000;
   const defaultDim = opts.defaultDim ?? 1;
@@ -69,14 +69,20 @@ export function importBytes(bytes: Uint8Array, source: string, opts: ImportOptio
       timings: [{ pass: 'decode', seconds: decodeTime }, ...timings],
     };
   } catch (e) {
-    throw wrap(e, source);
+    throw wrap(e, source, 'passes');
   }
 }
 
 /** Anything unexpected while reading a model is still an error about that model, and names it. */
-function wrap(e: unknown, source: string): Error {
+/**
+ * Errors about a model name the model. Unexpected exceptions while decoding mean the
+ * bytes are not what they claim (E_PARSE); later, in shape inference and folding, they
+ * are autopar's bugs and say so (E_INTERNAL) instead of blaming the file.
+ */
+function wrap(e: unknown, source: string, phase: 'decode' | 'passes'): Error {
   if (e instanceof AutoparError) return e.message.startsWith(`${source}: `) ? e : new AutoparError(e.code, `${source}: ${e.message}`);
   const why = e instanceof Error ? e.message : String(e);
+  if (phase === 'passes') return new AutoparError('E_INTERNAL', `${source}: internal error while inferring shapes (${why}); please report it with the model`);
   return new AutoparError('E_PARSE', `${source}: the model could not be read (${why})`);
 }
 
