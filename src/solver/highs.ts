@@ -68,7 +68,25 @@ function infoNumber(value: number | bigint): number {
 }
 
 /** `start`: column values of a feasible choice; HiGHS begins with it as its incumbent. */
+/**
+ * HiGHS's WebAssembly build can abort (seen on large models: the module's heap is
+ * exhausted). An aborted module is dead, so it is dropped and reloaded on the next
+ * call; this call answers with the warm start (the greedy plan) as a time-limited
+ * incumbent, or an internal error when there is none.
+ */
 export async function solveWithHighs(milp: Milp, timeLimitSeconds: number | undefined, start?: Float64Array): Promise<MilpOutcome> {
+  try {
+    return await solveOnce(milp, timeLimitSeconds, start);
+  } catch (e) {
+    // WebAssembly.RuntimeError (this project's TypeScript lib has no WebAssembly types).
+    if (!(e instanceof Error) || e.name !== 'RuntimeError') throw e;
+    runtime = undefined;
+    if (start !== undefined) return { status: 'time-limit', values: start, bound: undefined };
+    return fail('E_INTERNAL', `HiGHS aborted on a model of ${milp.numCols} columns and ${milp.rows.length} rows (${e.message})`);
+  }
+}
+
+async function solveOnce(milp: Milp, timeLimitSeconds: number | undefined, start?: Float64Array): Promise<MilpOutcome> {
   const h = await highs();
   const starts = [0];
   const indices: number[] = [];

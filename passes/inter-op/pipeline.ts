@@ -1,0 +1,206 @@
+/**
+ * The inter-op pass, first version: cluster the training graph into layers, price
+ * each distinct layer on every submesh and logical mesh with the intra-op pass, build
+ * stages with the stage DP, place them on devices, and estimate the step by simulating
+ * a 1F1B schedule. A stage's time on a mesh is the sum of its layers' intra-op times on
+ * that mesh: layers are planned one at a time (repeated layers once), which assumes the
+ * layouts at a layer boundary agree; a resharding there is not counted.
+ */
+import type { CostModel } from '../../cost-models/cost-model.js';
+import { logicalMeshes, type LogicalMesh } from '../../src/cluster/mesh.js';
+import { submeshes, type Submesh } from '../../src/cluster/submesh.js';
+import type { Cluster, DeviceType } from '../../src/cluster/types.js';
+import { dtypeBytes } from '../../src/ir/dtype.js';
+import type { Graph } from '../../src/ir/types.js';
+import { meshFromLogical } from '../../src/sharding/mesh.js';
+import { shardBytes } from '../../src/sharding/spec.js';
+import type { SolverName } from '../../src/solver/problem.js';
+import type { TrainingGraph } from '../../src/training/build.js';
+import { clusterLayers, layerRangeGraph, type LayerClustering } from '../cluster-layers.js';
+import { buildSchedule } from '../schedule/schedule.js';
+import { simulateSchedule, type SimulationResult } from '../schedule/simulate.js';
+import { trainingRoles, type ValueRoles } from '../intra-op/build.js';
+import { planIntraOp, type IntraOpPlan } from '../intra-op/plan.js';
+import { planStages, type StageOption } from './stage-dp.js';
+
+export interface PipelineOptions {
+  readonly cluster: Cluster;
+  readonly device: DeviceType;
+  readonly cost: CostModel;
+  readonly layers: number;
+  readonly microbatches: number;
+  readonly solver?: SolverName | 'auto';
+  readonly timeLimitSeconds?: number;
+}
+
+export interface LayerOnMesh {
+  readonly plan: IntraOpPlan;
+  readonly seconds: number;
+  readonly staticBytes: number;
+  readonly activationBytes: number;
+}
+
+export interface PipelineStage {
+  readonly layers: readonly [number, number];
+  readonly devices: readonly number[];
+  readonly mesh: LogicalMesh;
+  readonly seconds: number;
+  /** Each layer's intra-op plan on this stage's mesh. */
+  readonly layerPlans: readonly LayerOnMesh[];
+}
+
+export interface PipelinePlan {
+  readonly microbatches: number;
+  readonly clustering: LayerClustering;
+  readonly stages: readonly PipelineStage[];
+  readonly simulation: SimulationResult;
+  readonly stepTimeSeconds: number;
+  readonly intraOpSolves: number;
+}
+
+/** A layer's structure without names: identical blocks share it (and their plans). */
+function signature(g: Graph): string {
+  const shape = (v: string): string => g.types.get(v)?.shape.join('x') ?? '?';
+  return g.nodes.map((n) => `${n.op}(${n.inputs.map(shape).join(',')})${[...n.attrs.values()].map((a) => JSON.stringify(a.kind === 'tensor' ? a.value.shape : a.value)).join('')}`).join(';');
+}
+
+function rangeRoles(all: ValueRoles, g: Graph): ValueRoles {
+  const updates = new Map([...all.updates].filter(([p, next]) => g.initializers.has(p) && g.types.has(next)));
+  const resident = new Set([...all.resident].filter((v) => g.types.has(v)));
+  return { updates, resident };
+}
+
+/** Splits a plan's resident bytes into what a stage holds once and what it holds per micro-batch in flight. */
+function memorySplit(plan: IntraOpPlan, g: Graph, roles: ValueRoles, grads: ReadonlySet<string>): { staticBytes: number; activationBytes: number } {
+  let staticBytes = 0;
+  let activationBytes = 0;
+  const bytes = (v: string): number => {
+    const t = g.types.get(v);
+    const l = plan.layouts.get(v);
+    return t && l ? shardBytes(t.shape.map(Number), dtypeBytes(t.dtype), l, plan.mesh) : 0;
+  };
+  for (const v of g.initializers.keys()) staticBytes += bytes(v);
+  for (const v of roles.resident) {
+    if (grads.has(v)) staticBytes += bytes(v);
+    else activationBytes += bytes(v);
+  }
+  return { staticBytes, activationBytes };
+}
+
+/** Greedy placement: whole-host stages on whole hosts, smaller ones packed inside hosts. */
+function place(cluster: Cluster, sizes: readonly number[]): number[][] | undefined {
+  const perHost = cluster.hosts[0]?.devices.length ?? 1;
+  const free = cluster.hosts.map((h) => [...h.devices]);
+  const order = sizes.map((s, i) => [s, i] as const).sort((a, b) => b[0] - a[0]);
+  const out: number[][] = sizes.map(() => []);
+  for (const [size, i] of order) {
+    if (size >= perHost) {
+      if (size % perHost !== 0) return undefined;
+      const hosts = free.map((f, h) => [f, h] as const).filter(([f]) => f.length === perHost).slice(0, size / perHost);
+      if (hosts.length < size / perHost) return undefined;
+      out[i] = hosts.flatMap(([f, h]) => {
+        free[h] = [];
+        return f;
+      });
+    } else {
+      const h = free.findIndex((f) => f.length >= size);
+      if (h < 0) return undefined;
+      out[i] = (free[h] ?? []).slice(0, size);
+      free[h] = (free[h] ?? []).slice(size);
+    }
+  }
+  return out;
+}
+
+export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Promise<PipelinePlan | undefined> {
+  const clustering = clusterLayers(tg, { layers: opts.layers });
+  const roles = trainingRoles(tg);
+  const grads = new Set(tg.grads.values());
+  const L = clustering.layers;
+  const ranges = Array.from({ length: L }, (_, l) => layerRangeGraph(tg, clustering, l, l));
+  const shapes = submeshes(opts.cluster);
+  // Per layer, per submesh shape: the best mesh's result (by that layer alone), and per mesh shape.
+  const cache = new Map<string, LayerOnMesh | null>();
+  let solves = 0;
+  const layerOn = async (l: number, lm: LogicalMesh): Promise<LayerOnMesh | undefined> => {
+    const g = ranges[l] as Graph;
+    const key = `${signature(g)}|${lm.shape.join('x')}|${lm.devices.length}|${lm.axes.map((a) => `${a.alpha}:${a.beta}`).join(',')}`;
+    if (cache.has(key)) return cache.get(key) ?? undefined;
+    const r = rangeRoles(roles, g);
+    solves++;
+    const plan = await planIntraOp(g, r, meshFromLogical(lm), opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds });
+    const value: LayerOnMesh | null = plan.solution.status === 'infeasible' ? null : { plan, seconds: plan.computeSeconds + plan.communicationSeconds, ...memorySplit(plan, g, r, grads) };
+    cache.set(key, value);
+    return value ?? undefined;
+  };
+  // Every (submesh, logical mesh) and the per-layer results on it.
+  const meshes: { submesh: Submesh; index: number; mesh: LogicalMesh; layers: (LayerOnMesh | undefined)[] }[] = [];
+  for (const [index, sm] of shapes.entries()) {
+    for (const lm of logicalMeshes(opts.cluster, sm.devices)) {
+      const layers: (LayerOnMesh | undefined)[] = [];
+      for (let l = 0; l < L; l++) layers.push(await layerOn(l, lm));
+      meshes.push({ submesh: sm, index, mesh: lm, layers });
+    }
+  }
+  const optionMesh = new Map<string, (typeof meshes)[number]>();
+  const stagePlan = planStages({
+    layers: L,
+    devices: opts.cluster.devices.length,
+    microbatches: opts.microbatches,
+    options: (first, last) => {
+      const out: StageOption[] = [];
+      for (const m of meshes) {
+        const ls = m.layers.slice(first, last + 1);
+        if (ls.some((x) => x === undefined)) continue;
+        const sum = (f: (x: LayerOnMesh) => number): number => ls.reduce((s, x) => s + (x ? f(x) : 0), 0);
+        const option: StageOption = {
+          submesh: meshes.indexOf(m),
+          devices: m.submesh.size,
+          seconds: sum((x) => x.seconds),
+          staticBytes: sum((x) => x.staticBytes),
+          activationBytes: sum((x) => x.activationBytes),
+          memoryLimit: opts.device.memoryBytes,
+        };
+        optionMesh.set(`${first}:${last}:${option.submesh}`, m);
+        out.push(option);
+      }
+      return out;
+    },
+    // Activations forward and gradients back across the boundary, over the slowest link.
+    boundarySeconds: (first) => {
+      const bytes = clustering.boundaryBytes[first - 1] ?? 0;
+      const link = opts.cluster.interHost ?? opts.cluster.groups[0]?.intraHost;
+      return link ? 2 * (link.latency + bytes / link.bandwidth) : 0;
+    },
+  });
+  if (!stagePlan) return undefined;
+  const placement = place(opts.cluster, stagePlan.stages.map((s) => s.option.devices));
+  if (!placement) return undefined;
+  const stages: PipelineStage[] = stagePlan.stages.map((s, i) => {
+    const m = meshes[s.option.submesh];
+    const devices = placement[i] ?? [];
+    const mesh = m ? logicalMeshes(opts.cluster, devices).find((x) => x.shape.join('x') === m.mesh.shape.join('x')) ?? m.mesh : logicalMeshes(opts.cluster, devices)[0];
+    return {
+      layers: [s.first, s.last] as const,
+      devices,
+      mesh: mesh as LogicalMesh,
+      seconds: s.seconds,
+      layerPlans: (m?.layers.slice(s.first, s.last + 1) ?? []).filter((x): x is LayerOnMesh => x !== undefined),
+    };
+  });
+  const S = stages.length;
+  const transfer = stages.slice(1).map((s) => {
+    const bytes = clustering.boundaryBytes[s.layers[0] - 1] ?? 0;
+    const link = opts.cluster.interHost ?? opts.cluster.groups[0]?.intraHost;
+    return link ? link.latency + bytes / link.bandwidth : 0;
+  });
+  // Forward is about a third of a training step's work, backward two thirds.
+  const simulation = simulateSchedule(buildSchedule('1f1b', S, opts.microbatches), {
+    forwardSeconds: stages.map((s) => s.seconds / 3),
+    backwardSeconds: stages.map((s) => (2 * s.seconds) / 3),
+    activationTransferSeconds: transfer,
+    gradientTransferSeconds: transfer,
+    updateSeconds: stages.map(() => 0),
+  });
+  return { microbatches: opts.microbatches, clustering, stages, simulation, stepTimeSeconds: simulation.stepSeconds, intraOpSolves: solves };
+}
