@@ -36,6 +36,12 @@ function readWindow(r: AttrReader): WindowAttrs {
   };
 }
 
+/** SAME padding: the total split in two, the odd one at the end (UPPER) or the start (LOWER). */
+function samePads(total: number, mode: 'SAME_UPPER' | 'SAME_LOWER'): [number, number] {
+  const small = Math.floor(total / 2);
+  return mode === 'SAME_UPPER' ? [small, total - small] : [total - small, small];
+}
+
 export interface Window {
   readonly kernel: readonly number[];
   readonly strides: readonly number[];
@@ -65,10 +71,7 @@ export function resolveWindow(ctx: NodeContext, w: WindowAttrs, spatial: readonl
     const ek = (k - 1) * d + 1;
     if (w.autoPad === 'SAME_UPPER' || w.autoPad === 'SAME_LOWER') {
       const o = Math.ceil(x / s);
-      const total = Math.max((o - 1) * s + ek - x, 0);
-      const small = Math.floor(total / 2);
-      pads[i] = w.autoPad === 'SAME_UPPER' ? small : total - small;
-      pads[i + n] = total - (pads[i] ?? 0);
+      [pads[i], pads[i + n]] = samePads(Math.max((o - 1) * s + ek - x, 0), w.autoPad);
       out.push(o);
     } else {
       if (w.autoPad === 'NOTSET' && w.pads) {
@@ -281,10 +284,7 @@ export function convTransposeSpatial(ctx: NodeContext, a: ConvTransposeAttrs, sp
       out.push(o);
     } else if (a.autoPad === 'SAME_UPPER' || a.autoPad === 'SAME_LOWER') {
       const o = x * s;
-      const total = Math.max(full - o, 0);
-      const half = Math.floor(total / 2);
-      pads[i] = a.autoPad === 'SAME_UPPER' ? half : total - half;
-      pads[i + n] = total - (pads[i] ?? 0);
+      [pads[i], pads[i + n]] = samePads(Math.max(full - o, 0), a.autoPad);
       out.push(o);
     } else {
       if (a.autoPad === 'NOTSET' && a.pads) {

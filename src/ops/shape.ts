@@ -36,6 +36,14 @@ function perDimRule(ctx: ShardingContext, whole: (dim: number) => boolean, input
   };
 }
 
+/** A view folds by inferring its output shape from the value's and keeping the data. */
+function foldView(op: Op, vals: readonly (HostTensor | undefined)[], ctx: NodeContext): HostTensor[] {
+  const x = vals[0];
+  if (!x) return [];
+  const shape = op.infer({ ...ctx, inputs: [{ dtype: x.dtype, shape: x.shape }, ...ctx.inputs.slice(1)] })[0]?.shape ?? [];
+  return isConcrete(shape) ? [{ dtype: x.dtype, shape, data: x.data }] : [];
+}
+
 /** Layout-only ops: the gradient is dY reshaped to the input's shape. */
 function reshapeBack<A>(): GradRule<A> {
   return (g) => {
@@ -166,12 +174,7 @@ export const Squeeze: Op = defineOp<{ readonly axes: readonly number[] | undefin
     }
     return [{ dtype: x.dtype, shape: x.shape.filter((d, i) => (axes ? !axes.includes(i) : d !== 1)) }];
   },
-  fold: (vals, a, ctx) => {
-    const x = vals[0];
-    if (!x) return [];
-    const shape = Squeeze.infer({ ...ctx, inputs: [{ dtype: x.dtype, shape: x.shape }, ctx.inputs[1]] })[0]?.shape ?? [];
-    return isConcrete(shape) ? [{ dtype: x.dtype, shape, data: x.data }] : [];
-  },
+  fold: (vals, _a, ctx) => foldView(Squeeze, vals, ctx),
   cost: () => noCost(),
   gradient: reshapeBack(),
   sharding: viewRule,
@@ -195,12 +198,7 @@ export const Unsqueeze: Op = defineOp<{ readonly axes: readonly number[] | undef
     for (let i = 0; i < rank; i++) out.push(axes.includes(i) ? 1 : (x.shape[j++] as Dim));
     return [{ dtype: x.dtype, shape: out }];
   },
-  fold: (vals, _a, ctx) => {
-    const x = vals[0];
-    if (!x) return [];
-    const shape = Unsqueeze.infer({ ...ctx, inputs: [{ dtype: x.dtype, shape: x.shape }, ctx.inputs[1]] })[0]?.shape ?? [];
-    return isConcrete(shape) ? [{ dtype: x.dtype, shape, data: x.data }] : [];
-  },
+  fold: (vals, _a, ctx) => foldView(Unsqueeze, vals, ctx),
   cost: () => noCost(),
   gradient: reshapeBack(),
   sharding: viewRule,
