@@ -44,9 +44,11 @@ export interface PipelineStage {
   readonly layers: readonly [number, number];
   readonly devices: readonly number[];
   readonly mesh: LogicalMesh;
+  /** Exact: the stage's whole layer range planned by the intra-op pass on its mesh. */
   readonly seconds: number;
-  /** Each layer's intra-op plan on this stage's mesh. */
-  readonly layerPlans: readonly LayerOnMesh[];
+  /** What the DP saw: the sum of the stage's layers planned one at a time. */
+  readonly estimatedSeconds: number;
+  readonly plan: LayerOnMesh;
 }
 
 export interface PipelinePlan {
@@ -176,18 +178,22 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   if (!stagePlan) return undefined;
   const placement = place(opts.cluster, stagePlan.stages.map((s) => s.option.devices));
   if (!placement) return undefined;
-  const stages: PipelineStage[] = stagePlan.stages.map((s, i) => {
+  // The DP worked from per-layer sums, which miss resharding between a stage's layers:
+  // plan each chosen stage's whole range on its mesh, and price the pipeline with those.
+  const stages: PipelineStage[] = [];
+  for (const [i, s] of stagePlan.stages.entries()) {
     const m = meshes[s.option.submesh];
     const devices = placement[i] ?? [];
-    const mesh = m ? logicalMeshes(opts.cluster, devices).find((x) => x.shape.join('x') === m.mesh.shape.join('x')) ?? m.mesh : logicalMeshes(opts.cluster, devices)[0];
-    return {
-      layers: [s.first, s.last] as const,
-      devices,
-      mesh: mesh as LogicalMesh,
-      seconds: s.seconds,
-      layerPlans: (m?.layers.slice(s.first, s.last + 1) ?? []).filter((x): x is LayerOnMesh => x !== undefined),
-    };
-  });
+    const mesh = (m ? (logicalMeshes(opts.cluster, devices).find((x) => x.shape.join('x') === m.mesh.shape.join('x')) ?? m.mesh) : logicalMeshes(opts.cluster, devices)[0]) as LogicalMesh;
+    const g = layerRangeGraph(tg, clustering, s.first, s.last);
+    const r = rangeRoles(roles, g);
+    solves++;
+    const plan = await planIntraOp(g, r, meshFromLogical(mesh), opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds });
+    if (plan.solution.status === 'infeasible') return undefined;
+    const boundary = s.first > 0 ? s.seconds - s.option.seconds : 0;
+    const exact: LayerOnMesh = { plan, seconds: plan.computeSeconds + plan.communicationSeconds, ...memorySplit(plan, g, r, grads) };
+    stages.push({ layers: [s.first, s.last] as const, devices, mesh, seconds: exact.seconds + boundary, estimatedSeconds: s.seconds, plan: exact });
+  }
   const S = stages.length;
   const transfer = stages.slice(1).map((s) => {
     const bytes = clustering.boundaryBytes[s.layers[0] - 1] ?? 0;

@@ -7,7 +7,8 @@ import type { Command } from 'commander';
 import { AutoparError } from '../errors.js';
 import { compareStrategies } from '../planner/compare.js';
 import { compileModel, type CompileOptions, type ProgressEvent } from '../planner/compile.js';
-import { buildPlanJson, compileSummary, writePlan } from '../planner/plan-json.js';
+import { buildPlanJson, type CompileSummary, compileSummary, type PlanJson, writePlan } from '../planner/plan-json.js';
+import { compilePipeline } from '../planner/pipeline.js';
 import { collect, parseDims, printJson, runCommand } from './output.js';
 
 interface PlanFlags {
@@ -147,20 +148,34 @@ export function registerCompile(program: Command): void {
     .action(async (modelArg: string | undefined, o: PlanFlags & { strategy?: string; out?: string }) => {
       await runCommand(o.debug === true, async () => {
         const model = withExample(modelArg, o);
-        const compiled = await compileModel({ ...options(model, o, progressPrinter(o.json === true)), strategy: o.strategy });
-        const plan = buildPlanJson(compiled);
+        const base = options(model, o, progressPrinter(o.json === true));
+        let plan: PlanJson;
+        let summary: CompileSummary;
+        let deviceName: string;
+        let batch: number;
+        if (o.strategy === 'pipeline') {
+          const r = await compilePipeline(base);
+          ({ plan, summary } = r);
+          deviceName = r.plan.cluster.device;
+          batch = r.plan.batch;
+        } else {
+          const compiled = await compileModel({ ...base, strategy: o.strategy });
+          plan = buildPlanJson(compiled);
+          summary = compileSummary(compiled, plan);
+          deviceName = compiled.device.name;
+          batch = compiled.batch;
+        }
         // Default output beside the caller, not beside the model (which may be read-only).
         const out = o.out ?? `${path.basename(model).replace(/\.onnx$/i, '')}.autopar`;
         const file = writePlan(out, plan);
-        const summary = compileSummary(compiled, plan);
         if (o.json) return printJson({ ...summary, plan: file });
         const comm = Object.entries(summary.communicationByKind).map(([k, v]) => `${k} ${v.count}x ${(v.bytes / 2 ** 20).toFixed(1)} MiB`).join(', ');
         process.stdout.write(
           [
             `model       ${summary.model} (${summary.mode}, strategy ${summary.strategy})`,
-            `cluster     ${summary.devices} x ${compiled.device.name}, mesh [${summary.stages[0]?.meshShape.join(', ')}]`,
+            `cluster     ${summary.devices} x ${deviceName}, ${summary.stages.length > 1 ? `${summary.stages.length} stages (${summary.stages.map((st) => `layers ${st.layers[0]}-${st.layers[1]} on [${st.meshShape.join('x')}]`).join(', ')}), ${summary.microbatches} micro-batches, 1F1B` : `mesh [${summary.stages[0]?.meshShape.join(', ')}]`}`,
             `step        ${(summary.stepTimeSeconds * 1e3).toFixed(3)} ms (compute ${(plan.cost.computeSeconds * 1e3).toFixed(3)} ms, communication ${(plan.cost.communicationSeconds * 1e3).toFixed(3)} ms, not overlapped)`,
-            `throughput  ${summary.throughputSamplesPerSecond.toFixed(1)} samples/s at batch ${compiled.batch}`,
+            `throughput  ${summary.throughputSamplesPerSecond.toFixed(1)} samples/s at batch ${batch}`,
             `memory      ${gib(summary.peakMemoryBytesPerDevice)} of ${gib(summary.memoryLimitBytesPerDevice)} per device (resident: parameters, optimizer states, gradients, saved activations)`,
             `collectives ${comm || 'none'}`,
             `solver      ${summary.solver.name} ${summary.solver.status}, gap ${summary.solver.gap.toExponential(1)}; planned in ${summary.planningSeconds.toFixed(2)} s`,

@@ -1,7 +1,8 @@
 /** `autopar compare`: every built-in strategy and `auto`, in one cost model. */
 import { AutoparError } from '../errors.js';
 import { compileModel, type CompileOptions } from './compile.js';
-import { buildPlanJson } from './plan-json.js';
+import { buildPlanJson, type PlanJson } from './plan-json.js';
+import { compilePipeline } from './pipeline.js';
 
 export interface CompareRow {
   readonly strategy: string;
@@ -29,15 +30,19 @@ export async function compareStrategies(opts: Omit<CompileOptions, 'strategy'>):
   let devices = 0;
   for (const strategy of BUILTIN_STRATEGIES) {
     try {
-      const c = await compileModel({ ...opts, strategy });
-      const plan = buildPlanJson(c);
-      model = c.model;
-      devices = c.cluster.devices.length;
+      let plan: PlanJson;
+      if (strategy === 'pipeline') {
+        plan = (await compilePipeline(opts)).plan;
+      } else {
+        plan = buildPlanJson(await compileModel({ ...opts, strategy }));
+      }
+      model = plan.model;
+      devices = plan.cluster.devices;
       rows.push({
         strategy,
         feasible: true,
         stepTimeSeconds: plan.cost.stepTimeSeconds,
-        throughputSamplesPerSecond: c.batch / plan.cost.stepTimeSeconds,
+        throughputSamplesPerSecond: plan.batch / plan.cost.stepTimeSeconds,
         peakMemoryBytesPerDevice: plan.cost.peakMemoryBytesPerDevice,
         communicationBytesPerStep: plan.cost.communicationBytesPerStep,
         meshShape: plan.stages[0]?.mesh.shape ?? null,

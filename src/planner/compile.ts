@@ -81,7 +81,7 @@ export interface Compiled {
 }
 
 /** The symbolic dimension `--batch` binds: --batch-dim, else the first input's leading dim. */
-function batchBinding(raw: Graph, opts: CompileOptions): { dims: Record<string, number>; batch: number | undefined } {
+export function batchBinding(raw: Graph, opts: CompileOptions): { dims: Record<string, number>; batch: number | undefined } {
   const dims: Record<string, number> = { ...(opts.dims ?? {}) };
   const lead = raw.inputs[0]?.type.shape[0];
   if (opts.batch === undefined) return { dims, batch: typeof lead === 'number' ? lead : typeof lead === 'string' ? dims[lead] : undefined };
@@ -105,7 +105,7 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
     last = now;
   };
   if (opts.precision === 'mixed') throw new AutoparError('E_USAGE', "--precision mixed is not implemented yet (the cost model has the formulas, the planner does not lower dtypes); use --precision model");
-  if (opts.microbatches !== undefined && opts.microbatches !== 1) throw new AutoparError('E_USAGE', `--microbatches ${opts.microbatches}: micro-batches belong to pipelined plans, which need the inter-op planner this version does not have; use 1`);
+  if (opts.microbatches !== undefined && opts.microbatches !== 1) throw new AutoparError('E_USAGE', `--microbatches ${opts.microbatches}: micro-batches belong to pipelined plans; use --strategy pipeline`);
   const strategy: StrategyName = parseStrategy(opts.strategy ?? 'auto');
   const cluster = typeof opts.cluster === 'string' ? loadCluster(opts.cluster) : opts.cluster;
   const types = new Set(cluster.groups.map((gr) => gr.device.name));

@@ -27,13 +27,13 @@ export function parseStrategy(text: string): StrategyName {
     case 'megatron':
       return { kind: text };
     case 'pipeline':
-      throw new AutoparError('E_USAGE', "--strategy pipeline needs the inter-op (pipeline) planner, which this version does not have yet; use auto, dp, megatron, zero3 or dp=D,tp=T");
+      throw new AutoparError('E_INTERNAL', 'parseStrategy: --strategy pipeline is handled by compilePipeline');
     default: {
       const m = /^dp=(\d+),tp=(\d+)(?:,pp=(\d+))?$/.exec(text);
       if (!m) throw new AutoparError('E_USAGE', `--strategy '${text}' is not a strategy; use auto, dp, megatron, zero3, pipeline, or dp=D,tp=T,pp=P`);
       const [dp, tp, pp] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 1)];
       if (dp < 1 || tp < 1 || pp < 1) throw new AutoparError('E_USAGE', `--strategy ${text}: degrees must be at least 1`);
-      if (pp > 1) throw new AutoparError('E_USAGE', `--strategy ${text}: pipeline parallelism (pp > 1) needs the inter-op planner, which this version does not have yet; use pp=1`);
+      if (pp > 1) throw new AutoparError('E_USAGE', `--strategy ${text}: pipeline parallelism (pp > 1) is not supported as a manual grid yet; use --strategy pipeline (stages chosen automatically) or pp=1`);
       return { kind: 'grid', dp, tp, pp };
     }
   }

@@ -34,7 +34,7 @@ export interface PlanJson {
   readonly strategy: string;
   readonly batch: number;
   readonly cluster: { readonly name: string; readonly file: string; readonly devices: number; readonly hosts: number; readonly device: string };
-  readonly schedule: { readonly kind: 'none'; readonly microbatches: 1 };
+  readonly schedule: { readonly kind: 'none' | 'gpipe' | '1f1b'; readonly microbatches: number };
   readonly stages: readonly {
     readonly devices: readonly number[];
     readonly mesh: { readonly shape: readonly number[]; readonly axes: readonly string[] };
@@ -165,7 +165,15 @@ export function buildPlanJson(c: Compiled): PlanJson {
 
 function solverJson(c: Compiled): SolverJson {
   const s = c.best.plan.solution;
-  return { name: s.solver, status: s.status, objective: s.objective, bound: s.bound, gap: s.gap };
+  return finiteSolver({ name: s.solver, status: s.status, objective: s.objective, bound: s.bound, gap: s.gap });
+}
+
+/**
+ * JSON has no Infinity: an unknown gap (no bound was proven) is written as 1 (100%)
+ * and an unknown bound as 0, so `gap` stays a number as CLI.md promises.
+ */
+export function finiteSolver(s: SolverJson): SolverJson {
+  return { ...s, bound: Number.isFinite(s.bound) ? s.bound : 0, gap: Number.isFinite(s.gap) ? s.gap : 1 };
 }
 
 export function compileSummary(c: Compiled, plan: PlanJson): CompileSummary {

@@ -1,0 +1,171 @@
+/**
+ * `autopar compile --strategy pipeline`: the experimental inter-op planner behind the
+ * same CLI.md outputs. Micro-batching needs a model whose batch dimension is symbolic
+ * (the training graph is built at the micro-batch size); the number of micro-batches
+ * is searched among 1, 2, 4, 8 (those dividing the batch) unless --microbatches says.
+ */
+import path from 'node:path';
+import { loadCostModel } from '../../cost-models/calibrated.js';
+import { planPipeline, type PipelinePlan } from '../../passes/inter-op/pipeline.js';
+import { unfuseProjections } from '../../passes/unfuse-projections.js';
+import { loadCluster } from '../cluster/load.js';
+import { axisGroups } from '../cluster/mesh.js';
+import { AutoparError } from '../errors.js';
+import { importOnnx } from '../onnx/import.js';
+import type { ShardingSpec } from '../sharding/spec.js';
+import { buildTrainingGraph, type TrainingGraph } from '../training/build.js';
+import { batchBinding, type CompileOptions } from './compile.js';
+import { type CollectiveJson, type CompileSummary, finiteSolver, type PlanJson, type ShardingJson } from './plan-json.js';
+
+const json = (s: ShardingSpec | undefined, rank: number): ShardingJson => (s ? { dims: s.dims.map((d) => [...d]), partial: [...s.partial] } : { dims: Array.from({ length: rank }, () => []), partial: [] });
+
+function byKind(cs: readonly CollectiveJson[]): Record<string, { count: number; bytes: number }> {
+  const out: Record<string, { count: number; bytes: number }> = {};
+  for (const c of cs) {
+    const k = (out[c.kind] ??= { count: 0, bytes: 0 });
+    k.count += 1;
+    k.bytes += c.bytes;
+  }
+  return out;
+}
+
+export interface PipelineCompiled {
+  readonly plan: PlanJson;
+  readonly summary: CompileSummary;
+}
+
+export async function compilePipeline(opts: CompileOptions): Promise<PipelineCompiled> {
+  const t0 = performance.now();
+  if (typeof opts.model !== 'string') throw new AutoparError('E_USAGE', '--strategy pipeline needs an ONNX model file (its batch dimension is rebound per micro-batch count)');
+  if (opts.mode === 'infer') throw new AutoparError('E_USAGE', '--strategy pipeline plans training steps; use --mode train');
+  const cluster = typeof opts.cluster === 'string' ? loadCluster(opts.cluster) : opts.cluster;
+  const device = cluster.groups[0]?.device;
+  if (!device || new Set(cluster.groups.map((g) => g.device.name)).size > 1) throw new AutoparError('E_USAGE', `${cluster.file}: pipelining needs one device type in this version`);
+  const cost = loadCostModel(opts.profile);
+  const first = importOnnx(opts.model, { dims: opts.dims ?? {} });
+  const { dims, batch } = batchBinding(first.raw, opts);
+  const batchName = opts.batchDim ?? (typeof first.raw.inputs[0]?.type.shape[0] === 'string' ? String(first.raw.inputs[0]?.type.shape[0]) : undefined);
+  if (batch === undefined) throw new AutoparError('E_USAGE', `${opts.model}: bind the batch with --batch N`);
+  const candidates = opts.microbatches !== undefined ? [opts.microbatches] : [1, 2, 4, 8].filter((m) => batch % m === 0 && (m === 1 || batchName !== undefined));
+  if (opts.microbatches !== undefined && (batch % opts.microbatches !== 0 || (opts.microbatches > 1 && batchName === undefined))) {
+    throw new AutoparError('E_USAGE', batchName === undefined ? `${opts.model} has a fixed batch, so it cannot be split into ${opts.microbatches} micro-batches; export it with a dynamic batch dimension` : `--microbatches ${opts.microbatches} does not divide the batch ${batch}`);
+  }
+  let best: { p: PipelinePlan; tg: TrainingGraph; m: number } | undefined;
+  for (const m of candidates) {
+    const bound = batchName ? { ...dims, [batchName]: batch / m } : dims;
+    const graph = unfuseProjections(importOnnx(opts.model, { dims: bound }).graph).graph;
+    const tg = buildTrainingGraph(graph, { loss: opts.loss === 'cross-entropy' ? 'cross_entropy' : 'mse', optimizer: opts.optimizer === 'sgd' ? { kind: 'sgd', lr: 1e-2 } : { kind: 'adam', lr: 1e-3 } });
+    const layers = Math.max(1, Math.min(8, cluster.devices.length));
+    const p = await planPipeline(tg, { cluster, device, cost, layers, microbatches: m, solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds });
+    opts.progress?.({ kind: 'phase', phase: `pipeline M=${m}`, seconds: (performance.now() - t0) / 1000 });
+    if (p && (!best || p.stepTimeSeconds < best.p.stepTimeSeconds)) best = { p, tg, m };
+  }
+  if (!best) throw new AutoparError('E_USAGE', `no pipeline plan of ${path.basename(opts.model)} fits on ${cluster.devices.length} x ${device.name} with ${candidates.join(', ')} micro-batches`);
+  const { p, tg, m } = best;
+  const phaseOf = new Map<string, CollectiveJson['phase']>();
+  tg.graph.nodes.forEach((n, i) => phaseOf.set(n.name, i < tg.forwardNodes ? 'forward' : i < tg.gradientNodes ? 'backward' : 'update'));
+  const firstState = new Map<string, string>();
+  for (const [st, prm] of tg.stateOf) if (!firstState.has(prm)) firstState.set(prm, st);
+  let peak = 0;
+  let communication = 0;
+  let compute = 0;
+  const stages = p.stages.map((st, i) => {
+    const inFlight = Math.min(p.stages.length - i, m);
+    const layouts = new Map<string, ShardingSpec>();
+    const strategies = new Map<string, string>();
+    const collectives: CollectiveJson[] = [];
+    let memory = 0;
+    for (const lp of [st.plan]) {
+      for (const [k, v] of lp.plan.layouts) layouts.set(k, v);
+      for (const [k, v] of lp.plan.strategies) strategies.set(k, v);
+      memory += lp.staticBytes + lp.activationBytes * inFlight;
+      communication += lp.plan.communicationSeconds * m;
+      compute += lp.plan.computeSeconds * m;
+      for (const c of lp.plan.collectives) {
+        const groups = axisGroups(st.mesh.shape, st.mesh.devices, c.axes.map((ax) => st.mesh.axes.findIndex((x) => x.name === ax)));
+        const phase = phaseOf.get(c.consumer) ?? 'update';
+        // Forward and backward collectives repeat per micro-batch; the update's happen once.
+        collectives.push({ kind: c.kind, axes: c.axes, group: groups[0] ?? [], groups, bytes: c.bytes * (phase === 'update' ? 1 : m), seconds: c.seconds, value: c.value, consumer: c.consumer, phase });
+      }
+    }
+    peak = Math.max(peak, memory);
+    const boundary = p.clustering.boundaryBytes[st.layers[1]] ?? 0;
+    const next = p.stages[i + 1];
+    if (next) {
+      // Activations go forward and gradients back across each boundary, every micro-batch.
+      const pair = [st.devices[st.devices.length - 1] ?? 0, next.devices[0] ?? 0];
+      for (const kind of ['send', 'recv'] as const) collectives.push({ kind, axes: [], group: pair, groups: [pair], bytes: boundary * m * 2, seconds: 0, value: `boundary ${st.layers[1]}|${st.layers[1] + 1}`, consumer: `stage ${i + 1}`, phase: 'pipeline' });
+    }
+    const names = new Set(tg.graph.nodes.filter((n) => (p.clustering.layerOf.get(n.name) ?? -1) >= st.layers[0] && (p.clustering.layerOf.get(n.name) ?? -1) <= st.layers[1]).map((n) => n.name));
+    const rank = (v: string): number => tg.graph.types.get(v)?.shape.length ?? 0;
+    return {
+      devices: [...st.devices],
+      mesh: { shape: [...st.mesh.shape], axes: st.mesh.axes.map((a) => a.name) },
+      layers: [st.layers[0], st.layers[1]] as [number, number],
+      parameters: tg.params
+        .filter((q) => {
+          const l = p.clustering.paramLayer.get(q) ?? -1;
+          return l >= st.layers[0] && l <= st.layers[1];
+        })
+        .map((q) => {
+          const s = firstState.get(q);
+          return { name: q, shape: (tg.graph.types.get(q)?.shape ?? []).map(Number), sharding: json(layouts.get(q), rank(q)), optimizerStateSharding: s ? json(layouts.get(s), rank(s)) : null };
+        }),
+      nodes: tg.graph.nodes
+        .filter((n) => names.has(n.name))
+        .map((n) => ({ name: n.name, op: n.op, strategy: strategies.get(n.name) ?? 'replicated', outputs: n.outputs.filter((o) => o !== '').map((o) => ({ name: o, shape: (tg.graph.types.get(o)?.shape ?? []).map(Number), sharding: json(layouts.get(o), rank(o)) })) })),
+      collectives,
+    };
+  });
+  const stepTimeSeconds = p.stepTimeSeconds;
+  const communicationBytesPerStep = stages.reduce((s, st) => s + st.collectives.reduce((t, c) => t + (c.kind === 'recv' ? 0 : c.bytes), 0), 0);
+  // The stage DP is exact over its per-layer estimates; the gap reported is the worst of
+  // the stages' intra-op solves (each stage's range is planned exactly afterwards).
+  const stageSolutions = p.stages.map((st) => st.plan.plan.solution);
+  const solver = finiteSolver({
+    name: `stage-dp + ${[...new Set(stageSolutions.map((x) => x.solver))].join('/')}`,
+    status: stageSolutions.every((x) => x.status === 'optimal') ? 'optimal-stages' : 'time-limit',
+    objective: stepTimeSeconds,
+    bound: stepTimeSeconds * (1 - Math.max(0, ...stageSolutions.map((x) => x.gap))),
+    gap: Math.max(0, ...stageSolutions.map((x) => x.gap)),
+  });
+  const plan: PlanJson = {
+    version: 1,
+    model: path.basename(opts.model),
+    mode: 'train',
+    strategy: 'pipeline',
+    batch,
+    cluster: { name: cluster.name, file: cluster.file, devices: cluster.devices.length, hosts: cluster.hosts.length, device: device.name },
+    schedule: { kind: '1f1b', microbatches: m },
+    stages,
+    cost: {
+      stepTimeSeconds,
+      computeSeconds: compute,
+      communicationSeconds: communication,
+      bubbleSeconds: p.simulation.bubbleSeconds,
+      peakMemoryBytesPerDevice: peak,
+      memoryLimitBytesPerDevice: device.memoryBytes,
+      communicationBytesPerStep,
+      costModel: cost.name,
+    },
+    solver,
+  };
+  const summary: CompileSummary = {
+    model: plan.model,
+    devices: cluster.devices.length,
+    mode: 'train',
+    strategy: 'pipeline',
+    stepTimeSeconds,
+    throughputSamplesPerSecond: batch / stepTimeSeconds,
+    peakMemoryBytesPerDevice: peak,
+    memoryLimitBytesPerDevice: device.memoryBytes,
+    communicationBytesPerStep,
+    microbatches: m,
+    stages: p.stages.map((s) => ({ layers: s.layers, devices: s.devices, meshShape: s.mesh.shape, stageTimeSeconds: s.seconds })),
+    planningSeconds: (performance.now() - t0) / 1000,
+    solver,
+    phases: [],
+    communicationByKind: byKind(stages.flatMap((st) => st.collectives)),
+  };
+  return { plan, summary };
+}
