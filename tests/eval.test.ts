@@ -3,12 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { AutoparError } from '../src/errors.js';
-import { evaluateModel } from '../src/evaluate.js';
 import type { HostTensor } from '../src/ir/host-tensor.js';
 import { compareTensors } from '../src/reference/compare.js';
 import { readReference, writeReference } from '../src/reference/folder.js';
-import { model, runCli, runJson } from './helpers/cli.js';
+import { model, runJson } from './helpers/cli.js';
 import { tempDir } from './helpers/onnx-builder.js';
 
 const TensorError = z.object({ maxAbsError: z.number(), maxRelError: z.number() });

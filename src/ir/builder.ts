@@ -76,6 +76,11 @@ export class GraphBuilder {
     return init && !isFloat(init.type.dtype) ? inlineData(init.data) : undefined;
   }
 
+  /** The inference context of a node already in the graph (gradient rules re-derive windows, axes, slices). */
+  nodeContext(node: Node): NodeContext {
+    return { node, opset: this.base.opset, inputs: node.inputs.map((v) => (v === '' ? undefined : this.type(v))), constant: (i) => this.constantValue(node.inputs[i] ?? '') };
+  }
+
   constant(value: HostTensor, stem = 'const'): string {
     const name = this.fresh(stem);
     this.constants.set(name, value);

@@ -3,7 +3,7 @@ import { AutoparError } from '../errors.js';
 import { numel } from '../ir/host-tensor.js';
 import type { Dim, TensorType } from '../ir/types.js';
 import type { AttrReader } from './attrs.js';
-import type { AttrInit, GraphBuilder } from '../ir/builder.js';
+import type { AttrInit } from '../ir/builder.js';
 import { hostTensor } from '../ir/host-tensor.js';
 import { defineOp, shapeError, type GradRule, type NodeContext, type Op, type TypedOp } from './op.js';
 import { zerosOf } from './shape.js';
@@ -151,7 +151,7 @@ export const Conv = defineOp<ConvAttrs>({
     const xs = b.shape(x);
     const ws = b.shape(w);
     const ys = b.shape(dy);
-    const ctx = gradNodeContext(g.node, b);
+    const ctx = b.nodeContext(g.node);
     const win = resolveWindow(ctx, a, xs.slice(2), a.kernelShape ?? ws.slice(2));
     const n = win.kernel.length;
     let dx: string | undefined;
@@ -186,10 +186,7 @@ export const Conv = defineOp<ConvAttrs>({
   },
 });
 
-/** A NodeContext for re-deriving a forward node's window inside a gradient rule. */
-function gradNodeContext(node: NodeContext['node'], b: GraphBuilder): NodeContext {
-  return { node, opset: b.opset, inputs: node.inputs.map((v) => (v === '' ? undefined : b.type(v))), constant: (i) => b.constantValue(node.inputs[i] ?? '') };
-}
+
 
 export interface ConvTransposeAttrs extends ConvAttrs {
   readonly outputPadding: readonly number[] | undefined;
@@ -239,7 +236,7 @@ export const ConvTranspose = defineOp<ConvTransposeAttrs>({
     if (!x || !w || !dy) return [undefined, undefined, undefined];
     const xs = b.shape(x);
     const ys = b.shape(dy);
-    const win = convTransposeSpatial(gradNodeContext(g.node, b), a, xs.slice(2), b.shape(w).slice(2));
+    const win = convTransposeSpatial(b.nodeContext(g.node), a, xs.slice(2), b.shape(w).slice(2));
     const n = win.kernel.length;
     const spatial = win.kernel.map((_, i) => i + 2);
     const dx = g.needs[0]
@@ -365,7 +362,7 @@ const averagePoolGradient: GradRule<PoolAttrs> = (g, a) => {
   if (a.ceilMode) throw new AutoparError('E_UNSUPPORTED_OP', `node '${g.node.name}' (AveragePool): gradients with ceil_mode=1 are not supported`);
   const xs = b.shape(x);
   const ys = b.shape(dy);
-  const win = resolveWindow(gradNodeContext(g.node, b), a, xs.slice(2), a.kernelShape ?? []);
+  const win = resolveWindow(b.nodeContext(g.node), a, xs.slice(2), a.kernelShape ?? []);
   const n = win.kernel.length;
   const dt = b.type(dy).dtype;
   const ones = b.constant(hostTensor(dt, [1, 1, ...win.kernel], new Array<number>(numel(win.kernel)).fill(1)), 'pool_ones');

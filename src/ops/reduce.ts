@@ -70,7 +70,7 @@ function reduceOp(type: string, differentiable: boolean): TypedOp<ReduceAttrs> {
       const dy = g.dy[0];
       if (!x || !y || !dy || !g.needs[0]) return g.node.inputs.map(() => undefined);
       const xs = b.shape(x);
-      const ctx: NodeContext = { node: g.node, opset: b.opset, inputs: g.node.inputs.map((n) => (n === '' ? undefined : b.type(n))), constant: (i) => b.constantValue(g.node.inputs[i] ?? '') };
+      const ctx = b.nodeContext(g.node);
       const axes = reduceAxes(ctx, a, xs.length);
       const kept = xs.map((d, i) => (axes.includes(i) ? 1 : d));
       const spread = (v: string): string => b.op('Expand', [reshape(b, v, kept), b.ints(xs)]);

@@ -428,7 +428,7 @@ export const Slice = defineOp<null>({
     const none = g.node.inputs.map(() => undefined);
     if (!x || !dy || !g.needs[0]) return none;
     const xs = b.shape(x);
-    const ctx: NodeContext = { node: g.node, opset: b.opset, inputs: g.node.inputs.map((n) => (n === '' ? undefined : b.type(n))), constant: (i) => b.constantValue(g.node.inputs[i] ?? '') };
+    const ctx = b.nodeContext(g.node);
     const p = sliceParams(ctx, xs);
     if (p.steps.some((s) => s !== 1)) throw shapeError(g.node, 'gradients of strided or reversed slices are not supported');
     let cur = dy;

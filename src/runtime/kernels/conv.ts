@@ -5,13 +5,10 @@
  */
 import { AutoparError } from '../../errors.js';
 import { AveragePool, Conv, type ConvAttrs, ConvTranspose, type ConvTransposeAttrs, convTransposeSpatial, MaxPool, type PoolAttrs, resolveWindow, type Window } from '../../ops/conv.js';
-import type { NodeContext } from '../../ops/op.js';
 import { tf } from '../backend.js';
 import { type Kernel, type KernelContext, need } from './kernel.js';
 
-function nodeCtx(k: KernelContext): NodeContext {
-  return { node: k.node, opset: k.opset, inputs: k.inputs, constant: (i) => k.constant(i) };
-}
+
 
 function unsupportedRank(k: KernelContext, rank: number): never {
   throw new AutoparError('E_UNSUPPORTED_OP', `node '${k.node.name}' (${k.node.op}): ${rank - 2}-D spatial inputs are not supported by the tfjs lowering (1-D, 2-D and 3-D are)`);
@@ -61,7 +58,7 @@ function conv(x: readonly (tf.Tensor | undefined)[], k: KernelContext): tf.Tenso
   if (X.rank === 5) return conv3d(X, W, x[2], a, k);
   if (X.rank !== 3 && X.rank !== 4) unsupportedRank(k, X.rank);
   const kernel = a.kernelShape ?? W.shape.slice(2);
-  const win = resolveWindow(nodeCtx(k), a, X.shape.slice(2), kernel);
+  const win = resolveWindow(k, a, X.shape.slice(2), kernel);
   const p = as2d(win, X.rank);
   return tf.tidy(() => {
     const xp = tf.pad(toNHWC(X), [[0, 0], p.pads[0], p.pads[1], [0, 0]]);
@@ -99,7 +96,7 @@ function convTranspose(x: readonly (tf.Tensor | undefined)[], k: KernelContext):
   const W = need(x, 1, k);
   if (X.rank === 5) return convTranspose3d(X, W, x[2], a, k);
   if (X.rank !== 3 && X.rank !== 4) unsupportedRank(k, X.rank);
-  const win = convTransposeSpatial(nodeCtx(k), a, X.shape.slice(2), W.shape.slice(2));
+  const win = convTransposeSpatial(k, a, X.shape.slice(2), W.shape.slice(2));
   const p = as2d(win, X.rank);
   const outSpatial = X.rank === 3 ? [1, win.out[0] ?? 1] : [win.out[0] ?? 1, win.out[1] ?? 1];
   return tf.tidy(() => {
@@ -136,7 +133,7 @@ function pool(x: readonly (tf.Tensor | undefined)[], k: KernelContext, kind: 'ma
   const X = X0;
   if (X.rank === 5) return pool3d(X, a, k, kind);
   if (X.rank !== 3 && X.rank !== 4) unsupportedRank(k, X.rank);
-  const win = resolveWindow(nodeCtx(k), a, X.shape.slice(2), a.kernelShape ?? []);
+  const win = resolveWindow(k, a, X.shape.slice(2), a.kernelShape ?? []);
   const p = as2d(win, X.rank);
   return tf.tidy(() => {
     const xh = toNHWC(X);
@@ -176,7 +173,7 @@ function pool(x: readonly (tf.Tensor | undefined)[], k: KernelContext, kind: 'ma
 function maxPoolWithIndices(x: readonly (tf.Tensor | undefined)[], k: KernelContext): tf.Tensor[] {
   const a = MaxPool.attrsOf(k.node, k.opset);
   const X0 = need(x, 0, k);
-  const win = resolveWindow(nodeCtx(k), a, X0.shape.slice(2), a.kernelShape ?? []);
+  const win = resolveWindow(k, a, X0.shape.slice(2), a.kernelShape ?? []);
   const p = as2d(win, X0.rank);
   const y = pool(x, k, 'max');
   const indices = tf.tidy(() => {
@@ -242,7 +239,7 @@ function pads3(win: Window): [[number, number], [number, number], [number, numbe
 }
 
 function conv3d(X: tf.Tensor, W: tf.Tensor, B: tf.Tensor | undefined, a: ConvAttrs, k: KernelContext): tf.Tensor {
-  const win = resolveWindow(nodeCtx(k), a, X.shape.slice(2), a.kernelShape ?? W.shape.slice(2));
+  const win = resolveWindow(k, a, X.shape.slice(2), a.kernelShape ?? W.shape.slice(2));
   const p = pads3(win);
   return tf.tidy(() => {
     const xp = tf.pad(toNDHWC(X), [[0, 0], ...p, [0, 0]]);
@@ -294,7 +291,7 @@ function zeroInsert(x: tf.Tensor, axis: number, s: number): tf.Tensor {
  * dilated kernel's extent less one, convolved with the flipped kernel.
  */
 function convTranspose3d(X: tf.Tensor, W: tf.Tensor, B: tf.Tensor | undefined, a: ConvTransposeAttrs, k: KernelContext): tf.Tensor {
-  const win = convTransposeSpatial(nodeCtx(k), a, X.shape.slice(2), W.shape.slice(2));
+  const win = convTransposeSpatial(k, a, X.shape.slice(2), W.shape.slice(2));
   const p = pads3(win);
   const strides = triple(win.strides, 1);
   const out = triple(win.out, 1);
@@ -325,7 +322,7 @@ function convTranspose3d(X: tf.Tensor, W: tf.Tensor, B: tf.Tensor | undefined, a
  * wrong results on larger inputs, and this also allows dilations.
  */
 function pool3d(X: tf.Tensor, a: PoolAttrs, k: KernelContext, kind: 'max' | 'avg'): tf.Tensor {
-  const win = resolveWindow(nodeCtx(k), a, X.shape.slice(2), a.kernelShape ?? []);
+  const win = resolveWindow(k, a, X.shape.slice(2), a.kernelShape ?? []);
   const p = pads3(win);
   const kernel = triple(win.kernel, 1);
   const strides = triple(win.strides, 1);

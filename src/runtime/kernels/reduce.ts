@@ -1,5 +1,4 @@
 /** tfjs lowering of reductions and softmax. */
-import type { NodeContext } from '../../ops/op.js';
 import { LogSoftmax, REDUCE_OPS, reduceAxes, Softmax } from '../../ops/reduce.js';
 import { tf } from '../backend.js';
 import { type Kernel, type KernelContext, need } from './kernel.js';
@@ -20,8 +19,7 @@ function reduceKernel(type: string, f: Reducer): Kernel {
     if (!op) throw new Error(`no reduce op ${type}`);
     const a = op.attrsOf(k.node, k.opset);
     const X = need(x, 0, k);
-    const ctx: NodeContext = { node: k.node, opset: k.opset, inputs: k.inputs, constant: (i) => k.constant(i) };
-    const axes = reduceAxes(ctx, a, X.rank);
+    const axes = reduceAxes(k, a, X.rank);
     if (axes.length === 0) return [tf.clone(X)];
     return [f(X, axes, a.keepDims)];
   };

@@ -3,17 +3,14 @@
  * types), so Reshape, Squeeze, Unsqueeze and Flatten are one reshape each.
  */
 import { numel } from '../../ir/host-tensor.js';
-import type { NodeContext } from '../../ops/op.js';
 import { Concat, ConstantOfShape, ShapeOp, sliceParams, Split, Transpose } from '../../ops/shape.js';
 import { tfDtype } from '../tensors.js';
 import { tf } from '../backend.js';
-import { type Kernel, type KernelContext, need, outShape } from './kernel.js';
+import { type Kernel, need, outShape } from './kernel.js';
 
 const reshapeToOutput: Kernel = (x, k) => [tf.reshape(need(x, 0, k), outShape(k))];
 
-function nodeCtx(k: KernelContext): NodeContext {
-  return { node: k.node, opset: k.opset, inputs: k.inputs, constant: (i) => k.constant(i) };
-}
+
 
 function hostInts(x: tf.Tensor | undefined): number[] {
   return x ? Array.from(x.dataSync()) : [];
@@ -50,7 +47,7 @@ export const shapeKernels: Readonly<Record<string, Kernel>> = {
   },
   Slice: (x, k) => {
     const X = need(x, 0, k);
-    const p = sliceParams(nodeCtx(k), X.shape);
+    const p = sliceParams(k, X.shape);
     const size = p.shape.map((d) => (typeof d === 'number' ? d : 0));
     if (p.steps.every((s) => s === 1)) return [tf.slice(X, p.starts, size)];
     // Strided or reversed: gather the chosen indices axis by axis.
