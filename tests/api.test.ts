@@ -1,10 +1,9 @@
 /** The package entry point as users import it (`import { compileModel } from 'autopar'`), built to dist/. */
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from './helpers/cli.js';
+import { runNode } from './helpers/cli.js';
 
 describe("import from 'autopar'", () => {
-  it('exposes the planner and its results through the package exports map', () => {
+  it('exposes the planner and its results through the package exports map', async () => {
     const script = `
       const m = await import('autopar');
       const c = await m.compileModel({ model: 'tests/fixtures/models/mlp.onnx', cluster: 'examples/clusters/1x2-a100.yaml' });
@@ -12,7 +11,7 @@ describe("import from 'autopar'", () => {
       const summary = m.compileSummary(c, plan);
       console.log(JSON.stringify({ devices: summary.devices, step: summary.stepTimeSeconds, params: plan.stages[0].parameters.length, hasTrain: typeof m.buildTrainingGraph }));
     `;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = await runNode(['--input-type=module', '-e', script], { timeoutMs: 60_000 });
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout) as { devices: number; step: number; params: number; hasTrain: string };
     expect(out.devices).toBe(2);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AutoparError, type ErrorCode } from '../src/errors.js';
 import { importOnnx, type ImportOptions } from '../src/onnx/import.js';
-import { type CliResult, model, runCli, runCliAsync } from './helpers/cli.js';
+import { type CliResult, model, runCli } from './helpers/cli.js';
 import { type ModelSpec, tempDir, writeModel } from './helpers/onnx-builder.js';
 
 const tmp = tempDir('bad-input');
@@ -168,7 +168,7 @@ describe('bad inputs: one clear line, non-zero exit, the right AutoparError', ()
     // All CLI runs at once: each spends most of its time starting up.
     const runs = CASES.map(async (c, index) => {
       const dimArgs = Object.entries(c.dims ?? {}).flatMap(([k, v]) => ['--dim', `${k}=${v}`]);
-      cli.set(c.name, await runCliAsync(['inspect', files.get(c.name) ?? '', ...dimArgs, ...(jsonFor(index) ? ['--json'] : [])]));
+      cli.set(c.name, await runCli(['inspect', files.get(c.name) ?? '', ...dimArgs, ...(jsonFor(index) ? ['--json'] : [])]));
     });
     await Promise.all(runs);
   });
@@ -201,16 +201,16 @@ describe('bad inputs: one clear line, non-zero exit, the right AutoparError', ()
     });
   }
 
-  it('--debug adds the stack trace (and only then)', () => {
+  it('--debug adds the stack trace (and only then)', async () => {
     const file = files.get('a shape mismatch (MatMul 3x4 by 5x6)') ?? '';
-    const r = runCli(['inspect', file, '--debug']);
+    const r = await runCli(['inspect', file, '--debug']);
     expect(r.status).not.toBe(0);
     expect(r.stderr.split('\n').length).toBeGreaterThan(2);
     expect(r.stderr).toMatch(/\bat .*:\d+:\d+/);
   });
 
-  it('a malformed --dim is a usage error (exit 2)', () => {
-    const r = runCli(['inspect', model('gpt2_tiny_opset17.onnx'), '--dim', 'batch=zero']);
+  it('a malformed --dim is a usage error (exit 2)', async () => {
+    const r = await runCli(['inspect', model('gpt2_tiny_opset17.onnx'), '--dim', 'batch=zero']);
     expect(r.status).toBe(2);
     expect(expectOneCleanLine(r.stderr)).toContain('NAME=VALUE');
   });

@@ -55,9 +55,9 @@ const PlanFile = z.object({
 });
 
 describe('autopar compile', () => {
-  it('prints the CLI.md fields and writes a plan.json with every layout and collective', () => {
+  it('prints the CLI.md fields and writes a plan.json with every layout and collective', async () => {
     const out = path.join(tmp, 'mlp');
-    const r = CompileJson.parse(runJson(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--out', out]));
+    const r = CompileJson.parse(await runJson(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--out', out]));
     expect(r.devices).toBe(4);
     expect(r.mode).toBe('train');
     expect(r.stages[0]?.devices).toEqual([0, 1, 2, 3]);
@@ -73,7 +73,7 @@ describe('autopar compile', () => {
     expect(fs.readdirSync(out).filter((f) => f.includes('.tmp'))).toEqual([]);
   }, 120_000);
 
-  it('rejects mistakes with one line: a bad strategy, a mesh that does not cover the cluster, a batch dp cannot split', () => {
+  it('rejects mistakes with one line: a bad strategy, a mesh that does not cover the cluster, a batch dp cannot split', async () => {
     const cases: [string[], RegExp][] = [
       [['--strategy', 'tensorwise'], /--strategy 'tensorwise' is not a strategy/],
       [['--mesh', '3x2'], /--mesh 3x2 does not cover the 4 devices/],
@@ -82,39 +82,39 @@ describe('autopar compile', () => {
     ];
     for (const [flags, msg] of cases) {
       const args = ['compile', model('gpt2_tiny_opset17.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--batch', '2', '--out', path.join(tmp, 'bad'), ...flags];
-      const r = runCli(args);
+      const r = await runCli(args);
       expect(r.status, flags.join(' ')).not.toBe(0);
       expect(r.stderr.trim().split('\n'), flags.join(' ')).toHaveLength(1);
       expect(r.stderr, flags.join(' ')).toMatch(msg);
     }
-    const dp = runCli(['compile', model('gpt2_tiny_opset17.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--batch', '6', '--strategy', 'dp', '--loss', 'cross-entropy']);
+    const dp = await runCli(['compile', model('gpt2_tiny_opset17.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--batch', '6', '--strategy', 'dp', '--loss', 'cross-entropy']);
     expect(dp.status).not.toBe(0);
     expect(dp.stderr).toMatch(/batch 6, which does not divide into 4 data-parallel replicas/);
   }, 120_000);
 });
 
 describe('autopar compile --pin', () => {
-  it('keeps a pinned layout and plans the rest; an impossible pin names the value', () => {
+  it('keeps a pinned layout and plans the rest; an impossible pin names the value', async () => {
     const pins = path.join(tmp, 'pins.json');
     fs.writeFileSync(pins, JSON.stringify({ 'layers.1.weight': '[-, x]', x: '[x, -]' }));
     const out = path.join(tmp, 'pinned');
-    runJson(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--mesh', '4', '--pin', pins, '--out', out]);
+    await runJson(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--mesh', '4', '--pin', pins, '--out', out]);
     const plan = PlanFile.parse(JSON.parse(fs.readFileSync(path.join(out, 'plan.json'), 'utf8')));
     const w = plan.stages[0]?.parameters.find((p) => p.name === 'layers.1.weight');
     expect(w?.sharding).toEqual({ dims: [[], ['x']], partial: [] });
     fs.writeFileSync(pins, JSON.stringify({ 'layers.1.weight': '[x, x]' }));
-    const bad = runCli(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--mesh', '4', '--pin', pins, '--out', out]);
+    const bad = await runCli(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--mesh', '4', '--pin', pins, '--out', out]);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/layers\.1\.weight/);
     fs.writeFileSync(pins, JSON.stringify({ 'no.such.value': '[x, -]' }));
-    expect(runCli(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--pin', pins, '--out', out]).stderr).toMatch(/pinned value 'no\.such\.value' is not in the planned graph/);
+    expect((await runCli(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--pin', pins, '--out', out])).stderr).toMatch(/pinned value 'no\.such\.value' is not in the planned graph/);
   }, 120_000);
 });
 
 describe('autopar compile on the bundled example', () => {
-  it('plans with no model argument (the README quick start)', () => {
+  it('plans with no model argument (the README quick start)', async () => {
     const out = path.join(tmp, 'example');
-    const r = CompileJson.parse(runJson(['compile', '--out', out]));
+    const r = CompileJson.parse(await runJson(['compile', '--out', out]));
     expect(r.model).toBe('gpt2_tiny.onnx');
     expect(r.devices).toBe(4);
     expect(fs.existsSync(path.join(out, 'plan.json'))).toBe(true);
@@ -122,9 +122,9 @@ describe('autopar compile on the bundled example', () => {
 });
 
 describe('autopar compare', () => {
-  it('lists every strategy with figures; auto is best or tied', () => {
+  it('lists every strategy with figures; auto is best or tied', async () => {
     const Row = z.object({ strategy: z.string(), feasible: z.boolean(), stepTimeSeconds: z.number().nullable(), peakMemoryBytesPerDevice: z.number().nullable(), communicationBytesPerStep: z.number().nullable(), reason: z.string().optional() });
-    const r = z.object({ strategies: z.array(Row), best: z.string() }).parse(runJson(['compare', model('gpt2_tiny.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--loss', 'cross-entropy']));
+    const r = z.object({ strategies: z.array(Row), best: z.string() }).parse(await runJson(['compare', model('gpt2_tiny.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--loss', 'cross-entropy']));
     expect(r.strategies.map((s) => s.strategy)).toEqual(['auto', 'dp', 'megatron', 'zero3', 'pipeline']);
     const auto = r.strategies.find((s) => s.strategy === 'auto');
     for (const s of r.strategies.filter((x) => x.feasible)) expect(auto?.stepTimeSeconds ?? Infinity, s.strategy).toBeLessThanOrEqual((s.stepTimeSeconds ?? 0) * (1 + 1e-9));
@@ -137,11 +137,11 @@ describe('autopar compare', () => {
 });
 
 describe('autopar compile --strategy pipeline', () => {
-  it('plans stages on a two-host cluster with micro-batches and writes a multi-stage plan.json', () => {
+  it('plans stages on a two-host cluster with micro-batches and writes a multi-stage plan.json', async () => {
     const cluster = path.join(tmp, 'two-hosts.yaml');
     fs.writeFileSync(cluster, 'hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n');
     const out = path.join(tmp, 'pipe');
-    const r = CompileJson.parse(runJson(['compile', model('gpt2_tiny_opset17.onnx'), '--cluster', cluster, '--batch', '8', '--loss', 'cross-entropy', '--strategy', 'pipeline', '--microbatches', '4', '--out', out]));
+    const r = CompileJson.parse(await runJson(['compile', model('gpt2_tiny_opset17.onnx'), '--cluster', cluster, '--batch', '8', '--loss', 'cross-entropy', '--strategy', 'pipeline', '--microbatches', '4', '--out', out]));
     expect(r.microbatches).toBe(4);
     const plan = PlanFile.parse(JSON.parse(fs.readFileSync(path.join(out, 'plan.json'), 'utf8')));
     expect(plan.schedule).toEqual({ kind: '1f1b', microbatches: 4 });

@@ -32,10 +32,10 @@ function expectSameTensor(got: HostTensor | undefined, want: HostTensor | undefi
 
 describe('autopar eval --json against the reference folders', () => {
   for (const name of ['mlp', 'gpt2_tiny']) {
-    it(`${name}: every output within 1e-4 relative; --save writes a folder that reads back`, () => {
+    it(`${name}: every output within 1e-4 relative; --save writes a folder that reads back`, async () => {
       const ref = model(`${name}.reference`);
       const saved = path.join(tmp, `${name}.saved`);
-      const r = EvalJson.parse(runJson(['eval', model(`${name}.onnx`), '--reference', ref, '--save', saved]));
+      const r = EvalJson.parse(await runJson(['eval', model(`${name}.onnx`), '--reference', ref, '--save', saved]));
       const want = readReference(ref);
       expect(Object.keys(r.outputs).sort()).toEqual(Object.keys(want.manifest.outputs).sort());
       for (const [out, err] of Object.entries(r.outputs)) {
@@ -62,7 +62,7 @@ describe('autopar eval --json against the reference folders', () => {
       expect(again).toEqual(reported);
 
       // Evaluating against the saved folder: same inputs, so the same outputs.
-      const self = EvalJson.parse(runJson(['eval', model(`${name}.onnx`), '--reference', saved]));
+      const self = EvalJson.parse(await runJson(['eval', model(`${name}.onnx`), '--reference', saved]));
       for (const err of Object.values(self.outputs)) expect(err.maxRelError).toBeLessThanOrEqual(1e-6);
     });
   }

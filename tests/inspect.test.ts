@@ -35,9 +35,9 @@ function flopsOf(spec: ModelSpec, dims: Record<string, number> = {}): number {
 }
 
 describe('autopar inspect --json on the fixtures', () => {
-  it('resnet18: 11,680,872 parameters without its weights file', () => {
+  it('resnet18: 11,680,872 parameters without its weights file', async () => {
     expect(fs.existsSync(model('resnet18.weights.bin'))).toBe(false);
-    const r = InspectJson.parse(runJson(['inspect', model('resnet18.onnx')]));
+    const r = InspectJson.parse(await runJson(['inspect', model('resnet18.onnx')]));
     expect(r.parameters).toBe(11_680_872);
     expect(r.parameterBytes).toBe(11_680_872 * 4);
     expect(r.ops['Conv']).toBe(20);
@@ -45,8 +45,8 @@ describe('autopar inspect --json on the fixtures', () => {
     expect(r.outputs[0]?.shape).toEqual([8, 1000]);
   });
 
-  it('gpt2_tiny_opset17 with --dim batch=8: the inputs show batch 8 and nothing is defaulted', () => {
-    const r = InspectJson.parse(runJson(['inspect', model('gpt2_tiny_opset17.onnx'), '--dim', 'batch=8']));
+  it('gpt2_tiny_opset17 with --dim batch=8: the inputs show batch 8 and nothing is defaulted', async () => {
+    const r = InspectJson.parse(await runJson(['inspect', model('gpt2_tiny_opset17.onnx'), '--dim', 'batch=8']));
     expect(r.opset).toBe(17);
     expect(r.inputs).toEqual([{ name: 'idx', dtype: 'int64', shape: [8, 64] }]);
     expect(r.outputs[0]?.shape).toEqual([8, 64, 512]);
@@ -56,12 +56,12 @@ describe('autopar inspect --json on the fixtures', () => {
     for (const op of ['Shape', 'Range', 'ConstantOfShape']) expect(r.ops[op]).toBeUndefined();
   });
 
-  it('gpt2_tiny_opset17 without --dim reports the defaulted batch, in JSON and in the human output', () => {
-    const r = InspectJson.parse(runJson(['inspect', model('gpt2_tiny_opset17.onnx')]));
+  it('gpt2_tiny_opset17 without --dim reports the defaulted batch, in JSON and in the human output', async () => {
+    const r = InspectJson.parse(await runJson(['inspect', model('gpt2_tiny_opset17.onnx')]));
     expect(r.defaultedDims).toEqual(['batch']);
     expect(r.dims).toEqual({ batch: 1 });
     expect(r.inputs[0]?.shape).toEqual([1, 64]);
-    const human = runCli(['inspect', model('gpt2_tiny_opset17.onnx')]);
+    const human = await runCli(['inspect', model('gpt2_tiny_opset17.onnx')]);
     expect(human.status).toBe(0);
     expect(human.stdout).toMatch(/default.*batch|batch.*default/);
     // FLOPs scale with the batch: everything in this model is per-sample.
@@ -185,14 +185,14 @@ describe('forward FLOPs of single contractions (hand-computed)', () => {
     expect(flopsOf(spec)).toBe(2 * (1 * 4 * 4 * 4) * (3 * 3 * 3)); // 3456
   });
 
-  it('the CLI reports the same FLOPs as the API for a built conv model', () => {
+  it('the CLI reports the same FLOPs as the API for a built conv model', async () => {
     const file = writeModel(tmp, 'conv', {
       inputs: [{ name: 'x', dtype: 'float32', shape: [2, 4, 9, 7] }],
       outputs: ['y'],
       initializers: [{ name: 'w', dtype: 'float32', dims: [6, 2, 3, 2] }],
       nodes: [{ op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], attrs: { group: { int: 2 }, strides: { ints: [2, 1] }, pads: { ints: [1, 0, 1, 1] } } }],
     });
-    const r = InspectJson.parse(runJson(['inspect', file]));
+    const r = InspectJson.parse(await runJson(['inspect', file]));
     expect(r.forwardFlops).toBe(2 * (2 * 6 * 5 * 7) * (2 * 3 * 2)); // 10080
     expect(r.parameters).toBe(6 * 2 * 3 * 2);
   });

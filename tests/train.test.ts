@@ -28,9 +28,9 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('eval --train against PyTorch', () => {
   for (const name of ['mlp', 'gpt2_tiny']) {
-    it(`${name}: loss within 1e-4, every initializer gradient within 1e-3`, () => {
+    it(`${name}: loss within 1e-4, every initializer gradient within 1e-3`, async () => {
       const save = path.join(tmp, `${name}.saved`);
-      const r = TrainJson.parse(runJson(['eval', model(`${name}.onnx`), '--reference', model(`${name}.reference`), '--train', '--save', save]));
+      const r = TrainJson.parse(await runJson(['eval', model(`${name}.onnx`), '--reference', model(`${name}.reference`), '--train', '--save', save]));
       const manifest = readReference(model(`${name}.reference`)).manifest;
       expect(r.loss.relError).toBeLessThanOrEqual(1e-4);
       expect(r.gradients.count).toBe(Object.keys(manifest.gradients ?? {}).length);

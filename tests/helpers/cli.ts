@@ -1,5 +1,5 @@
 /** Runs the built CLI (`dist/src/cli/main.js`, built by `npm test` before vitest) as a user would. */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,23 +18,14 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function runCli(args: readonly string[], opts: { timeoutMs?: number } = {}): CliResult {
-  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: build first (npm test runs tsc before vitest)`);
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: opts.timeoutMs ?? 60_000,
-    env: { ...process.env, NODE_NO_WARNINGS: '1' },
-  });
-  if (r.error) throw r.error;
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** The same, without blocking: start several and await them together (the CLI is slow to start). */
-export function runCliAsync(args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
-  if (!fs.existsSync(CLI)) return Promise.reject(new Error(`${CLI} is missing: build first (npm test runs tsc before vitest)`));
+/**
+ * Runs `node ARGS` in a child process without blocking this one: vitest's worker must keep
+ * answering its RPC (a synchronous wait over 60 s fails the run with "Timeout calling
+ * onTaskUpdate" even when every test passes).
+ */
+export function runNode(args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' }, timeout: opts.timeoutMs ?? 60_000 });
+    const child = spawn(process.execPath, [...args], { cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' }, timeout: opts.timeoutMs ?? 90_000 });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -44,9 +35,15 @@ export function runCliAsync(args: readonly string[], opts: { timeoutMs?: number 
   });
 }
 
+/** Runs the built CLI as a user would (several may run at once: the CLI is slow to start). */
+export function runCli(args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+  if (!fs.existsSync(CLI)) return Promise.reject(new Error(`${CLI} is missing: build first (npm test runs tsc before vitest)`));
+  return runNode([CLI, ...args], opts);
+}
+
 /** Runs a command that must succeed with `--json` and parses its stdout. */
-export function runJson(args: readonly string[]): unknown {
-  const r = runCli([...args, '--json']);
+export async function runJson(args: readonly string[]): Promise<unknown> {
+  const r = await runCli([...args, '--json']);
   if (r.status !== 0) throw new Error(`autopar ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return JSON.parse(r.stdout) as unknown;
 }
