@@ -1,0 +1,122 @@
+/**
+ * Starts one worker thread per device on this machine, each running a program from a user
+ * module with a Communicator over shared memory, and waits for all of them. The first
+ * failure (a program that throws, a worker that dies, a collective that times out) ends the
+ * whole run: the other workers are terminated and the promise rejects with a RunError
+ * naming the rank and the label of the collective. The main thread only waits on events,
+ * never on Atomics, so it stays responsive (vitest, a CLI progress display).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { CollectiveCounts } from '../communicator.js';
+import { RunError } from '../errors.js';
+import type { WorkerMessage, WorkerSetup } from './messages.js';
+import { ControlLayout, FAILED, createShared, defaultSlotBytes } from './shared-state.js';
+
+export interface ThreadRunOptions {
+  /** Number of workers (devices). */
+  readonly workers: number;
+  /** Path or file: URL of an ES module, compiled JavaScript (workers do not load TypeScript). */
+  readonly module: string;
+  /** Exported function `(comm, args) => result` to run; default 'default'. */
+  readonly exportName?: string;
+  /** Arguments of rank r's program (structured-cloneable); default undefined. */
+  readonly args?: (rank: number) => unknown;
+  /** Longest wait of a collective without progress before the run fails; default 60 s. */
+  readonly timeoutMs?: number;
+  /** Bytes of each of the two shared regions per worker (the segment size of collectives). */
+  readonly slotBytes?: number;
+}
+
+export interface ThreadRunResult {
+  /** What each rank's program returned (structured clones), by rank. */
+  readonly results: unknown[];
+  /** Collective counts of each rank. */
+  readonly counts: CollectiveCounts[];
+  readonly seconds: number;
+}
+
+export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/**
+ * The compiled worker script. When this module itself runs from TypeScript sources (vitest),
+ * the worker still starts from dist/, which `npm run build` produces.
+ */
+export function workerEntryPath(): string {
+  const here = fileURLToPath(import.meta.url);
+  const dir = path.dirname(here);
+  if (here.endsWith('.js')) return path.join(dir, 'worker-entry.js');
+  const rel = path.relative(path.resolve(dir, '../../../..'), dir);
+  const built = path.resolve(dir, '../../../..', 'dist', rel, 'worker-entry.js');
+  if (!fs.existsSync(built)) throw new RunError(`${built} is missing: build first (npm run build)`);
+  return built;
+}
+
+function moduleUrl(module: string): string {
+  if (module.startsWith('file:')) return module;
+  const abs = path.resolve(module);
+  if (!fs.existsSync(abs)) throw new RunError(`worker module ${abs} does not exist`);
+  return pathToFileURL(abs).href;
+}
+
+export function runThreads(opts: ThreadRunOptions): Promise<ThreadRunResult> {
+  const n = opts.workers;
+  const shared = createShared(n, opts.slotBytes ?? defaultSlotBytes(n));
+  const ctl = new Int32Array(shared.control);
+  const layout = new ControlLayout(n);
+  const entry = workerEntryPath();
+  const url = moduleUrl(opts.module);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const started = performance.now();
+
+  return new Promise((resolve, reject) => {
+    const results: unknown[] = new Array<unknown>(n).fill(undefined);
+    const counts: CollectiveCounts[] = Array.from({ length: n }, () => ({}));
+    const done = new Array<boolean>(n).fill(false);
+    let remaining = n;
+    let failed = false;
+    const workers: Worker[] = [];
+
+    const fail = (err: RunError): void => {
+      if (failed) return;
+      failed = true;
+      // Wake every waiting worker, then stop them all; the first error is the one reported.
+      Atomics.store(ctl, layout.abort, 1);
+      if (err.rank !== undefined) Atomics.store(ctl, layout.status(err.rank), FAILED);
+      void Promise.all(workers.map((w) => w.terminate())).finally(() => reject(err));
+    };
+
+    for (let rank = 0; rank < n; rank++) {
+      const setup: WorkerSetup = {
+        rank,
+        shared,
+        timeoutMs,
+        moduleUrl: url,
+        exportName: opts.exportName ?? 'default',
+        args: opts.args?.(rank),
+      };
+      const w = new Worker(entry, { workerData: setup });
+      workers.push(w);
+      w.on('message', (m: WorkerMessage) => {
+        if (m.type === 'error') {
+          counts[rank] = m.counts;
+          fail(new RunError(m.message.startsWith(`rank ${rank}`) ? m.message : `rank ${rank}: ${m.message}`, rank, m.label));
+          return;
+        }
+        results[rank] = m.result;
+        counts[rank] = m.counts;
+        done[rank] = true;
+        if (--remaining === 0 && !failed) {
+          failed = true; // settled
+          resolve({ results, counts, seconds: (performance.now() - started) / 1000 });
+        }
+      });
+      w.on('error', (e) => fail(new RunError(`rank ${rank}: worker crashed: ${e.message}`, rank)));
+      w.on('exit', (code) => {
+        if (!done[rank]) fail(new RunError(`rank ${rank}: worker exited with code ${code} before its program finished`, rank));
+      });
+    }
+  });
+}
