@@ -6,11 +6,9 @@
  * naming the rank and the label of the collective. The main thread only waits on events,
  * never on Atomics, so it stays responsive (vitest, a CLI progress display).
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { CollectiveCounts } from '../communicator.js';
+import { compiledSibling, moduleUrl } from '../compiled.js';
 import { RunError } from '../errors.js';
 import type { WorkerMessage, WorkerSetup } from './messages.js';
 import { ControlLayout, FAILED, createShared, defaultSlotBytes } from './shared-state.js';
@@ -40,33 +38,12 @@ export interface ThreadRunResult {
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
-/**
- * The compiled worker script. When this module itself runs from TypeScript sources (vitest),
- * the worker still starts from dist/, which `npm run build` produces.
- */
-export function workerEntryPath(): string {
-  const here = fileURLToPath(import.meta.url);
-  const dir = path.dirname(here);
-  if (here.endsWith('.js')) return path.join(dir, 'worker-entry.js');
-  const rel = path.relative(path.resolve(dir, '../../../..'), dir);
-  const built = path.resolve(dir, '../../../..', 'dist', rel, 'worker-entry.js');
-  if (!fs.existsSync(built)) throw new RunError(`${built} is missing: build first (npm run build)`);
-  return built;
-}
-
-function moduleUrl(module: string): string {
-  if (module.startsWith('file:')) return module;
-  const abs = path.resolve(module);
-  if (!fs.existsSync(abs)) throw new RunError(`worker module ${abs} does not exist`);
-  return pathToFileURL(abs).href;
-}
-
 export function runThreads(opts: ThreadRunOptions): Promise<ThreadRunResult> {
   const n = opts.workers;
   const shared = createShared(n, opts.slotBytes ?? defaultSlotBytes(n));
   const ctl = new Int32Array(shared.control);
   const layout = new ControlLayout(n);
-  const entry = workerEntryPath();
+  const entry = compiledSibling(import.meta.url, 'worker-entry.js');
   const url = moduleUrl(opts.module);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const started = performance.now();
