@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RunError } from '../src/runtime/collectives/errors.js';
 import { runThreads } from '../src/runtime/collectives/threads/launcher.js';
+import { sumF32, sumI32 } from '../src/runtime/collectives/threads/sum-kernels.js';
 import { cases, expected, expectedCounts } from './fixtures/collectives/cases.js';
 import { ROOT } from './helpers/cli.js';
 
@@ -46,6 +47,18 @@ describe('threads transport: results and counts', () => {
         }
       });
 
+  // More than four members take the kernels' extra passes (4 sources fused, then 3 at a time).
+  for (const workers of [5, 7])
+    it(`${workers} workers (sums of more than four members)`, async () => {
+      const run = await runThreads({ workers, module: PROGRAMS, exportName: 'runCases', slotBytes: 512, timeoutMs: 10_000 });
+      const cs = cases(workers);
+      for (let rank = 0; rank < workers; rank++) {
+        const got = run.results[rank];
+        if (!Array.isArray(got)) throw new Error(`rank ${rank} returned ${String(got)}`);
+        for (let ci = 0; ci < cs.length; ci++) expect(got[ci], `${cs[ci]!.name} on rank ${rank}`).toEqual(expected(cs, ci, rank, workers));
+      }
+    });
+
   it('counts bytes as nccl-tests: all-gather counts the gathered output', async () => {
     const run = await runThreads({ workers: 4, module: PROGRAMS, exportName: 'runCases' });
     // Spot-check the formula on its own, independently of expectedCounts.
@@ -54,6 +67,29 @@ describe('threads transport: results and counts', () => {
     const bytes = ag.reduce((s, c) => s + 4 * c.length * c.partition[0]!.length, 0);
     expect(run.counts[0]!['all-gather']).toEqual({ count: ag.length, bytes });
   });
+});
+
+describe('sum kernels', () => {
+  // Non-integer floats: fused passes must round like adding the arrays one after another.
+  for (const n of [1, 2, 3, 4, 5, 6, 7, 8])
+    it(`${n} sources, float32 and int32, equal to sequential accumulation bit for bit`, () => {
+      const k = 257;
+      let seed = 12345 + n;
+      const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+      const f = Array.from({ length: n }, () => Float32Array.from({ length: k + 9 }, () => rnd() * 1e3));
+      const want = new Float32Array(k).fill(0);
+      want.set(f[0]!.subarray(3, 3 + k));
+      for (let i = 1; i < n; i++) for (let j = 0; j < k; j++) want[j] = want[j]! + f[i]![3 + j]!;
+      const got = new Float32Array(k + 5);
+      sumF32(got, 5, f, 3, k);
+      expect(got.subarray(5)).toEqual(want);
+      const ints = Array.from({ length: n }, (_, i) => Int32Array.from({ length: k }, (_, j) => (i === 0 ? 2 ** 31 - 1 - j : rnd() * 2 ** 30)));
+      const wantI = Int32Array.from(ints[0]!);
+      for (let i = 1; i < n; i++) for (let j = 0; j < k; j++) wantI[j] = wantI[j]! + ints[i]![j]!;
+      const gotI = new Int32Array(k);
+      sumI32(gotI, 0, ints, 0, k);
+      expect(gotI).toEqual(wantI);
+    });
 });
 
 describe('threads transport: failures end the run, naming rank and label', () => {

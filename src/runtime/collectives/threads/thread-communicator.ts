@@ -47,6 +47,7 @@ import {
   regionViews,
   type SharedInit,
 } from './shared-state.js';
+import { sumF32, sumI32 } from './sum-kernels.js';
 
 /** Longest single Atomics.wait, so aborts and finished peers are noticed promptly. */
 const POLL_MS = 50;
@@ -59,11 +60,6 @@ interface Call {
 
 function dtypeCode(buf: Buf): number {
   return buf instanceof Float32Array ? 1 : 2;
-}
-
-/** acc[j] += src[srcOffset + j] for j < n (kept small and monomorphic per type for the JIT). */
-function addInto(acc: Buf, src: Buf, srcOffset: number, n: number): void {
-  for (let j = 0; j < n; j++) acc[j] = acc[j]! + src[srcOffset + j]!;
 }
 
 export class ThreadCommunicator implements Communicator {
@@ -111,10 +107,8 @@ export class ThreadCommunicator implements Communicator {
         // its region), then published in its region for the others.
         const a = pieceStart(k, n, me);
         const b = pieceStart(k, n, me + 1);
-        const acc = buf.subarray(off + a, off + b);
-        acc.set(views[group[0]!]![region]!.subarray(a, b));
-        for (let i = 1; i < n; i++) addInto(acc, views[group[i]!]![region]!, a, b - a);
-        mine(region).set(acc, a);
+        this.sumPiece(buf, off + a, group, region, a, b - a);
+        mine(region).set(buf.subarray(off + a, off + b), a);
         this.sync(call, group);
         for (let i = 0; i < n; i++) {
           if (i === me) continue;
@@ -145,9 +139,7 @@ export class ThreadCommunicator implements Communicator {
         const mine = views[this.rank]![region]!;
         for (let i = 0; i < n; i++) mine.set(buf.subarray(i * m + off, i * m + off + k), i * k);
         this.sync(call, group);
-        const acc = out.subarray(off, off + k);
-        acc.set(views[group[0]!]![region]!.subarray(me * k, me * k + k));
-        for (let i = 1; i < n; i++) addInto(acc, views[group[i]!]![region]!, me * k, k);
+        this.sumPiece(out, off, group, region, me * k, k);
       }
       this.sync(call, group);
     }
@@ -308,6 +300,12 @@ export class ThreadCommunicator implements Communicator {
 
   private call(kind: CollectiveKind, group: Group | undefined, label: string | undefined): Call {
     return { kind, group, label: label ?? `#${this.counter.calls(kind) + 1}` };
+  }
+
+  /** out[o..o+k) = sum over the group, in group order, of region elements [a, a+k). */
+  private sumPiece(out: Buf, o: number, group: Group, region: number, a: number, k: number): void {
+    if (out instanceof Float32Array) sumF32(out, o, group.map((p) => this.f32[p]![region]!), a, k);
+    else sumI32(out, o, group.map((p) => this.i32[p]![region]!), a, k);
   }
 
   private views(buf: Buf): Buf[][] {
