@@ -4,4 +4,4 @@ export { COLLECTIVE_KINDS } from './communicator.js';
 export { addCounts } from './counts.js';
 export { CollectiveError, RunError } from './errors.js';
 export { runThreads, DEFAULT_TIMEOUT_MS, type ThreadRunOptions, type ThreadRunResult } from './threads/launcher.js';
-export { findMpirun, mpirunCommand, runMpi, type MpiRunOptions, type MpiRunResult } from './mpi/launcher.js';
+export { findMpirun, launchedByMpi, mpirunCommand, runMpi, type MpiRunOptions, type MpiRunResult } from './mpi/launcher.js';

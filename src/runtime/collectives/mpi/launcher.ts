@@ -49,6 +49,11 @@ export function findMpirun(): string | undefined {
   return undefined;
 }
 
+/** True in a process started by mpirun (Open MPI, MPICH/PMI, PMIx) or by Slurm's srun. */
+export function launchedByMpi(env: NodeJS.ProcessEnv = process.env): boolean {
+  return ['OMPI_COMM_WORLD_RANK', 'PMIX_RANK', 'PMI_RANK', 'SLURM_PROCID'].some((k) => env[k] !== undefined);
+}
+
 /** The command line that starts `processes` ranks of mpi-main.js on this machine. */
 export function mpirunCommand(processes: number, module: string, exportName: string, extra: readonly string[] = []): string[] {
   const asRoot = process.getuid?.() === 0 ? ['--allow-run-as-root'] : [];

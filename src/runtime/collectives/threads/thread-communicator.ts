@@ -19,6 +19,7 @@
  * progress, at once when the awaited peer has finished or failed, and when the launcher
  * aborts the run; the error names this rank, the collective and its label.
  */
+import { isMainThread } from 'node:worker_threads';
 import {
   COLLECTIVE_KINDS,
   type Buf,
@@ -79,6 +80,8 @@ export class ThreadCommunicator implements Communicator {
     init: SharedInit,
     private readonly timeoutMs: number,
   ) {
+    // Atomics.wait on the main thread would freeze its event loop (and vitest's RPC).
+    if (isMainThread) throw new Error('ThreadCommunicator runs in worker threads only: start workers with runThreads');
     this.size = init.size;
     this.world = Array.from({ length: init.size }, (_, i) => i);
     this.ctl = new Int32Array(init.control);
