@@ -54,7 +54,7 @@ describe.skipIf(!MPIRUN)(title, () => {
     const e = await runError(runMpi({ processes: 3, module: PROGRAMS, exportName: 'misbehave', args: { culprit: 1, mode: 'throw' } }));
     expect(e.message).toBe("rank 1: boom in the attention backward (after all-reduce 'warmup')");
     expect(e.rank).toBe(1);
-    expect(Date.now() - t).toBeLessThan(8000);
+    expect(Date.now() - t).toBeLessThan(15_000);
   });
 
   it('a collective one rank never joins times out, naming rank and label', async () => {
@@ -64,6 +64,6 @@ describe.skipIf(!MPIRUN)(title, () => {
     );
     expect(e.message).toMatch(/^rank [01]: all-reduce 'grad\/attn': timed out after 0\.5 s/);
     expect(e.label).toBe('grad/attn');
-    expect(Date.now() - t).toBeLessThan(8000);
+    expect(Date.now() - t).toBeLessThan(15_000);
   });
 });

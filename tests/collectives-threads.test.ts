@@ -100,7 +100,7 @@ describe('threads transport: failures end the run, naming rank and label', () =>
     expect(e.message).toContain('boom in the attention backward');
     expect(e.message).toContain("after all-reduce 'warmup'");
     expect(e.rank).toBe(2);
-    expect(Date.now() - t).toBeLessThan(5000);
+    expect(Date.now() - t).toBeLessThan(8000);
   });
 
   it('a collective one rank never joins times out', async () => {
@@ -110,14 +110,14 @@ describe('threads transport: failures end the run, naming rank and label', () =>
     );
     expect(e.message).toMatch(/^rank [012]: all-reduce 'grad\/attn': timed out after 0\.5 s waiting for rank 3 \(group \[0,1,2,3\]\)/);
     expect(e.label).toBe('grad/attn');
-    expect(Date.now() - t).toBeLessThan(5000);
+    expect(Date.now() - t).toBeLessThan(8000);
   });
 
   it('a rank that finishes without joining fails the others at once', async () => {
     const t = Date.now();
     const e = await runError(runThreads({ workers: 3, module: PROGRAMS, exportName: 'misbehave', args: () => ({ culprit: 1, mode: 'finish' }) }));
     expect(e.message).toMatch(/^rank [02]: all-reduce 'grad\/attn': rank 1 finished its program without joining/);
-    expect(Date.now() - t).toBeLessThan(5000);
+    expect(Date.now() - t).toBeLessThan(8000);
   });
 
   it('programs that disagree on the collective', async () => {

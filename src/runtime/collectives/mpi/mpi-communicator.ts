@@ -117,6 +117,11 @@ export class MpiCommunicator implements Communicator {
     return out;
   }
 
+  /** Waits until every process has loaded its program (uncounted, not watched). */
+  rendezvous(): void {
+    this.mpi.barrier(this.mpi.commWorld);
+  }
+
   /** Ends MPI for this process (after the program; the communicator is unusable afterwards). */
   finalize(): void {
     if (!this.mpi.finalized()) this.mpi.finalize();

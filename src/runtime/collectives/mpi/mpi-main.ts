@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     const mod: unknown = await import(moduleUrl(module));
     const fn: unknown = typeof mod === 'object' && mod !== null ? Reflect.get(mod, exportName) : undefined;
     if (typeof fn !== 'function') throw new Error(`module ${module} has no exported function '${exportName}'`);
+    comm.rendezvous();
     const result: unknown = await fn(comm, args);
     const out = process.env.AUTOPAR_MPI_OUT;
     if (out) fs.writeFileSync(path.join(out, `rank-${comm.rank}.json`), encode({ result, counts: comm.counts() }));

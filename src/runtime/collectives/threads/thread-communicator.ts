@@ -78,7 +78,7 @@ export class ThreadCommunicator implements Communicator {
   constructor(
     readonly rank: number,
     init: SharedInit,
-    private readonly timeoutMs: number,
+    private timeoutMs: number,
   ) {
     // Atomics.wait on the main thread would freeze its event loop (and vitest's RPC).
     if (isMainThread) throw new Error('ThreadCommunicator runs in worker threads only: start workers with runThreads');
@@ -287,6 +287,20 @@ export class ThreadCommunicator implements Communicator {
     } while (off < out.length);
     this.done(call, out.byteLength);
     return out;
+  }
+
+  /**
+   * Waits until every worker has started and loaded its program, uncounted and with its own
+   * timeout: a slow start on a loaded machine must not count against the first collective's.
+   */
+  rendezvous(timeoutMs: number): void {
+    const saved = this.timeoutMs;
+    this.timeoutMs = timeoutMs;
+    try {
+      this.sync({ kind: 'barrier', label: 'start of the run', group: this.world }, this.world);
+    } finally {
+      this.timeoutMs = saved;
+    }
   }
 
   /** The last collective this rank completed, e.g. "all-reduce 'warmup'" (for error messages). */

@@ -9,6 +9,9 @@ import { ControlLayout, FAILED, FINISHED, type SharedInit } from './shared-state
 import { ThreadCommunicator } from './thread-communicator.js';
 import type { WorkerMessage, WorkerSetup } from './messages.js';
 
+/** Starting a worker and importing its program may take long on a loaded machine. */
+const STARTUP_TIMEOUT_MS = 120_000;
+
 function isSetup(x: unknown): x is WorkerSetup {
   return typeof x === 'object' && x !== null && 'rank' in x && 'shared' in x && 'moduleUrl' in x;
 }
@@ -27,6 +30,7 @@ async function main(): Promise<void> {
     const fn: unknown = typeof mod === 'object' && mod !== null ? Reflect.get(mod, setup.exportName) : undefined;
     if (typeof fn !== 'function')
       throw new Error(`module ${setup.moduleUrl} has no exported function '${setup.exportName}'`);
+    comm.rendezvous(Math.max(setup.timeoutMs, STARTUP_TIMEOUT_MS));
     const result: unknown = await fn(comm, setup.args);
     Atomics.store(ctl, status, FINISHED);
     Atomics.notify(ctl, status);
