@@ -57,6 +57,12 @@ describe.skipIf(!MPIRUN)(title, () => {
     expect(Date.now() - t).toBeLessThan(15_000);
   });
 
+  it('a rank that exits ends the job, naming the rank', async () => {
+    const e = await runError(runMpi({ processes: 2, module: PROGRAMS, exportName: 'misbehave', args: { culprit: 0, mode: 'exit' } }));
+    expect(e.message).toBe('rank 0: process exited with code 3 before its program finished');
+    expect(e.rank).toBe(0);
+  });
+
   it('a collective one rank never joins times out, naming rank and label', async () => {
     const t = Date.now();
     const e = await runError(

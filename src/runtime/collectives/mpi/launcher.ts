@@ -91,6 +91,15 @@ function firstError(stderr: string): ErrorLine | undefined {
   return undefined;
 }
 
+/** mpirun's own report of the first process that died, as a RunError naming its rank. */
+function deadProcess(stderr: string): RunError | undefined {
+  const exit = /Process name: \[\[\d+,\d+\],(\d+)\]\s*\n\s*Exit code:\s*(\d+)/.exec(stderr);
+  if (exit) return new RunError(`rank ${exit[1]}: process exited with code ${exit[2]} before its program finished`, Number(exit[1]));
+  const sig = /process rank (\d+) with PID \d+ on node \S+ exited on signal (\d+)(?: \(([^)]+)\))?/.exec(stderr);
+  if (sig) return new RunError(`rank ${sig[1]}: process killed by signal ${sig[2]}${sig[3] ? ` (${sig[3]})` : ''}`, Number(sig[1]));
+  return undefined;
+}
+
 export function runMpi(opts: MpiRunOptions): Promise<MpiRunResult> {
   const mpirun = findMpirun();
   if (!mpirun)
@@ -129,7 +138,9 @@ export function runMpi(opts: MpiRunOptions): Promise<MpiRunResult> {
       try {
         if (code !== 0) {
           const e = firstError(stderr);
+          const dead = deadProcess(stderr);
           if (e?.message) reject(new RunError(e.message, e.rank, e.label));
+          else if (dead) reject(dead);
           else {
             const tail = (stderr || stdout).trim().split('\n').slice(-15).join('\n');
             reject(new RunError(`mpirun ${signal ? `was killed (${signal})` : `exited with code ${code}`}: ${tail}`));
