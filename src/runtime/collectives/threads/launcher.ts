@@ -39,6 +39,14 @@ export interface ThreadRunResult {
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
 export function runThreads(opts: ThreadRunOptions): Promise<ThreadRunResult> {
+  try {
+    return start(opts);
+  } catch (e) {
+    return Promise.reject(e instanceof Error ? e : new Error(String(e))); // bad options reject like failed runs
+  }
+}
+
+function start(opts: ThreadRunOptions): Promise<ThreadRunResult> {
   const n = opts.workers;
   const shared = createShared(n, opts.slotBytes ?? defaultSlotBytes(n));
   const ctl = new Int32Array(shared.control);
