@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { RunError } from '../src/runtime/collectives/errors.js';
 import { runThreads } from '../src/runtime/collectives/threads/launcher.js';
 import { sumF32, sumI32 } from '../src/runtime/collectives/threads/sum-kernels.js';
+import { loadWasmSum, sharedMemory } from '../src/runtime/collectives/threads/wasm-sum.js';
 import { cases, expected, expectedCounts } from './fixtures/collectives/cases.js';
 import { ROOT } from './helpers/cli.js';
 
@@ -26,9 +27,9 @@ async function runError(p: Promise<unknown>): Promise<RunError> {
 
 describe('threads transport: results and counts', () => {
   for (const workers of [2, 3, 4])
-    for (const slotBytes of [256, undefined])
-      it(`${workers} workers, ${slotBytes ? `${slotBytes}-byte segments` : 'default segments'}`, async () => {
-        const run = await runThreads({ workers, module: PROGRAMS, exportName: 'runCases', slotBytes, timeoutMs: 10_000 });
+    for (const [slotBytes, kernels] of [[256, 'wasm'], [undefined, 'wasm'], [256, 'js']] as const)
+      it(`${workers} workers, ${slotBytes ? `${slotBytes}-byte segments` : 'default segments'}, ${kernels} sums`, async () => {
+        const run = await runThreads({ workers, module: PROGRAMS, exportName: 'runCases', slotBytes, kernels, timeoutMs: 10_000 });
         const cs = cases(workers);
         expect(run.results).toHaveLength(workers);
         for (let rank = 0; rank < workers; rank++) {
@@ -49,15 +50,16 @@ describe('threads transport: results and counts', () => {
 
   // More than four members take the kernels' extra passes (4 sources fused, then 3 at a time).
   for (const workers of [5, 7])
-    it(`${workers} workers (sums of more than four members)`, async () => {
-      const run = await runThreads({ workers, module: PROGRAMS, exportName: 'runCases', slotBytes: 512, timeoutMs: 10_000 });
-      const cs = cases(workers);
-      for (let rank = 0; rank < workers; rank++) {
-        const got = run.results[rank];
-        if (!Array.isArray(got)) throw new Error(`rank ${rank} returned ${String(got)}`);
-        for (let ci = 0; ci < cs.length; ci++) expect(got[ci], `${cs[ci]!.name} on rank ${rank}`).toEqual(expected(cs, ci, rank, workers));
-      }
-    });
+    for (const kernels of ['wasm', 'js'] as const)
+      it(`${workers} workers (sums of more than four members), ${kernels} sums`, async () => {
+        const run = await runThreads({ workers, module: PROGRAMS, exportName: 'runCases', slotBytes: 512, kernels, timeoutMs: 10_000 });
+        const cs = cases(workers);
+        for (let rank = 0; rank < workers; rank++) {
+          const got = run.results[rank];
+          if (!Array.isArray(got)) throw new Error(`rank ${rank} returned ${String(got)}`);
+          for (let ci = 0; ci < cs.length; ci++) expect(got[ci], `${cs[ci]!.name} on rank ${rank}`).toEqual(expected(cs, ci, rank, workers));
+        }
+      });
 
   it('counts bytes as nccl-tests: all-gather counts the gathered output', async () => {
     const run = await runThreads({ workers: 4, module: PROGRAMS, exportName: 'runCases' });
@@ -90,6 +92,46 @@ describe('sum kernels', () => {
       sumI32(gotI, 0, ints, 0, k);
       expect(gotI).toEqual(wantI);
     });
+});
+
+describe('WebAssembly SIMD sums', () => {
+  const memory = sharedMemory(2 ** 20);
+  const wasm = loadWasmSum(memory);
+  const f32 = new Float32Array(memory.buffer);
+  const i32 = new Int32Array(memory.buffer);
+
+  it('load on this Node (else the threads transport falls back to the JavaScript loops)', () => {
+    expect(wasm).toBeDefined();
+  });
+
+  // Sources at 4 KiB apart (+ 4 bytes: unaligned for SIMD); the target is source `alias` in place, or apart.
+  for (const n of [1, 2, 3, 4, 5, 6, 7, 8])
+    for (const alias of [-1, n - 1])
+      it(`${n} sources${alias >= 0 ? `, in place on source ${alias}` : ''}: bit for bit the sequential float32 / int32 sums`, () => {
+        const k = 103;
+        const src = Array.from({ length: n }, (_, i) => 4 + i * 4096);
+        const target = alias >= 0 ? src[alias]! : 4 + 9 * 4096;
+        const scratch = 4 + 10 * 4096;
+        let seed = 99 + n;
+        const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+        for (const s of src) for (let j = 0; j < k; j++) f32[s / 4 + j] = rnd() * 1e4;
+        const want = new Float32Array(k);
+        for (let j = 0; j < k; j++) {
+          want[j] = f32[src[0]! / 4 + j]!;
+          for (let i = 1; i < n; i++) want[j] = want[j]! + f32[src[i]! / 4 + j]!;
+        }
+        wasm!.sum('float32', target, src, k, scratch);
+        expect(f32.slice(target / 4, target / 4 + k)).toEqual(want);
+
+        for (const s of src) for (let j = 0; j < k; j++) i32[s / 4 + j] = Math.round(rnd() * 2 ** 31);
+        const wantI = new Int32Array(k);
+        for (let j = 0; j < k; j++) {
+          wantI[j] = i32[src[0]! / 4 + j]!;
+          for (let i = 1; i < n; i++) wantI[j] = wantI[j]! + i32[src[i]! / 4 + j]!;
+        }
+        wasm!.sum('int32', target, src, k, scratch);
+        expect(i32.slice(target / 4, target / 4 + k)).toEqual(wantI);
+      });
 });
 
 describe('threads transport: failures end the run, naming rank and label', () => {

@@ -26,6 +26,8 @@ export interface ThreadRunOptions {
   readonly timeoutMs?: number;
   /** Bytes of each of the two shared regions per worker (the segment size of collectives). */
   readonly slotBytes?: number;
+  /** Sum kernels: WebAssembly SIMD where available (default), or the plain JavaScript loops. */
+  readonly kernels?: 'wasm' | 'js';
 }
 
 export interface ThreadRunResult {
@@ -81,6 +83,7 @@ function start(opts: ThreadRunOptions): Promise<ThreadRunResult> {
         moduleUrl: url,
         exportName: opts.exportName ?? 'default',
         args: opts.args?.(rank),
+        kernels: opts.kernels ?? 'wasm',
       };
       const w = new Worker(entry, { workerData: setup });
       workers.push(w);

@@ -11,6 +11,7 @@ export interface WorkerSetup {
   readonly moduleUrl: string;
   readonly exportName: string;
   readonly args: unknown;
+  readonly kernels: 'wasm' | 'js';
 }
 
 export type WorkerMessage =

@@ -4,7 +4,11 @@
  * regions of `slotBytes` each. Collectives stream buffers through the regions in segments,
  * alternating between the two so that a rank can fill the next segment while slower peers
  * still read the previous one; memory stays 2 * slotBytes per rank whatever the buffer size.
+ * The data lives in a shared WebAssembly.Memory so the SIMD sums (wasm-sum.ts) read the
+ * regions in place; after the regions, each rank has a scratch area of slotBytes / 2 for
+ * sums over more than four members.
  */
+import { sharedMemory, type WasmMemory } from './wasm-sum.js';
 
 /** Worker status words: set by the worker when its program ends, by the launcher on failure. */
 export const RUNNING = 0;
@@ -32,7 +36,24 @@ export interface SharedInit {
   readonly size: number;
   readonly slotBytes: number;
   readonly control: SharedArrayBuffer;
+  /** Holds the regions, then the scratch areas; `data` is its buffer. */
+  readonly memory: WasmMemory;
   readonly data: SharedArrayBuffer;
+}
+
+/** Bytes of each rank's scratch area (16-byte multiple, for the SIMD kernels). */
+export function scratchBytes(init: SharedInit): number {
+  return Math.ceil(init.slotBytes / 2 / 16) * 16;
+}
+
+/** Byte offset of a rank's region (0 or 1) in `data`. */
+export function regionOffset(init: SharedInit, rank: number, region: number): number {
+  return (2 * rank + region) * init.slotBytes;
+}
+
+/** Byte offset of a rank's scratch area in `data`. */
+export function scratchOffset(init: SharedInit, rank: number): number {
+  return 2 * init.size * init.slotBytes + rank * scratchBytes(init);
 }
 
 /** 32 MiB of regions in all, 64 KiB..4 MiB per region: large segments amortise barriers. */
@@ -48,12 +69,9 @@ export function createShared(size: number, slotBytes: number): SharedInit {
   if (!Number.isInteger(slotBytes) || slotBytes % 4 !== 0 || slotBytes / 4 < size)
     throw new Error(`slotBytes must be a multiple of 4 holding at least one element per worker (>= ${4 * size}), got ${slotBytes}`);
   const layout = new ControlLayout(size);
-  return {
-    size,
-    slotBytes,
-    control: new SharedArrayBuffer(layout.words * 4),
-    data: new SharedArrayBuffer(size * 2 * slotBytes),
-  };
+  const scratch = Math.ceil(slotBytes / 2 / 16) * 16;
+  const memory = sharedMemory(size * (2 * slotBytes + scratch));
+  return { size, slotBytes, control: new SharedArrayBuffer(layout.words * 4), memory, data: memory.buffer };
 }
 
 /** Word offsets in the control array. */
@@ -91,8 +109,8 @@ export function regionViews(init: SharedInit): { f32: Float32Array[][]; i32: Int
   const f32: Float32Array[][] = [];
   const i32: Int32Array[][] = [];
   for (let r = 0; r < init.size; r++) {
-    f32.push([0, 1].map((k) => new Float32Array(init.data, (2 * r + k) * init.slotBytes, elems)));
-    i32.push([0, 1].map((k) => new Int32Array(init.data, (2 * r + k) * init.slotBytes, elems)));
+    f32.push([0, 1].map((k) => new Float32Array(init.data, regionOffset(init, r, k), elems)));
+    i32.push([0, 1].map((k) => new Int32Array(init.data, regionOffset(init, r, k), elems)));
   }
   return { f32, i32 };
 }

@@ -8,8 +8,8 @@
  * - a buffer is streamed in segments of at most one region; within a segment each rank
  *   copies its part in, meets the group at a barrier, then reads what it needs straight
  *   from its peers' regions (all-reduce: rank i sums piece i of the segment over the group,
- *   in group order, writes it back, and after a second barrier everyone copies the n
- *   pieces out). Every element is read and written a bounded number of times whatever n
+ *   in group order, in place in its own region, with WebAssembly SIMD where available, and
+ *   after a second barrier everyone copies the n pieces out). Every element is read and written a bounded number of times whatever n
  *   is, which beats a ring on shared memory, and no rank holds more than its two regions.
  * - a last barrier ends every collective, so a region is never refilled while a peer of
  *   the previous collective may still read it.
@@ -45,10 +45,13 @@ import {
   SIG_KIND,
   SIG_LENGTH,
   SIG_PARAM,
+  regionOffset,
   regionViews,
+  scratchOffset,
   type SharedInit,
 } from './shared-state.js';
 import { sumF32, sumI32 } from './sum-kernels.js';
+import { loadWasmSum, type WasmSum } from './wasm-sum.js';
 
 /** Longest single Atomics.wait, so aborts and finished peers are noticed promptly. */
 const POLL_MS = 50;
@@ -72,6 +75,8 @@ export class ThreadCommunicator implements Communicator {
   private readonly f32: Float32Array[][];
   private readonly i32: Int32Array[][];
   private readonly slotElems: number;
+  private readonly shared: SharedInit;
+  private readonly wasm: WasmSum | undefined;
   private readonly counter = new CallCounter();
   private last: string | undefined;
 
@@ -79,6 +84,8 @@ export class ThreadCommunicator implements Communicator {
     readonly rank: number,
     init: SharedInit,
     private timeoutMs: number,
+    /** 'wasm' (SIMD, when the engine has it) or 'js' (the portable loops). */
+    kernels: 'wasm' | 'js' = 'wasm',
   ) {
     // Atomics.wait on the main thread would freeze its event loop (and vitest's RPC).
     if (isMainThread) throw new Error('ThreadCommunicator runs in worker threads only: start workers with runThreads');
@@ -88,6 +95,8 @@ export class ThreadCommunicator implements Communicator {
     this.layout = new ControlLayout(init.size);
     ({ f32: this.f32, i32: this.i32 } = regionViews(init));
     this.slotElems = init.slotBytes / 4;
+    this.shared = init;
+    this.wasm = kernels === 'wasm' ? loadWasmSum(init.memory) : undefined;
   }
 
   counts(): CollectiveCounts {
@@ -106,12 +115,12 @@ export class ThreadCommunicator implements Communicator {
         const k = Math.min(this.slotElems, buf.length - off);
         mine(region).set(buf.subarray(off, off + k));
         this.sync(call, group);
-        // This rank's piece: summed in group order into buf (its own values are still in
-        // its region), then published in its region for the others.
+        // This rank's piece: summed over the group in place in its region (published there
+        // for the others), and kept in buf.
         const a = pieceStart(k, n, me);
         const b = pieceStart(k, n, me + 1);
-        this.sumPiece(buf, off + a, group, region, a, b - a);
-        mine(region).set(buf.subarray(off + a, off + b), a);
+        this.sumPiece(buf, group, region, a, b - a);
+        buf.set(mine(region).subarray(a, b), off + a);
         this.sync(call, group);
         for (let i = 0; i < n; i++) {
           if (i === me) continue;
@@ -142,7 +151,8 @@ export class ThreadCommunicator implements Communicator {
         const mine = views[this.rank]![region]!;
         for (let i = 0; i < n; i++) mine.set(buf.subarray(i * m + off, i * m + off + k), i * k);
         this.sync(call, group);
-        this.sumPiece(out, off, group, region, me * k, k);
+        this.sumPiece(buf, group, region, me * k, k);
+        out.set(mine.subarray(me * k, me * k + k), off);
       }
       this.sync(call, group);
     }
@@ -319,10 +329,20 @@ export class ThreadCommunicator implements Communicator {
     return { kind, group, label: label ?? `#${this.counter.calls(kind) + 1}` };
   }
 
-  /** out[o..o+k) = sum over the group, in group order, of region elements [a, a+k). */
-  private sumPiece(out: Buf, o: number, group: Group, region: number, a: number, k: number): void {
-    if (out instanceof Float32Array) sumF32(out, o, group.map((p) => this.f32[p]![region]!), a, k);
-    else sumI32(out, o, group.map((p) => this.i32[p]![region]!), a, k);
+  /**
+   * Elements [a, a+k) of this rank's region become their sum over the group, in group order
+   * (the peers only read other elements of this region meanwhile). `like` gives the type.
+   */
+  private sumPiece(like: Buf, group: Group, region: number, a: number, k: number): void {
+    if (this.wasm) {
+      const at = (p: number): number => regionOffset(this.shared, p, region) + 4 * a;
+      this.wasm.sum(dtypeOf(like), at(this.rank), group.map(at), k, scratchOffset(this.shared, this.rank));
+      return;
+    }
+    const tmp = allocLike(like, k);
+    if (tmp instanceof Float32Array) sumF32(tmp, 0, group.map((p) => this.f32[p]![region]!), a, k);
+    else sumI32(tmp, 0, group.map((p) => this.i32[p]![region]!), a, k);
+    this.views(like)[this.rank]![region]!.set(tmp, a);
   }
 
   private views(buf: Buf): Buf[][] {

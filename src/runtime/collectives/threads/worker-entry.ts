@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const shared: SharedInit = setup.shared;
   const ctl = new Int32Array(shared.control);
   const status = new ControlLayout(shared.size).status(setup.rank);
-  const comm = new ThreadCommunicator(setup.rank, shared, setup.timeoutMs);
+  const comm = new ThreadCommunicator(setup.rank, shared, setup.timeoutMs, setup.kernels);
   const post = (m: WorkerMessage): void => port.postMessage(m);
   try {
     const mod: unknown = await import(setup.moduleUrl);
