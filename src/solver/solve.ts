@@ -15,6 +15,7 @@ import type { MilpOutcome } from './milp-outcome.js';
 import type { Problem, Solution, SolveOptions, SolveStatus, SolverName } from './problem.js';
 import { reduce } from './reduce.js';
 import { forestDp } from './tree-dp.js';
+import { solveByElimination } from './variable-elimination.js';
 import { validateProblem } from './validate.js';
 
 /** The ILP backend of `solver: 'auto'`: HiGHS until the benchmark says otherwise. */
@@ -61,6 +62,11 @@ export async function solve(p: Problem, opts: SolveOptions = {}): Promise<Soluti
     const ev = evaluate(p, choice);
     // The DP ignores memory; an optimum of the relaxation that meets the budgets is optimal.
     if (ev.feasible) return done(choice, 'optimal', ev.objective, 'tree-dp');
+  }
+  if (which === 'auto' && rp.memory.length === 0) {
+    // Exact when the reduced graph's induced width is small (layer-shaped graphs).
+    const ve = solveByElimination(rp);
+    if (ve) return done(reduction.expand(ve.choice), 'optimal', evaluate(p, reduction.expand(ve.choice)).objective, 'elimination');
   }
 
   const backend: SolverName = which === 'auto' ? DEFAULT_ILP_SOLVER : which;

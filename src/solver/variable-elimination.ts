@@ -1,0 +1,181 @@
+/**
+ * Exact minimisation by variable (bucket) elimination, for problems of small induced
+ * width. eliminate.ts folds nodes of degree <= 2 into pairwise edges; what it leaves
+ * (a transformer block on a 2-D mesh: ~130 nodes, degree 3+) is where HiGHS spends
+ * seconds per solve. Eliminating a node of any degree instead makes a table over its
+ * neighbours (min over its choices of every factor it is in); choosing the next node
+ * so that this table is smallest keeps tables small on graphs shaped like layers.
+ * When the cheapest next table exceeds the work cap, it gives up (undefined) and the
+ * caller uses the ILP. Memory constraints and ties are not seen: callers pass a
+ * reduced, memory-free problem.
+ */
+import type { Problem } from './problem.js';
+
+export interface EliminationLimits {
+  /** Most table entries × choices one step may evaluate (default 2e7). */
+  readonly stepWork?: number;
+  /** Most of that over the whole run (default 2e8). */
+  readonly totalWork?: number;
+  /** Largest problem tried (default 3000 nodes). */
+  readonly maxNodes?: number;
+}
+
+interface Factor {
+  /** Variables, ascending. */
+  readonly vars: readonly number[];
+  /** Row-major over `vars`, the last one fastest. */
+  readonly table: Float64Array;
+}
+
+interface Step {
+  readonly x: number;
+  readonly scope: readonly number[];
+  readonly best: Int32Array;
+}
+
+export interface EliminationOptimum {
+  readonly choice: number[];
+  readonly objective: number;
+  /** Largest table made (entries), for reports. */
+  readonly largestTable: number;
+}
+
+function strides(vars: readonly number[], size: readonly number[]): number[] {
+  const s = new Array<number>(vars.length).fill(1);
+  for (let i = vars.length - 2; i >= 0; i--) s[i] = (s[i + 1] ?? 1) * (size[vars[i + 1] ?? 0] ?? 1);
+  return s;
+}
+
+export function solveByElimination(p: Problem, limits: EliminationLimits = {}): EliminationOptimum | undefined {
+  // The ordering heuristic is quadratic in nodes: large problems go to the ILP directly.
+  if (p.memory.length > 0 || p.ties.some((t) => t.length > 1) || p.nodes.length > (limits.maxNodes ?? 3000)) return undefined;
+  const stepCap = limits.stepWork ?? 2e7;
+  const totalCap = limits.totalWork ?? 2e8;
+  const n = p.nodes.length;
+  const size = p.nodes.map((nd) => nd.strategies.length);
+  const factors = new Map<number, Factor>();
+  const of: Set<number>[] = Array.from({ length: n }, () => new Set());
+  let nextId = 0;
+  const add = (f: Factor): void => {
+    const id = nextId++;
+    factors.set(id, f);
+    for (const v of f.vars) of[v]?.add(id);
+  };
+  p.nodes.forEach((nd, i) => add({ vars: [i], table: Float64Array.from(nd.strategies, (s) => s.cost) }));
+  for (const e of p.edges) {
+    const [a, b] = [e.from, e.to];
+    const ka = size[a] ?? 0;
+    const kb = size[b] ?? 0;
+    if (a === b) {
+      add({ vars: [a], table: Float64Array.from({ length: ka }, (_, i) => e.costs[i]?.[i] ?? 0) });
+      continue;
+    }
+    const [lo, hi] = a < b ? [a, b] : [b, a];
+    const kh = size[hi] ?? 0;
+    const table = new Float64Array((size[lo] ?? 0) * kh);
+    for (let i = 0; i < ka; i++) for (let j = 0; j < kb; j++) table[a < b ? i * kb + j : j * ka + i] = e.costs[i]?.[j] ?? 0;
+    add({ vars: [lo, hi], table });
+  }
+
+  const neighbours = (x: number): number[] => {
+    const s = new Set<number>();
+    for (const id of of[x] ?? []) for (const v of factors.get(id)?.vars ?? []) if (v !== x) s.add(v);
+    return [...s].sort((a, b) => a - b);
+  };
+  const adjacency = (x: number): Set<number> => {
+    const s = new Set<number>();
+    for (const id of of[x] ?? []) for (const v of factors.get(id)?.vars ?? []) s.add(v);
+    return s;
+  };
+  const alive = new Set(Array.from({ length: n }, (_, i) => i));
+  const steps: Step[] = [];
+  let constant = 0;
+  let work = 0;
+  let largestTable = 0;
+  while (alive.size > 0) {
+    // Next: the node whose elimination adds fewest new edges between its neighbours
+    // (min-fill, which tracks the graph's width), then the smallest table.
+    let x = -1;
+    let xScope: number[] = [];
+    let xWork = Infinity;
+    let xFill = Infinity;
+    for (const v of alive) {
+      const scope = neighbours(v);
+      let w = size[v] ?? 1;
+      for (const u of scope) w *= size[u] ?? 1;
+      let fill = 0;
+      for (let i = 0; i < scope.length && fill <= xFill; i++) {
+        const adj = adjacency(scope[i] as number);
+        for (let j = i + 1; j < scope.length; j++) if (!adj.has(scope[j] as number)) fill++;
+      }
+      if (fill < xFill || (fill === xFill && w < xWork)) {
+        xWork = w;
+        xFill = fill;
+        x = v;
+        xScope = scope;
+      }
+    }
+    const bucket = [...(of[x] ?? [])].map((id) => [id, factors.get(id) as Factor] as const);
+    work += xWork * bucket.length;
+    if (xWork * bucket.length > stepCap || work > totalCap) return undefined;
+    const kx = size[x] ?? 1;
+    let entries = 1;
+    for (const u of xScope) entries *= size[u] ?? 1;
+    largestTable = Math.max(largestTable, entries);
+    // For each factor: its stride for every scope variable and for x.
+    const fs = bucket.map(([, f]) => {
+      const st = strides(f.vars, size);
+      const byVar = new Map(f.vars.map((v, i) => [v, st[i] ?? 0]));
+      return { table: f.table, scopeStride: xScope.map((u) => byVar.get(u) ?? 0), xStride: byVar.get(x) ?? 0 };
+    });
+    const table = new Float64Array(entries);
+    const best = new Int32Array(entries);
+    const digits = new Array<number>(xScope.length).fill(0);
+    const base = new Array<number>(fs.length).fill(0);
+    for (let idx = 0; idx < entries; idx++) {
+      let min = Infinity;
+      let arg = 0;
+      for (let c = 0; c < kx; c++) {
+        let sum = 0;
+        for (let f = 0; f < fs.length; f++) {
+          const ff = fs[f] as (typeof fs)[number];
+          sum += ff.table[(base[f] ?? 0) + c * ff.xStride] ?? 0;
+        }
+        if (sum < min) {
+          min = sum;
+          arg = c;
+        }
+      }
+      table[idx] = min;
+      best[idx] = arg;
+      // Odometer over the scope, last variable fastest, moving every factor's base with it.
+      for (let d = xScope.length - 1; d >= 0; d--) {
+        const u = xScope[d] as number;
+        const next = (digits[d] ?? 0) + 1;
+        if (next < (size[u] ?? 1)) {
+          digits[d] = next;
+          for (let f = 0; f < fs.length; f++) base[f] = (base[f] ?? 0) + ((fs[f] as (typeof fs)[number]).scopeStride[d] ?? 0);
+          break;
+        }
+        for (let f = 0; f < fs.length; f++) base[f] = (base[f] ?? 0) - (digits[d] ?? 0) * ((fs[f] as (typeof fs)[number]).scopeStride[d] ?? 0);
+        digits[d] = 0;
+      }
+    }
+    for (const [id, f] of bucket) {
+      factors.delete(id);
+      for (const v of f.vars) of[v]?.delete(id);
+    }
+    alive.delete(x);
+    steps.push({ x, scope: xScope, best });
+    if (xScope.length === 0) constant += table[0] ?? 0;
+    else add({ vars: xScope, table });
+  }
+  const choice = new Array<number>(n).fill(0);
+  for (let s = steps.length - 1; s >= 0; s--) {
+    const st = steps[s] as Step;
+    let idx = 0;
+    for (const u of st.scope) idx = idx * (size[u] ?? 1) + (choice[u] ?? 0);
+    choice[st.x] = st.best[idx] ?? 0;
+  }
+  return { choice, objective: constant, largestTable };
+}
