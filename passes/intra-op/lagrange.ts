@@ -7,10 +7,12 @@
  * optimum also gives a lower bound, time(x) + λ·(bytes(x) - budget), on the limited
  * optimum, so the result carries an honest gap.
  */
+import { type AxisLabels, solveByAxisDescent } from '../../src/solver/axis-descent.js';
 import { eliminate } from '../../src/solver/eliminate.js';
 import { evaluate } from '../../src/solver/evaluate.js';
 import type { Problem, Solution, SolveOptions } from '../../src/solver/problem.js';
 import { reduce } from '../../src/solver/reduce.js';
+import { relaxationBound } from '../../src/solver/bound.js';
 import { solve } from '../../src/solver/solve.js';
 
 interface Priced {
@@ -24,7 +26,7 @@ interface Priced {
 /** Lets timers and messages run between long synchronous solves (progress, test runners' RPC). */
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-async function priced(p: Problem, price: number, opts: SolveOptions): Promise<Priced> {
+async function priced(p: Problem, price: number, opts: MemorySolveOptions): Promise<Priced> {
   await yieldToLoop();
   const terms = new Map<number, number[]>();
   for (const m of p.memory) for (const t of m.terms) {
@@ -37,6 +39,11 @@ async function priced(p: Problem, price: number, opts: SolveOptions): Promise<Pr
     nodes: p.nodes.map((n, i) => ({ ...n, strategies: n.strategies.map((s, k) => ({ cost: s.cost + price * (terms.get(i)?.[k] ?? 0) })) })),
     memory: [],
   };
+  if (opts.descent) {
+    const d = await solveByAxisDescent(q, opts.descent.labels, opts.descent.axes, opts);
+    const ev = evaluate({ ...p, ties: [] }, d.choice);
+    return { choice: d.choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: false };
+  }
   const collapsed = reduce(q);
   const reduced = eliminate(collapsed.problem);
   const inner = await solve(reduced.problem, opts);
@@ -45,13 +52,24 @@ async function priced(p: Problem, price: number, opts: SolveOptions): Promise<Pr
   return { choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: inner.status === 'optimal' };
 }
 
+/** Axis descent proves nothing: its bound is the relaxation's of the unpriced problem. */
+function descentBound(p: Problem): number {
+  const r = reduce({ ...p, memory: [] });
+  return relaxationBound(r.problem) + r.offset;
+}
+
+export interface MemorySolveOptions extends SolveOptions {
+  /** Solve each priced problem by axis descent (fast, local) instead of exactly. */
+  readonly descent?: { readonly labels: AxisLabels; readonly axes: number };
+}
+
 export interface MemoryAwareSolution extends Solution {
   readonly fits: boolean;
   /** Price per byte of the plan kept (0 when the limit did not bind). */
   readonly price: number;
 }
 
-export async function solveUnderMemory(p: Problem, opts: SolveOptions = {}): Promise<MemoryAwareSolution> {
+export async function solveUnderMemory(p: Problem, opts: MemorySolveOptions = {}): Promise<MemoryAwareSolution> {
   const t0 = performance.now();
   const budget = p.memory[0]?.budget ?? Infinity;
   // Every term at its smallest is a floor no plan goes under: past the budget, stop here.
@@ -71,6 +89,7 @@ export async function solveUnderMemory(p: Problem, opts: SolveOptions = {}): Pro
     fits,
     price,
   });
+  if (opts.descent && base.bytes <= budget) return done(base, descentBound(p), 0, true, 'axis-descent');
   if (base.bytes <= budget) return done(base, base.time, 0, true, 'highs');
   // Find a price that fits: start where saving the excess is worth the whole step time.
   let lo = 0;
@@ -90,6 +109,7 @@ export async function solveUnderMemory(p: Problem, opts: SolveOptions = {}): Pro
     hi *= 4;
   }
   if (!best) return done(base, bound, hi, false, 'lagrange');
+  if (opts.descent) return done(best, descentBound(p), bestPrice, true, 'lagrange+axis-descent');
   // Bisect the price (on a log scale): the cheapest fitting plan usually sits near the lowest fitting price.
   for (let k = 0; k < 8 && hi / Math.max(lo, 1e-300) > 1.05; k++) {
     const mid = lo === 0 ? hi / 4 : Math.sqrt(lo * hi);

@@ -44,6 +44,11 @@ export interface PlanOptions extends SolveOptions {
   readonly memoryBudget?: number;
   readonly pinned?: ReadonlyMap<string, ShardingSpec>;
   readonly tieRepeats?: boolean;
+  /**
+   * 'exact' (default): the optimum (or HiGHS's best in the time limit). 'fast': on a mesh
+   * of several axes, axis descent (solver/axis-descent.ts), for pricing many candidates.
+   */
+  readonly search?: 'exact' | 'fast';
 }
 
 export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceMesh, cost: CostModel, device: DeviceType, opts: PlanOptions = {}): Promise<IntraOpPlan> {
@@ -53,7 +58,8 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
   const ip = buildIntraOpProblem({ graph, roles, mesh, cost, device, resharder, memoryBudget: opts.memoryBudget, pinned: opts.pinned, tieRepeats: opts.tieRepeats });
   // Ties collapse, chains and leaves are eliminated (both exact), and the memory limit
   // is priced rather than given to the MILP (see lagrange.ts).
-  const inner = await solveUnderMemory(ip.problem, opts);
+  const descent = opts.search === 'fast' && mesh.axes.length > 1 ? { labels: axisLabels(ip, mesh.axes.map((a) => a.name)), axes: mesh.axes.length } : undefined;
+  const inner = await solveUnderMemory(ip.problem, { ...opts, descent });
   const choice = inner.fits ? inner.choice : ip.problem.nodes.map(() => 0);
   // Ties are a restriction the planner chose, not a constraint of the plan: price without them.
   const ev = evaluate({ ...ip.problem, ties: [] }, choice);
@@ -122,4 +128,23 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
   }
   const communicationSeconds = collectives.reduce((s, c) => s + c.seconds, 0);
   return { mesh, layouts, strategies, collectives, computeSeconds, communicationSeconds, objective: ev.objective, memoryBytes: ev.memory[0] ?? 0, solution, problem: ip };
+}
+
+/** What each strategy does on each mesh axis, as small integers per node (0: nothing). */
+function axisLabels(ip: IntraOpProblem, axes: readonly string[]): number[][][] {
+  const project = (s: ShardingSpec | undefined, axis: string): string => (s ? `${s.dims.findIndex((d) => d.includes(axis))}${s.partial.includes(axis) ? 'p' : ''}` : '');
+  return ip.origins.map((o) => {
+    const specsOf: (readonly (ShardingSpec | undefined)[])[] = o.kind === 'op' ? o.strategies.map((s) => [...s.outputs, ...s.inputs]) : o.specs.map((s) => [s]);
+    return axes.map((axis) => {
+      const ids = new Map<string, number>();
+      return specsOf.map((specs) => {
+        const key = specs.map((s) => project(s, axis)).join(',');
+        // Unused everywhere is label 0, as axis descent expects.
+        if (specs.every((s) => ['', '-1'].includes(project(s, axis)))) return 0;
+        let id = ids.get(key);
+        if (id === undefined) ids.set(key, (id = ids.size + 1));
+        return id;
+      });
+    });
+  }).map((perAxis) => (perAxis[0] ?? []).map((_, k) => perAxis.map((l) => l[k] ?? 0)));
 }

@@ -1,0 +1,83 @@
+/**
+ * Block coordinate descent over the axes of a multi-axis mesh, for planning many
+ * candidates fast (the inter-op pass prices every layer on every submesh). On a 2-D
+ * mesh a transformer block's problem has ~25 strategies per node and an induced width
+ * near 6: HiGHS needs seconds, variable elimination tables grow past reach. Fixing
+ * what every node does on all axes but one leaves a few strategies per node, which the
+ * exact reductions and variable elimination solve in milliseconds. So: solve as if the
+ * mesh had only its last (fastest) axis, then, axis by axis, re-choose what each node
+ * does on that axis with the others held, until a full pass improves nothing. Each
+ * step keeps the current choice among the allowed ones, so the cost never rises; the
+ * result is a local optimum over whole-axis moves, not a proven optimum (the bound
+ * reported is relaxationBound's).
+ */
+import { eliminate } from './eliminate.js';
+import { evaluate } from './evaluate.js';
+import type { Problem, SolveOptions } from './problem.js';
+import { reduce } from './reduce.js';
+import { restrictProblem } from './restrict.js';
+import { solve } from './solve.js';
+
+/** `labels[i][k][a]`: what strategy k of node i does on axis a (equal numbers: the same; 0: nothing). */
+export type AxisLabels = readonly (readonly (readonly number[])[])[];
+
+export interface DescentResult {
+  readonly choice: number[];
+  readonly objective: number;
+  /** True when every restricted solve was exact (the descent itself is still local). */
+  readonly innerExact: boolean;
+  readonly rounds: number;
+}
+
+async function exactly(p: Problem, opts: SolveOptions): Promise<{ choice: number[]; exact: boolean }> {
+  const collapsed = reduce(p);
+  const reduced = eliminate(collapsed.problem);
+  const inner = await solve(reduced.problem, opts);
+  return { choice: collapsed.expand(reduced.expand(inner.choice)), exact: inner.status === 'optimal' };
+}
+
+export async function solveByAxisDescent(p: Problem, labels: AxisLabels, axes: number, opts: SolveOptions = {}): Promise<DescentResult> {
+  // One descent from each axis alone; keep the best (a 2-D mesh: dp-first and tp-first).
+  let best: DescentResult | undefined;
+  for (let a = axes - 1; a >= 0; a--) {
+    const r = await descendFrom(p, labels, axes, a, opts);
+    if (!best || r.objective < best.objective) best = { ...r, innerExact: r.innerExact && best?.innerExact !== false };
+  }
+  return best as DescentResult;
+}
+
+async function descendFrom(p: Problem, labels: AxisLabels, axes: number, startAxis: number, opts: SolveOptions): Promise<DescentResult> {
+  const all = p.nodes.map((n) => n.strategies.map((_, k) => k));
+  const label = (i: number, k: number, a: number): number => labels[i]?.[k]?.[a] ?? 0;
+  const axisList = Array.from({ length: axes }, (_, a) => a);
+  let innerExact = true;
+  // Start: one axis alone (every other axis unused), where each node allows it.
+  const start = all.map((ks, i) => {
+    const only = ks.filter((k) => axisList.every((a) => a === startAxis || label(i, k, a) === 0));
+    return only.length ? only : ks;
+  });
+  const first = restrictProblem(p, start);
+  const r0 = await exactly(first.problem, opts);
+  innerExact &&= r0.exact;
+  let choice = first.expand(r0.choice);
+  let objective = evaluate(p, choice).objective;
+  let rounds = 0;
+  for (let improved = true; improved && rounds < 6; rounds++) {
+    improved = false;
+    for (const free of [...axisList.filter((a) => a !== startAxis), startAxis]) {
+      const held = choice;
+      const allowed = all.map((ks, i) => ks.filter((k) => axisList.every((a) => a === free || label(i, k, a) === label(i, held[i] ?? 0, a))));
+      const sub = restrictProblem(p, allowed);
+      const r = await exactly(sub.problem, opts);
+      innerExact &&= r.exact;
+      const next = sub.expand(r.choice);
+      const value = evaluate(p, next).objective;
+      if (value < objective * (1 - 1e-12)) {
+        choice = next;
+        objective = value;
+        improved = true;
+      }
+    }
+  }
+  return { choice, objective, innerExact, rounds };
+}
