@@ -7,7 +7,7 @@
  * layouts at a layer boundary agree; a resharding there is not counted.
  */
 import type { CostModel } from '../../cost-models/cost-model.js';
-import { logicalMeshes, type LogicalMesh } from '../../src/cluster/mesh.js';
+import { logicalMesh, logicalMeshes, type LogicalMesh } from '../../src/cluster/mesh.js';
 import { submeshes, type Submesh } from '../../src/cluster/submesh.js';
 import type { Cluster, DeviceType } from '../../src/cluster/types.js';
 import { dtypeBytes } from '../../src/ir/dtype.js';
@@ -17,10 +17,13 @@ import { shardBytes } from '../../src/sharding/spec.js';
 import type { SolverName } from '../../src/solver/problem.js';
 import type { TrainingGraph } from '../../src/training/build.js';
 import { clusterLayers, layerRangeGraph, type LayerClustering } from '../cluster-layers.js';
+import { detectRepetition } from '../cluster-layers/repeats.js';
 import { buildSchedule } from '../schedule/schedule.js';
 import { simulateSchedule, type SimulationResult } from '../schedule/simulate.js';
 import { trainingRoles, type ValueRoles } from '../intra-op/build.js';
 import { planIntraOp, type IntraOpPlan } from '../intra-op/plan.js';
+import { createResharder } from '../../src/sharding/reshard.js';
+import { type LayerPlan, stitchStage, type StitchedStage } from './stitch.js';
 import { planStages, type StageOption } from './stage-dp.js';
 
 export interface PipelineOptions {
@@ -31,24 +34,26 @@ export interface PipelineOptions {
   readonly microbatches: number;
   readonly solver?: SolverName | 'auto';
   readonly timeLimitSeconds?: number;
+  /** How layers and stages are solved on their meshes (default 'fast': axis descent on 2-D meshes). */
+  readonly search?: 'exact' | 'fast';
+  /** Called after each intra-op solve. */
+  readonly progress?: (event: { readonly solves: number; readonly layer: number; readonly mesh: readonly number[] }) => void;
 }
 
-export interface LayerOnMesh {
+export interface LayerOnMesh extends LayerPlan {
   readonly plan: IntraOpPlan;
   readonly seconds: number;
-  readonly staticBytes: number;
-  readonly activationBytes: number;
 }
 
 export interface PipelineStage {
   readonly layers: readonly [number, number];
   readonly devices: readonly number[];
   readonly mesh: LogicalMesh;
-  /** Exact: the stage's whole layer range planned by the intra-op pass on its mesh. */
+  /** Per micro-batch: its layers, the resharding between them, and its incoming boundary. */
   readonly seconds: number;
-  /** What the DP saw: the sum of the stage's layers planned one at a time. */
+  /** What the DP saw (the same sum on the submesh it priced). */
   readonly estimatedSeconds: number;
-  readonly plan: LayerOnMesh;
+  readonly plan: StitchedStage;
 }
 
 export interface PipelinePlan {
@@ -58,6 +63,9 @@ export interface PipelinePlan {
   readonly simulation: SimulationResult;
   readonly stepTimeSeconds: number;
   readonly intraOpSolves: number;
+  readonly distinctLayers: number;
+  /** Wall clock of the phases: layer pricing, stage DP, planning the chosen stages. */
+  readonly seconds: { readonly pricing: number; readonly stageDp: number; readonly stagePlans: number };
 }
 
 /** A layer's structure without names: identical blocks share it (and their plans). */
@@ -89,6 +97,21 @@ function memorySplit(plan: IntraOpPlan, g: Graph, roles: ValueRoles, grads: Read
   return { staticBytes, activationBytes };
 }
 
+/**
+ * Logical meshes a stage may take on a submesh: the 1-D mesh, and 2-D meshes whose
+ * minor axis (t devices) stays inside a host: data parallelism over s/t, tensor
+ * parallelism over t on the fast links. 3-D meshes and minor axes that cross hosts
+ * are left out: they multiply the candidates (and their solve time) for shapes that
+ * rarely win a stage.
+ */
+export function stageMeshes(cluster: Cluster, sm: Submesh): LogicalMesh[] {
+  const s = sm.size;
+  const perHost = sm.shape[1];
+  const shapes: number[][] = [[s]];
+  for (let t = 2; t < s; t++) if (perHost % t === 0 && s % t === 0) shapes.push([s / t, t]);
+  return shapes.map((shape) => logicalMesh(cluster, shape, sm.devices));
+}
+
 /** Greedy placement: whole-host stages on whole hosts, smaller ones packed inside hosts. */
 function place(cluster: Cluster, sizes: readonly number[]): number[][] | undefined {
   const perHost = cluster.hosts[0]?.devices.length ?? 1;
@@ -114,36 +137,75 @@ function place(cluster: Cluster, sizes: readonly number[]): number[][] | undefin
   return out;
 }
 
+/**
+ * The layer count: where the model repeats a block, one layer per block give or take
+ * the embedding and the head (the count among blocks, blocks+1, blocks+2 with the
+ * fewest distinct layers, so most are priced once); else `fallback`.
+ */
+export function chooseLayerCount(tg: TrainingGraph, fallback: number): { layers: number; blocks: number | undefined } {
+  const rep = detectRepetition(tg.graph, tg.forwardNodes);
+  if (!rep) return { layers: fallback, blocks: undefined };
+  let best = { layers: rep.blocks, distinct: Infinity };
+  for (const L of [rep.blocks, rep.blocks + 1, rep.blocks + 2]) {
+    const c = clusterLayers(tg, { layers: L });
+    const distinct = new Set(Array.from({ length: L }, (_, l) => signature(layerRangeGraph(tg, c, l, l)))).size;
+    if (distinct < best.distinct) best = { layers: L, distinct };
+  }
+  return { layers: best.layers, blocks: rep.blocks };
+}
+
 export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Promise<PipelinePlan | undefined> {
+  const t0 = performance.now();
   const clustering = clusterLayers(tg, { layers: opts.layers });
   const roles = trainingRoles(tg);
   const grads = new Set(tg.grads.values());
   const L = clustering.layers;
   const ranges = Array.from({ length: L }, (_, l) => layerRangeGraph(tg, clustering, l, l));
+  const signatures = ranges.map(signature);
+  const meshKey = (lm: LogicalMesh): string => `${lm.shape.join('x')}|${lm.devices.length}|${lm.axes.map((a) => `${a.alpha}:${a.beta}`).join(',')}`;
   const shapes = submeshes(opts.cluster);
   // Per layer, per submesh shape: the best mesh's result (by that layer alone), and per mesh shape.
   const cache = new Map<string, LayerOnMesh | null>();
   let solves = 0;
   const layerOn = async (l: number, lm: LogicalMesh): Promise<LayerOnMesh | undefined> => {
     const g = ranges[l] as Graph;
-    const key = `${signature(g)}|${lm.shape.join('x')}|${lm.devices.length}|${lm.axes.map((a) => `${a.alpha}:${a.beta}`).join(',')}`;
+    const key = `${signatures[l]}|${meshKey(lm)}`;
     if (cache.has(key)) return cache.get(key) ?? undefined;
     const r = rangeRoles(roles, g);
     solves++;
-    const plan = await planIntraOp(g, r, meshFromLogical(lm), opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds });
-    const value: LayerOnMesh | null = plan.solution.status === 'infeasible' ? null : { plan, seconds: plan.computeSeconds + plan.communicationSeconds, ...memorySplit(plan, g, r, grads) };
+    const plan = await planIntraOp(g, r, meshFromLogical(lm), opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast' });
+    opts.progress?.({ solves, layer: l, mesh: lm.shape });
+    const value: LayerOnMesh | null =
+      plan.solution.status === 'infeasible'
+        ? null
+        : { plan, graph: g, layouts: plan.layouts, strategies: plan.strategies, collectives: plan.collectives, computeSeconds: plan.computeSeconds, communicationSeconds: plan.communicationSeconds, solution: plan.solution, seconds: plan.computeSeconds + plan.communicationSeconds, ...memorySplit(plan, g, r, grads) };
     cache.set(key, value);
     return value ?? undefined;
   };
-  // Every (submesh, logical mesh) and the per-layer results on it.
-  const meshes: { submesh: Submesh; index: number; mesh: LogicalMesh; layers: (LayerOnMesh | undefined)[] }[] = [];
+  // Every (submesh, logical mesh), the per-layer results on it, and the resharding
+  // between consecutive layers when both are on it (by the pair's structure, cached).
+  const meshes: { submesh: Submesh; index: number; mesh: LogicalMesh; layers: (LayerOnMesh | undefined)[]; joins: number[] }[] = [];
+  const joinCache = new Map<string, number>();
   for (const [index, sm] of shapes.entries()) {
-    for (const lm of logicalMeshes(opts.cluster, sm.devices)) {
+    for (const lm of stageMeshes(opts.cluster, sm)) {
       const layers: (LayerOnMesh | undefined)[] = [];
       for (let l = 0; l < L; l++) layers.push(await layerOn(l, lm));
-      meshes.push({ submesh: sm, index, mesh: lm, layers });
+      const resharder = createResharder(meshFromLogical(lm), opts.cost);
+      const joins: number[] = [];
+      for (let l = 0; l + 1 < L; l++) {
+        const [a, b] = [layers[l], layers[l + 1]];
+        const key = `${signatures[l]}|${signatures[l + 1]}|${meshKey(lm)}`;
+        let cost = joinCache.get(key);
+        if (cost === undefined && a && b) {
+          cost = stitchStage([{ graph: ranges[l] as Graph, rep: a }, { graph: ranges[l + 1] as Graph, rep: b }], resharder).boundarySeconds;
+          joinCache.set(key, cost);
+        }
+        joins.push(cost ?? 0);
+      }
+      meshes.push({ submesh: sm, index, mesh: lm, layers, joins });
     }
   }
+  const tPriced = performance.now();
   const optionMesh = new Map<string, (typeof meshes)[number]>();
   const stagePlan = planStages({
     layers: L,
@@ -158,7 +220,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
         const option: StageOption = {
           submesh: meshes.indexOf(m),
           devices: m.submesh.size,
-          seconds: sum((x) => x.seconds),
+          seconds: sum((x) => x.seconds) + m.joins.slice(first, last).reduce((s, x) => s + x, 0),
           staticBytes: sum((x) => x.staticBytes),
           activationBytes: sum((x) => x.activationBytes),
           memoryLimit: opts.device.memoryBytes,
@@ -175,24 +237,25 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       return link ? 2 * (link.latency + bytes / link.bandwidth) : 0;
     },
   });
+  const tStages = performance.now();
   if (!stagePlan) return undefined;
   const placement = place(opts.cluster, stagePlan.stages.map((s) => s.option.devices));
   if (!placement) return undefined;
-  // The DP worked from per-layer sums, which miss resharding between a stage's layers:
-  // plan each chosen stage's whole range on its mesh, and price the pipeline with those.
+  // Each stage is its layers' plans stitched on the devices it was placed on.
   const stages: PipelineStage[] = [];
   for (const [i, s] of stagePlan.stages.entries()) {
     const m = meshes[s.option.submesh];
     const devices = placement[i] ?? [];
-    const mesh = (m ? (logicalMeshes(opts.cluster, devices).find((x) => x.shape.join('x') === m.mesh.shape.join('x')) ?? m.mesh) : logicalMeshes(opts.cluster, devices)[0]) as LogicalMesh;
-    const g = layerRangeGraph(tg, clustering, s.first, s.last);
-    const r = rangeRoles(roles, g);
-    solves++;
-    const plan = await planIntraOp(g, r, meshFromLogical(mesh), opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds });
-    if (plan.solution.status === 'infeasible') return undefined;
+    const mesh = m ? logicalMesh(opts.cluster, m.mesh.shape, devices) : (logicalMeshes(opts.cluster, devices)[0] as LogicalMesh);
+    const parts: { graph: Graph; rep: LayerOnMesh }[] = [];
+    for (let l = s.first; l <= s.last; l++) {
+      const rep = await layerOn(l, mesh);
+      if (!rep) return undefined;
+      parts.push({ graph: ranges[l] as Graph, rep });
+    }
+    const plan = stitchStage(parts, createResharder(meshFromLogical(mesh), opts.cost));
     const boundary = s.first > 0 ? s.seconds - s.option.seconds : 0;
-    const exact: LayerOnMesh = { plan, seconds: plan.computeSeconds + plan.communicationSeconds, ...memorySplit(plan, g, r, grads) };
-    stages.push({ layers: [s.first, s.last] as const, devices, mesh, seconds: exact.seconds + boundary, estimatedSeconds: s.seconds, plan: exact });
+    stages.push({ layers: [s.first, s.last] as const, devices, mesh, seconds: plan.computeSeconds + plan.communicationSeconds + boundary, estimatedSeconds: s.seconds, plan });
   }
   const S = stages.length;
   const transfer = stages.slice(1).map((s) => {
@@ -208,5 +271,6 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     gradientTransferSeconds: transfer,
     updateSeconds: stages.map(() => 0),
   });
-  return { microbatches: opts.microbatches, clustering, stages, simulation, stepTimeSeconds: simulation.stepSeconds, intraOpSolves: solves };
+  const seconds = { pricing: (tPriced - t0) / 1000, stageDp: (tStages - tPriced) / 1000, stagePlans: (performance.now() - tStages) / 1000 };
+  return { microbatches: opts.microbatches, clustering, stages, simulation, stepTimeSeconds: simulation.stepSeconds, intraOpSolves: solves, distinctLayers: new Set(signatures).size, seconds };
 }

@@ -62,7 +62,11 @@ function rangeTable(p: StageProblem): (first: number, last: number) => readonly 
     let v = cache.get(key);
     if (!v) {
       const b = first > 0 ? (p.boundarySeconds?.(first) ?? 0) : 0;
-      v = p.options(first, last).map((o) => ({ ...o, total: o.seconds + b }));
+      const all = p.options(first, last).map((o) => ({ ...o, total: o.seconds + b }));
+      // An option no faster, no smaller and on as many devices as another never helps (exact).
+      const dominated = (o: (typeof all)[number], q: (typeof all)[number]): boolean =>
+        q.devices === o.devices && q.memoryLimit >= o.memoryLimit && q.total <= o.total && q.staticBytes <= o.staticBytes && q.activationBytes <= o.activationBytes;
+      v = all.filter((o, i) => !all.some((q, j) => j !== i && dominated(o, q) && (!dominated(q, o) || j < i)));
       cache.set(key, v);
     }
     return v;

@@ -76,12 +76,12 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
     const collectives: CollectiveJson[] = [];
     let memory = 0;
     for (const lp of [st.plan]) {
-      for (const [k, v] of lp.plan.layouts) layouts.set(k, v);
-      for (const [k, v] of lp.plan.strategies) strategies.set(k, v);
+      for (const [k, v] of lp.layouts) layouts.set(k, v);
+      for (const [k, v] of lp.strategies) strategies.set(k, v);
       memory += lp.staticBytes + lp.activationBytes * inFlight;
-      communication += lp.plan.communicationSeconds * m;
-      compute += lp.plan.computeSeconds * m;
-      for (const c of lp.plan.collectives) {
+      communication += lp.communicationSeconds * m;
+      compute += lp.computeSeconds * m;
+      for (const c of lp.collectives) {
         const groups = axisGroups(st.mesh.shape, st.mesh.devices, c.axes.map((ax) => st.mesh.axes.findIndex((x) => x.name === ax)));
         const phase = phaseOf.get(c.consumer) ?? 'update';
         // Forward and backward collectives repeat per micro-batch; the update's happen once.
@@ -120,8 +120,8 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
   const stepTimeSeconds = p.stepTimeSeconds;
   const communicationBytesPerStep = stages.reduce((s, st) => s + st.collectives.reduce((t, c) => t + (c.kind === 'recv' ? 0 : c.bytes), 0), 0);
   // The stage DP is exact over its per-layer estimates; the gap reported is the worst of
-  // the stages' intra-op solves (each stage's range is planned exactly afterwards).
-  const stageSolutions = p.stages.map((st) => st.plan.plan.solution);
+  // the layers' intra-op solves (stages are their layers' plans stitched, see stitch.ts).
+  const stageSolutions = p.stages.flatMap((st) => st.plan.solutions);
   const solver = finiteSolver({
     name: `stage-dp + ${[...new Set(stageSolutions.map((x) => x.solver))].join('/')}`,
     status: stageSolutions.every((x) => x.status === 'optimal') ? 'optimal-stages' : 'time-limit',
