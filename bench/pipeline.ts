@@ -4,7 +4,7 @@
  *   node dist/bench/pipeline.js [--shape 1.3B] [--cluster examples/clusters/8x8-v100.yaml] [--batch 64] [--microbatches 8] [--layers 24] [--json]
  */
 import { loadCostModel } from '../cost-models/calibrated.js';
-import { chooseLayerCount, planPipeline } from '../passes/inter-op/pipeline.js';
+import { chooseLayerCount, isRejection, planPipeline } from '../passes/inter-op/pipeline.js';
 import { unfuseProjections } from '../passes/unfuse-projections.js';
 import { loadCluster } from '../src/cluster/load.js';
 import { buildGpt, GPT3_SHAPES } from '../src/models/gpt.js';
@@ -29,8 +29,10 @@ const graph = unfuseProjections(buildGpt({ ...shape, layers: blocks, batch: batc
 const tg = buildTrainingGraph(graph, { loss: 'cross_entropy', optimizer: { kind: 'adam', lr: 1e-3 } });
 const tBuild = (performance.now() - t0) / 1000;
 const layers = args.includes('--layers') ? Number(flag('--layers', '8')) : chooseLayerCount(tg, 8).layers;
-const p = await planPipeline(tg, { cluster, device, cost: loadCostModel(undefined), layers, microbatches, timeLimitSeconds: 60 });
+const planned = await planPipeline(tg, { cluster, device, cost: loadCostModel(undefined), layers, microbatches, timeLimitSeconds: 60 });
 const total = (performance.now() - t0) / 1000;
+if (isRejection(planned)) throw new Error(`no plan: ${planned.rejected}`);
+const p = planned;
 const row = {
   model: `GPT-${shapeName} (${blocks} blocks, h=${shape.hidden}, s=${shape.seq}), batch ${batch} in ${microbatches} micro-batches`,
   cluster: cluster.name,

@@ -26,10 +26,11 @@ export { loadCluster, parseCluster, logicalMeshes, submeshes } from './cluster/i
 export { analyticalCostModel, calibratedCostModel, loadCostModel, type CostModel } from '../cost-models/index.js';
 export { compileModel, type CompileOptions, type Compiled } from './planner/compile.js';
 export { compilePipeline } from './planner/pipeline.js';
+export { isPipelined, planModel, type PlannedModel } from './planner/plan-model.js';
 export { compareStrategies, type CompareResult } from './planner/compare.js';
 export { buildPlanJson, compileSummary, writePlan, type PlanJson, type CompileSummary } from './planner/plan-json.js';
 export { planIntraOp, type IntraOpPlan } from '../passes/intra-op/plan.js';
-export { planPipeline, type PipelinePlan } from '../passes/inter-op/pipeline.js';
+export { chooseLayerCount, isRejection, planPipeline, type PipelinePlan, type PipelineRejection } from '../passes/inter-op/pipeline.js';
 export { clusterLayers, type LayerClustering } from '../passes/cluster-layers.js';
 export { buildSchedule } from '../passes/schedule/schedule.js';
 export { simulateSchedule } from '../passes/schedule/simulate.js';

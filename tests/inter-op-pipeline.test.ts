@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { analyticalCostModel } from '../cost-models/cost-model.js';
-import { planPipeline } from '../passes/inter-op/pipeline.js';
+import { isRejection, planPipeline } from '../passes/inter-op/pipeline.js';
 import { unfuseProjections } from '../passes/unfuse-projections.js';
 import { parseCluster } from '../src/cluster/load.js';
 import { buildGpt } from '../src/models/gpt.js';
@@ -20,7 +20,7 @@ describe('inter-op planner (experimental)', () => {
     const device = cluster.groups[0]?.device;
     if (!device) throw new Error('no device');
     const plan = await planPipeline(tg, { cluster, device, cost: analyticalCostModel(), layers: 4, microbatches: 8, timeLimitSeconds: 30 });
-    if (!plan) throw new Error('no pipeline plan');
+    if (isRejection(plan)) throw new Error(`no pipeline plan: ${plan.rejected}`);
     const stages = plan.stages;
     expect(stages.length).toBeGreaterThan(1);
     // Stages cover the layers in order, once, on disjoint devices using all 4.

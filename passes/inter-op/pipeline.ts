@@ -24,7 +24,10 @@ import { trainingRoles, type ValueRoles } from '../intra-op/build.js';
 import { planIntraOp, type IntraOpPlan } from '../intra-op/plan.js';
 import { createResharder } from '../../src/sharding/reshard.js';
 import { type LayerPlan, stitchStage, type StitchedStage } from './stitch.js';
-import { planStages, type StageOption } from './stage-dp.js';
+import { fixedStages, planStages, type StageOption, type StagePlan, type StageProblem } from './stage-dp.js';
+import { manualMeshShape, manualPins } from '../../src/planner/manual.js';
+import type { DeviceMesh } from '../../src/sharding/mesh.js';
+import type { ShardingSpec } from '../../src/sharding/spec.js';
 
 export interface PipelineOptions {
   readonly cluster: Cluster;
@@ -34,6 +37,11 @@ export interface PipelineOptions {
   readonly microbatches: number;
   readonly solver?: SolverName | 'auto';
   readonly timeLimitSeconds?: number;
+  /**
+   * A manual grid instead of the stage DP: pp stages of (nearly) equal layer counts,
+   * each on dp x tp devices with Megatron's layouts pinned (see planner/manual.ts).
+   */
+  readonly grid?: { readonly dp: number; readonly tp: number; readonly pp: number };
   /** How layers and stages are solved on their meshes (default 'fast': axis descent on 2-D meshes). */
   readonly search?: 'exact' | 'fast';
   /** Called after each intra-op solve. */
@@ -64,6 +72,8 @@ export interface PipelinePlan {
   readonly stepTimeSeconds: number;
   readonly intraOpSolves: number;
   readonly distinctLayers: number;
+  /** Set when the memory limit changed the plan: what the fastest plan would have needed. */
+  readonly memoryNote: string | undefined;
   /** Wall clock of the phases: layer pricing, stage DP, planning the chosen stages. */
   readonly seconds: { readonly pricing: number; readonly stageDp: number; readonly stagePlans: number };
 }
@@ -154,7 +164,44 @@ export function chooseLayerCount(tg: TrainingGraph, fallback: number): { layers:
   return { layers: best.layers, blocks: rep.blocks };
 }
 
-export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Promise<PipelinePlan | undefined> {
+/** Why no pipeline plan was returned (and the memory diagnosis when memory was the cause). */
+export function isRejection(p: PipelinePlan | PipelineRejection): p is PipelineRejection {
+  return 'rejected' in p;
+}
+
+export interface PipelineRejection {
+  readonly rejected: string;
+  readonly memoryNote: string | undefined;
+}
+
+/** Contiguous ranges of nearly equal layer counts (the first ones one longer). */
+export function evenRanges(layers: number, parts: number): [number, number][] {
+  const out: [number, number][] = [];
+  let first = 0;
+  for (let i = 0; i < parts; i++) {
+    const n = Math.floor(layers / parts) + (i < layers % parts ? 1 : 0);
+    out.push([first, first + n - 1]);
+    first += n;
+  }
+  return out;
+}
+
+const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
+
+/** The first stage of `plan` over the limit, in words. */
+function memoryShortfall(plan: StagePlan, microbatches: number, limit: number): string {
+  const S = plan.stages.length;
+  for (const [i, st] of plan.stages.entries()) {
+    const inFlight = Math.min(S - i, microbatches);
+    const need = st.option.staticBytes + st.option.activationBytes * inFlight;
+    if (need > limit) {
+      return `the fastest plan (${S} stage${S > 1 ? 's' : ''}, ${(plan.latency * 1e3).toFixed(1)} ms of pipeline latency) was rejected: its stage ${i} (layers ${st.first}-${st.last} on ${st.option.devices} devices) needs ${gib(need)} per device (${gib(st.option.staticBytes)} of parameters, gradients and optimizer state + ${inFlight} micro-batch${inFlight > 1 ? 'es' : ''} in flight x ${gib(st.option.activationBytes)} of activations) and a device has ${gib(limit)}`;
+    }
+  }
+  return `the fastest plan needs more memory than a device has (${gib(limit)})`;
+}
+
+export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Promise<PipelinePlan | PipelineRejection> {
   const t0 = performance.now();
   const clustering = clusterLayers(tg, { layers: opts.layers });
   const roles = trainingRoles(tg);
@@ -164,6 +211,22 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   const signatures = ranges.map(signature);
   const meshKey = (lm: LogicalMesh): string => `${lm.shape.join('x')}|${lm.devices.length}|${lm.axes.map((a) => `${a.alpha}:${a.beta}`).join(',')}`;
   const shapes = submeshes(opts.cluster);
+  const grid = opts.grid;
+  const N = opts.cluster.devices.length;
+  const stageSize = grid ? grid.dp * grid.tp : 0;
+  if (grid && grid.dp * grid.tp * grid.pp !== N) return { rejected: `dp=${grid.dp},tp=${grid.tp},pp=${grid.pp} uses ${grid.dp * grid.tp * grid.pp} devices, the cluster has ${N}`, memoryNote: undefined };
+  if (grid && grid.pp > L) return { rejected: `pp=${grid.pp} stages but the model has ${L} layers`, memoryNote: undefined };
+  // Optimizer states keep their parameter's layout in a manual grid.
+  const forwardNames = new Set(tg.graph.nodes.slice(0, tg.forwardNodes).map((n) => n.name));
+  const gridPins = (gr: NonNullable<PipelineOptions['grid']>, g: Graph, mesh: DeviceMesh): Map<string, ShardingSpec> => {
+    const params = tg.params.filter((q) => g.initializers.has(q));
+    const pins = manualPins({ kind: 'grid', dp: gr.dp, tp: gr.tp, pp: 1 }, g, g.nodes.filter((n) => forwardNames.has(n.name)).length, params, mesh);
+    for (const [st, q] of tg.stateOf) {
+      const spec = pins.get(q);
+      if (spec && g.types.has(st)) pins.set(st, spec);
+    }
+    return pins;
+  };
   // Per layer, per submesh shape: the best mesh's result (by that layer alone), and per mesh shape.
   const cache = new Map<string, LayerOnMesh | null>();
   let solves = 0;
@@ -173,7 +236,9 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     if (cache.has(key)) return cache.get(key) ?? undefined;
     const r = rangeRoles(roles, g);
     solves++;
-    const plan = await planIntraOp(g, r, meshFromLogical(lm), opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast' });
+    const mesh = meshFromLogical(lm);
+    const pinned = opts.grid ? gridPins(opts.grid, g, mesh) : undefined;
+    const plan = await planIntraOp(g, r, mesh, opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast', pinned });
     opts.progress?.({ solves, layer: l, mesh: lm.shape });
     const value: LayerOnMesh | null =
       plan.solution.status === 'infeasible'
@@ -187,7 +252,8 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   const meshes: { submesh: Submesh; index: number; mesh: LogicalMesh; layers: (LayerOnMesh | undefined)[]; joins: number[] }[] = [];
   const joinCache = new Map<string, number>();
   for (const [index, sm] of shapes.entries()) {
-    for (const lm of stageMeshes(opts.cluster, sm)) {
+    if (grid && sm.size !== stageSize) continue;
+    for (const lm of grid ? [logicalMesh(opts.cluster, manualMeshShape({ kind: 'grid', dp: grid.dp, tp: grid.tp, pp: 1 }, stageSize), sm.devices)] : stageMeshes(opts.cluster, sm)) {
       const layers: (LayerOnMesh | undefined)[] = [];
       for (let l = 0; l < L; l++) layers.push(await layerOn(l, lm));
       const resharder = createResharder(meshFromLogical(lm), opts.cost);
@@ -206,11 +272,11 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     }
   }
   const tPriced = performance.now();
-  const optionMesh = new Map<string, (typeof meshes)[number]>();
-  const stagePlan = planStages({
+  const problem = (memory: boolean): StageProblem => ({
     layers: L,
     devices: opts.cluster.devices.length,
     microbatches: opts.microbatches,
+    tmaxStep: 1e-3,
     options: (first, last) => {
       const out: StageOption[] = [];
       for (const m of meshes) {
@@ -223,9 +289,8 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
           seconds: sum((x) => x.seconds) + m.joins.slice(first, last).reduce((s, x) => s + x, 0),
           staticBytes: sum((x) => x.staticBytes),
           activationBytes: sum((x) => x.activationBytes),
-          memoryLimit: opts.device.memoryBytes,
+          memoryLimit: memory ? opts.device.memoryBytes : Infinity,
         };
-        optionMesh.set(`${first}:${last}:${option.submesh}`, m);
         out.push(option);
       }
       return out;
@@ -237,10 +302,14 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       return link ? 2 * (link.latency + bytes / link.bandwidth) : 0;
     },
   });
+  const stagePlan = grid ? fixedStages(problem(true), evenRanges(L, grid.pp)) : planStages(problem(true));
+  // The memory limit, when it changed the answer: what the fastest plan would need.
+  const free = grid ? fixedStages(problem(false), evenRanges(L, grid.pp)) : planStages(problem(false));
+  const memoryNote = free && (!stagePlan || free.latency < stagePlan.latency * (1 - 1e-9)) ? memoryShortfall(free, opts.microbatches, opts.device.memoryBytes) : undefined;
   const tStages = performance.now();
-  if (!stagePlan) return undefined;
+  if (!stagePlan) return { rejected: memoryNote ?? `no stage plan of ${L} layers on ${N} devices`, memoryNote };
   const placement = place(opts.cluster, stagePlan.stages.map((s) => s.option.devices));
-  if (!placement) return undefined;
+  if (!placement) return { rejected: `the chosen stages (${stagePlan.stages.map((x) => x.option.devices).join(' + ')} devices) cannot be placed on whole hosts`, memoryNote };
   // Each stage is its layers' plans stitched on the devices it was placed on.
   const stages: PipelineStage[] = [];
   for (const [i, s] of stagePlan.stages.entries()) {
@@ -250,7 +319,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     const parts: { graph: Graph; rep: LayerOnMesh }[] = [];
     for (let l = s.first; l <= s.last; l++) {
       const rep = await layerOn(l, mesh);
-      if (!rep) return undefined;
+      if (!rep) return { rejected: `layer ${l} has no plan on the placed mesh [${mesh.shape.join('x')}]`, memoryNote };
       parts.push({ graph: ranges[l] as Graph, rep });
     }
     const plan = stitchStage(parts, createResharder(meshFromLogical(mesh), opts.cost));
@@ -272,5 +341,5 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     updateSeconds: stages.map(() => 0),
   });
   const seconds = { pricing: (tPriced - t0) / 1000, stageDp: (tStages - tPriced) / 1000, stagePlans: (performance.now() - tStages) / 1000 };
-  return { microbatches: opts.microbatches, clustering, stages, simulation, stepTimeSeconds: simulation.stepSeconds, intraOpSolves: solves, distinctLayers: new Set(signatures).size, seconds };
+  return { microbatches: opts.microbatches, clustering, stages, simulation, stepTimeSeconds: simulation.stepSeconds, intraOpSolves: solves, distinctLayers: new Set(signatures).size, memoryNote, seconds };
 }

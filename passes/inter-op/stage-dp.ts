@@ -33,6 +33,11 @@ export interface StageProblem {
   options(first: number, last: number): readonly StageOption[];
   /** Seconds per micro-batch to cross the boundary before layer `first` (0 for first = 0). */
   boundarySeconds?(first: number): number;
+  /**
+   * Skip t_max candidates within this relative step of the last one tried (Alpa's ε).
+   * 0 (default) is exact; ε costs at most (B − 1)·ε·t_max of latency.
+   */
+  readonly tmaxStep?: number;
 }
 
 export interface PlannedStage {
@@ -81,12 +86,27 @@ export function planStages(p: StageProblem): StagePlan | undefined {
   // Candidate t_max values: every stage time any range could have, ascending.
   const candidates = new Set<number>();
   for (let i = 0; i < L; i++) for (let j = i; j < L; j++) for (const o of table(i, j)) candidates.add(o.total);
-  const tmaxes = [...candidates].sort((a, b) => a - b);
+  const sorted = [...candidates].sort((a, b) => a - b);
+  const step = p.tmaxStep ?? 0;
+  // With a step, keep the largest candidate of each run within (1 + step) of the run's first.
+  const tmaxes: number[] = [];
+  let anchor = sorted[0] ?? 0;
+  sorted.forEach((t, i) => {
+    const next = sorted[i + 1];
+    if (step <= 0 || next === undefined || next > anchor * (1 + step)) {
+      tmaxes.push(t);
+      if (next !== undefined) anchor = next;
+    }
+  });
 
   let best: StagePlan | undefined;
   const maxStages = Math.min(L, N);
-  for (const tmax of tmaxes) {
-    if (best && (B - 1) * tmax >= best.latency) break;
+  // The least Σ t_i with no cap on the slowest stage: every plan with slowest stage t
+  // costs at least that plus (B − 1)·t, so the enumeration can stop sooner (exact).
+  let leastSum = 0;
+  for (const tmax of [Infinity, ...tmaxes]) {
+    if (best && (B - 1) * tmax + leastSum >= best.latency) break;
+    let passSum = Infinity;
     // f[s][k][d]: least Σ time covering layers k..L-1 with s stages on exactly d devices.
     const f: Float64Array[][] = [];
     const choice: Int32Array[][] = [];
@@ -119,6 +139,7 @@ export function planStages(p: StageProblem): StagePlan | undefined {
       }
       const total = f[s]![0]![N]!;
       if (total === Infinity) continue;
+      if (tmax === Infinity) passSum = Math.min(passSum, total);
       // Rebuild the stages to know the real max (<= tmax).
       const stages: PlannedStage[] = [];
       let [k, d, ss] = [0, N, s];
@@ -134,8 +155,31 @@ export function planStages(p: StageProblem): StagePlan | undefined {
       const latency = total + (B - 1) * maxStageSeconds;
       if (!best || latency < best.latency - 1e-15) best = { stages, latency, maxStageSeconds };
     }
+    if (tmax === Infinity) {
+      if (passSum === Infinity) return undefined;
+      leastSum = passSum;
+    }
   }
   return best;
+}
+
+/**
+ * The best plan with the stages' layer ranges given (a manual pipeline grid): each
+ * stage takes its fastest option that fits, all stages the same device count.
+ */
+export function fixedStages(p: StageProblem, ranges: readonly (readonly [number, number])[]): StagePlan | undefined {
+  const table = rangeTable(p);
+  const S = ranges.length;
+  const stages: PlannedStage[] = [];
+  for (const [idx, [first, last]] of ranges.entries()) {
+    const fitting = table(first, last).filter((o) => fits(o, Math.min(S - idx, p.microbatches)));
+    const o = fitting.sort((a, b) => a.total - b.total)[0];
+    if (!o) return undefined;
+    stages.push({ first, last, option: o, seconds: o.total });
+  }
+  if (stages.reduce((s, x) => s + x.option.devices, 0) !== p.devices) return undefined;
+  const maxStageSeconds = Math.max(...stages.map((x) => x.seconds));
+  return { stages, latency: stages.reduce((s, x) => s + x.seconds, 0) + (p.microbatches - 1) * maxStageSeconds, maxStageSeconds };
 }
 
 /** Every partition and option choice (tests only): the optimum by enumeration. */

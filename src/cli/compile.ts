@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { AutoparError } from '../errors.js';
 import { compareStrategies } from '../planner/compare.js';
-import { compileModel, type CompileOptions, type ProgressEvent } from '../planner/compile.js';
-import { buildPlanJson, type CompileSummary, compileSummary, type PlanJson, writePlan } from '../planner/plan-json.js';
-import { compilePipeline } from '../planner/pipeline.js';
+import type { CompileOptions, ProgressEvent } from '../planner/compile.js';
+import { writePlan } from '../planner/plan-json.js';
+import { planModel } from '../planner/plan-model.js';
 import { collect, parseDims, printJson, runCommand } from './output.js';
 
 interface PlanFlags {
@@ -149,22 +149,9 @@ export function registerCompile(program: Command): void {
       await runCommand(o.debug === true, async () => {
         const model = withExample(modelArg, o);
         const base = options(model, o, progressPrinter(o.json === true));
-        let plan: PlanJson;
-        let summary: CompileSummary;
-        let deviceName: string;
-        let batch: number;
-        if (o.strategy === 'pipeline') {
-          const r = await compilePipeline(base);
-          ({ plan, summary } = r);
-          deviceName = r.plan.cluster.device;
-          batch = r.plan.batch;
-        } else {
-          const compiled = await compileModel({ ...base, strategy: o.strategy });
-          plan = buildPlanJson(compiled);
-          summary = compileSummary(compiled, plan);
-          deviceName = compiled.device.name;
-          batch = compiled.batch;
-        }
+        const { plan, summary } = await planModel({ ...base, strategy: o.strategy });
+        const deviceName = plan.cluster.device;
+        const batch = plan.batch;
         // Default output beside the caller, not beside the model (which may be read-only).
         const out = o.out ?? `${path.basename(model).replace(/\.onnx$/i, '')}.autopar`;
         const file = writePlan(out, plan);
@@ -180,6 +167,7 @@ export function registerCompile(program: Command): void {
             `collectives ${comm || 'none'}`,
             `solver      ${summary.solver.name} ${summary.solver.status}, gap ${summary.solver.gap.toExponential(1)}; planned in ${summary.planningSeconds.toFixed(2)} s`,
             `plan        ${path.resolve(file)}`,
+            ...(summary.notes ?? []).map((n) => `note        ${n}`),
           ].join('\n') + '\n',
         );
       });

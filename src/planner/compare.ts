@@ -1,8 +1,7 @@
 /** `autopar compare`: every built-in strategy and `auto`, in one cost model. */
 import { AutoparError } from '../errors.js';
-import { compileModel, type CompileOptions } from './compile.js';
-import { buildPlanJson, type PlanJson } from './plan-json.js';
-import { compilePipeline } from './pipeline.js';
+import type { CompileOptions } from './compile.js';
+import { planModel } from './plan-model.js';
 
 export interface CompareRow {
   readonly strategy: string;
@@ -30,12 +29,7 @@ export async function compareStrategies(opts: Omit<CompileOptions, 'strategy'>):
   let devices = 0;
   for (const strategy of BUILTIN_STRATEGIES) {
     try {
-      let plan: PlanJson;
-      if (strategy === 'pipeline') {
-        plan = (await compilePipeline(opts)).plan;
-      } else {
-        plan = buildPlanJson(await compileModel({ ...opts, strategy }));
-      }
+      const { plan } = await planModel({ ...opts, strategy });
       model = plan.model;
       devices = plan.cluster.devices;
       rows.push({

@@ -33,7 +33,6 @@ export function parseStrategy(text: string): StrategyName {
       if (!m) throw new AutoparError('E_USAGE', `--strategy '${text}' is not a strategy; use auto, dp, megatron, zero3, pipeline, or dp=D,tp=T,pp=P`);
       const [dp, tp, pp] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 1)];
       if (dp < 1 || tp < 1 || pp < 1) throw new AutoparError('E_USAGE', `--strategy ${text}: degrees must be at least 1`);
-      if (pp > 1) throw new AutoparError('E_USAGE', `--strategy ${text}: pipeline parallelism (pp > 1) is not supported as a manual grid yet; use --strategy pipeline (stages chosen automatically) or pp=1`);
       return { kind: 'grid', dp, tp, pp };
     }
   }
@@ -52,6 +51,7 @@ export function manualMeshShape(s: ManualStrategy, devices: number): number[] {
     case 'megatron':
       return [devices];
     case 'grid':
+      if (s.pp > 1) throw new AutoparError('E_USAGE', `dp=${s.dp},tp=${s.tp},pp=${s.pp} is pipelined: plan it with planModel (the CLI's compile does), not as one stage`);
       if (s.dp * s.tp * s.pp !== devices) {
         throw new AutoparError('E_USAGE', `--strategy dp=${s.dp},tp=${s.tp},pp=${s.pp} uses ${s.dp * s.tp * s.pp} devices but the cluster has ${devices}; the degrees must multiply to ${devices}`);
       }

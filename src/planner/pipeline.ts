@@ -1,17 +1,21 @@
 /**
- * `autopar compile --strategy pipeline`: the experimental inter-op planner behind the
- * same CLI.md outputs. Micro-batching needs a model whose batch dimension is symbolic
- * (the training graph is built at the micro-batch size); the number of micro-batches
- * is searched among 1, 2, 4, 8 (those dividing the batch) unless --microbatches says.
+ * Pipelined plans behind the CLI.md outputs: `--strategy pipeline` (and `auto` on a
+ * cluster of several hosts, see plan-model.ts) with stages from the stage DP, or a
+ * manual `dp=D,tp=T,pp=P` grid. Micro-batching needs a model whose batch dimension is
+ * symbolic (the training graph is built at the micro-batch size); the number of
+ * micro-batches is searched over powers of two dividing the batch, stopping once two
+ * in a row are slower, unless --microbatches says.
  */
 import path from 'node:path';
 import { loadCostModel } from '../../cost-models/calibrated.js';
-import { planPipeline, type PipelinePlan } from '../../passes/inter-op/pipeline.js';
+import { chooseLayerCount, isRejection, planPipeline, type PipelinePlan } from '../../passes/inter-op/pipeline.js';
 import { unfuseProjections } from '../../passes/unfuse-projections.js';
 import { loadCluster } from '../cluster/load.js';
 import { axisGroups } from '../cluster/mesh.js';
 import { AutoparError } from '../errors.js';
 import { importOnnx } from '../onnx/import.js';
+import type { Graph } from '../ir/types.js';
+import { parseStrategy, strategyName } from './manual.js';
 import type { ShardingSpec } from '../sharding/spec.js';
 import { buildTrainingGraph, type TrainingGraph } from '../training/build.js';
 import { batchBinding, type CompileOptions } from './compile.js';
@@ -34,33 +38,67 @@ export interface PipelineCompiled {
   readonly summary: CompileSummary;
 }
 
+/** What compilePipeline plans: stages by the DP ('pipeline', 'auto') or a manual grid. */
+function pipelineStrategy(text: string | undefined): { label: string; grid: { dp: number; tp: number; pp: number } | undefined } {
+  if (text === undefined || text === 'pipeline' || text === 'auto') return { label: text ?? 'pipeline', grid: undefined };
+  const s = parseStrategy(text);
+  if (s === 'auto' || s.kind !== 'grid') throw new AutoparError('E_INTERNAL', `compilePipeline: strategy ${text} is single-stage`);
+  return { label: strategyName(s), grid: { dp: s.dp, tp: s.tp, pp: s.pp } };
+}
+
 export async function compilePipeline(opts: CompileOptions): Promise<PipelineCompiled> {
   const t0 = performance.now();
-  if (typeof opts.model !== 'string') throw new AutoparError('E_USAGE', '--strategy pipeline needs an ONNX model file (its batch dimension is rebound per micro-batch count)');
-  if (opts.mode === 'infer') throw new AutoparError('E_USAGE', '--strategy pipeline plans training steps; use --mode train');
+  if (opts.mode === 'infer') throw new AutoparError('E_USAGE', 'pipelined plans are training steps; use --mode train (or a single-stage strategy)');
+  const { label, grid } = pipelineStrategy(opts.strategy);
   const cluster = typeof opts.cluster === 'string' ? loadCluster(opts.cluster) : opts.cluster;
   const device = cluster.groups[0]?.device;
   if (!device || new Set(cluster.groups.map((g) => g.device.name)).size > 1) throw new AutoparError('E_USAGE', `${cluster.file}: pipelining needs one device type in this version`);
   const cost = loadCostModel(opts.profile);
-  const first = importOnnx(opts.model, { dims: opts.dims ?? {} });
-  const { dims, batch } = batchBinding(first.raw, opts);
-  const batchName = opts.batchDim ?? (typeof first.raw.inputs[0]?.type.shape[0] === 'string' ? String(first.raw.inputs[0]?.type.shape[0]) : undefined);
-  if (batch === undefined) throw new AutoparError('E_USAGE', `${opts.model}: bind the batch with --batch N`);
-  const candidates = opts.microbatches !== undefined ? [opts.microbatches] : [1, 2, 4, 8].filter((m) => batch % m === 0 && (m === 1 || batchName !== undefined));
-  if (opts.microbatches !== undefined && (batch % opts.microbatches !== 0 || (opts.microbatches > 1 && batchName === undefined))) {
-    throw new AutoparError('E_USAGE', batchName === undefined ? `${opts.model} has a fixed batch, so it cannot be split into ${opts.microbatches} micro-batches; export it with a dynamic batch dimension` : `--microbatches ${opts.microbatches} does not divide the batch ${batch}`);
+  const modelName = typeof opts.model === 'string' ? path.basename(opts.model) : opts.model.name;
+  // The training graph at micro-batch size: an ONNX file is re-imported with its batch
+  // dimension bound to batch / M; a graph built in memory is taken as it is (M = 1).
+  let batch: number | undefined;
+  let graphAt: (m: number) => Graph;
+  let batchName: string | undefined;
+  const modelArg = opts.model;
+  if (typeof modelArg === 'string') {
+    const first = importOnnx(modelArg, { dims: opts.dims ?? {} });
+    const bound = batchBinding(first.raw, opts);
+    batch = bound.batch;
+    batchName = opts.batchDim ?? (typeof first.raw.inputs[0]?.type.shape[0] === 'string' ? String(first.raw.inputs[0]?.type.shape[0]) : undefined);
+    graphAt = (m) => importOnnx(modelArg, { dims: batchName ? { ...bound.dims, [batchName]: (batch ?? 1) / m } : bound.dims }).graph;
+  } else {
+    const lead = modelArg.graph.inputs[0]?.type.shape[0];
+    batch = typeof lead === 'number' ? lead : undefined;
+    graphAt = () => modelArg.graph;
   }
+  if (batch === undefined) throw new AutoparError('E_USAGE', `${modelName}: bind the batch with --batch N`);
+  const total = batch;
+  if (opts.microbatches !== undefined && (total % opts.microbatches !== 0 || (opts.microbatches > 1 && batchName === undefined))) {
+    throw new AutoparError('E_USAGE', batchName === undefined ? `${modelName} has a fixed batch, so it cannot be split into ${opts.microbatches} micro-batches; export it with a dynamic batch dimension` : `--microbatches ${opts.microbatches} does not divide the batch ${total}`);
+  }
+  // Powers of two dividing the batch; the search stops once two in a row are slower.
+  const candidates = opts.microbatches !== undefined ? [opts.microbatches] : [1, 2, 4, 8, 16, 32, 64].filter((m) => total % m === 0 && (m === 1 || batchName !== undefined));
   let best: { p: PipelinePlan; tg: TrainingGraph; m: number } | undefined;
+  let worse = 0;
+  const notes: string[] = [];
   for (const m of candidates) {
-    const bound = batchName ? { ...dims, [batchName]: batch / m } : dims;
-    const graph = unfuseProjections(importOnnx(opts.model, { dims: bound }).graph).graph;
+    const graph = unfuseProjections(graphAt(m)).graph;
     const tg = buildTrainingGraph(graph, { loss: opts.loss === 'cross-entropy' ? 'cross_entropy' : 'mse', optimizer: opts.optimizer === 'sgd' ? { kind: 'sgd', lr: 1e-2 } : { kind: 'adam', lr: 1e-3 } });
-    const layers = Math.max(1, Math.min(8, cluster.devices.length));
-    const p = await planPipeline(tg, { cluster, device, cost, layers, microbatches: m, solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds });
+    const fallback = Math.max(1, Math.min(8, cluster.devices.length, tg.forwardNodes));
+    const layers = Math.max(grid?.pp ?? 1, chooseLayerCount(tg, fallback).layers);
+    const p = await planPipeline(tg, { cluster, device, cost, layers, microbatches: m, solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, grid });
     opts.progress?.({ kind: 'phase', phase: `pipeline M=${m}`, seconds: (performance.now() - t0) / 1000 });
-    if (p && (!best || p.stepTimeSeconds < best.p.stepTimeSeconds)) best = { p, tg, m };
+    if (isRejection(p)) {
+      notes.push(`M=${m}: ${p.rejected}`);
+      continue;
+    }
+    if (!best || p.stepTimeSeconds < best.p.stepTimeSeconds) {
+      best = { p, tg, m };
+      worse = 0;
+    } else if (++worse >= 2) break;
   }
-  if (!best) throw new AutoparError('E_USAGE', `no pipeline plan of ${path.basename(opts.model)} fits on ${cluster.devices.length} x ${device.name} with ${candidates.join(', ')} micro-batches`);
+  if (!best) throw new AutoparError('E_USAGE', `no ${label} plan of ${modelName} fits on ${cluster.devices.length} x ${device.name} with ${candidates.join(', ')} micro-batches: ${notes[notes.length - 1] ?? 'no stage plan'}`);
   const { p, tg, m } = best;
   const phaseOf = new Map<string, CollectiveJson['phase']>();
   tg.graph.nodes.forEach((n, i) => phaseOf.set(n.name, i < tg.forwardNodes ? 'forward' : i < tg.gradientNodes ? 'backward' : 'update'));
@@ -131,9 +169,9 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
   });
   const plan: PlanJson = {
     version: 1,
-    model: path.basename(opts.model),
+    model: modelName,
     mode: 'train',
-    strategy: 'pipeline',
+    strategy: label,
     batch,
     cluster: { name: cluster.name, file: cluster.file, devices: cluster.devices.length, hosts: cluster.hosts.length, device: device.name },
     schedule: { kind: '1f1b', microbatches: m },
@@ -154,7 +192,7 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
     model: plan.model,
     devices: cluster.devices.length,
     mode: 'train',
-    strategy: 'pipeline',
+    strategy: label,
     stepTimeSeconds,
     throughputSamplesPerSecond: batch / stepTimeSeconds,
     peakMemoryBytesPerDevice: peak,
@@ -166,6 +204,7 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
     solver,
     phases: [],
     communicationByKind: byKind(stages.flatMap((st) => st.collectives)),
+    notes: p.memoryNote ? [p.memoryNote] : [],
   };
   return { plan, summary };
 }

@@ -87,6 +87,8 @@ export interface CompileSummary {
   readonly solver: SolverJson;
   readonly phases: readonly { readonly phase: string; readonly seconds: number }[];
   readonly communicationByKind: Readonly<Record<string, { readonly count: number; readonly bytes: number }>>;
+  /** What the planner wants the user to know (e.g. a faster plan rejected for memory). */
+  readonly notes?: readonly string[];
 }
 
 const json = (s: ShardingSpec): ShardingJson => ({ dims: s.dims.map((d) => [...d]), partial: [...s.partial] });
