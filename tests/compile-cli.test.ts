@@ -153,5 +153,19 @@ describe('autopar compile --strategy pipeline', () => {
     const params = plan.stages.flatMap((s) => s.parameters.map((p) => p.name));
     expect(new Set(params).size).toBe(params.length);
     if (plan.stages.length > 1) expect(plan.stages[0]?.collectives.some((c) => c.phase === 'pipeline' && c.kind === 'send')).toBe(true);
+    // A manual grid with pp = 2: two stages of one host each, Megatron over its 2 devices;
+    // and auto on two hosts goes through the pipeline planner (its DP includes one stage).
+    const [grid, auto] = await Promise.all([
+      runJson(['compile', model('gpt2_tiny_opset17.onnx'), '--cluster', cluster, '--batch', '8', '--loss', 'cross-entropy', '--strategy', 'dp=1,tp=2,pp=2', '--microbatches', '4', '--out', path.join(tmp, 'grid')]),
+      runJson(['compile', model('gpt2_tiny_opset17.onnx'), '--cluster', cluster, '--batch', '8', '--loss', 'cross-entropy', '--microbatches', '4', '--out', path.join(tmp, 'auto2')]),
+    ]);
+    const g = CompileJson.parse(grid);
+    expect(g.strategy).toBe('dp=1,tp=2,pp=2');
+    expect(g.stages.map((s) => s.devices.length)).toEqual([2, 2]);
+    const gridPlan = PlanFile.parse(JSON.parse(fs.readFileSync(path.join(tmp, 'grid', 'plan.json'), 'utf8')));
+    expect(gridPlan.stages.map((s) => s.devices)).toEqual([[0, 1], [2, 3]]);
+    const a = CompileJson.parse(auto);
+    expect(a.strategy).toBe('auto');
+    expect(a.stepTimeSeconds).toBeLessThanOrEqual(g.stepTimeSeconds * (1 + 1e-9));
   }, 180_000);
 });

@@ -9,6 +9,7 @@
 import type { CostModel } from '../../cost-models/cost-model.js';
 import { logicalMesh, logicalMeshes, type LogicalMesh } from '../../src/cluster/mesh.js';
 import { submeshes, type Submesh } from '../../src/cluster/submesh.js';
+import { AutoparError } from '../../src/errors.js';
 import type { Cluster, DeviceType } from '../../src/cluster/types.js';
 import { dtypeBytes } from '../../src/ir/dtype.js';
 import type { Graph } from '../../src/ir/types.js';
@@ -84,7 +85,7 @@ function signature(g: Graph): string {
   return g.nodes.map((n) => `${n.op}(${n.inputs.map(shape).join(',')})${[...n.attrs.values()].map((a) => JSON.stringify(a.kind === 'tensor' ? a.value.shape : a.value)).join('')}`).join(';');
 }
 
-function rangeRoles(all: ValueRoles, g: Graph): ValueRoles {
+export function rangeRoles(all: ValueRoles, g: Graph): ValueRoles {
   const updates = new Map([...all.updates].filter(([p, next]) => g.initializers.has(p) && g.types.has(next)));
   const resident = new Set([...all.resident].filter((v) => g.types.has(v)));
   return { updates, resident };
@@ -229,6 +230,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   };
   // Per layer, per submesh shape: the best mesh's result (by that layer alone), and per mesh shape.
   const cache = new Map<string, LayerOnMesh | null>();
+  const reasons = new Map<string, string>();
   let solves = 0;
   const layerOn = async (l: number, lm: LogicalMesh): Promise<LayerOnMesh | undefined> => {
     const g = ranges[l] as Graph;
@@ -237,7 +239,16 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     const r = rangeRoles(roles, g);
     solves++;
     const mesh = meshFromLogical(lm);
-    const pinned = opts.grid ? gridPins(opts.grid, g, mesh) : undefined;
+    let pinned: Map<string, ShardingSpec> | undefined;
+    try {
+      pinned = opts.grid ? gridPins(opts.grid, g, mesh) : undefined;
+    } catch (e) {
+      // A grid whose layouts cannot apply here (a batch dp cannot split) has no plan on this mesh.
+      if (!(e instanceof AutoparError) || e.code === 'E_INTERNAL') throw e;
+      reasons.set(key, e.message);
+      cache.set(key, null);
+      return undefined;
+    }
     const plan = await planIntraOp(g, r, mesh, opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast', pinned });
     opts.progress?.({ solves, layer: l, mesh: lm.shape });
     const value: LayerOnMesh | null =
@@ -307,7 +318,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   const free = grid ? fixedStages(problem(false), evenRanges(L, grid.pp)) : planStages(problem(false));
   const memoryNote = free && (!stagePlan || free.latency < stagePlan.latency * (1 - 1e-9)) ? memoryShortfall(free, opts.microbatches, opts.device.memoryBytes) : undefined;
   const tStages = performance.now();
-  if (!stagePlan) return { rejected: memoryNote ?? `no stage plan of ${L} layers on ${N} devices`, memoryNote };
+  if (!stagePlan) return { rejected: memoryNote ?? [...reasons.values()][0] ?? `no stage plan of ${L} layers on ${N} devices`, memoryNote };
   const placement = place(opts.cluster, stagePlan.stages.map((s) => s.option.devices));
   if (!placement) return { rejected: `the chosen stages (${stagePlan.stages.map((x) => x.option.devices).join(' + ')} devices) cannot be placed on whole hosts`, memoryNote };
   // Each stage is its layers' plans stitched on the devices it was placed on.

@@ -30,7 +30,7 @@ export function isPipelined(opts: CompileOptions): boolean {
 
 export async function planModel(opts: CompileOptions): Promise<PlannedModel> {
   if (isPipelined(opts)) {
-    const r = await compilePipeline(opts);
+    const r = await compilePipeline({ ...opts, strategy: opts.strategy ?? 'auto' });
     return { ...r, compiled: undefined };
   }
   const compiled = await compileModel(opts);
