@@ -1,14 +1,16 @@
 /**
- * Planning time of the inter-op pass (stages on submeshes, each shaped by the intra-op
- * pass) on a GPT training graph, with the chosen stages and the estimated step.
- *   node dist/bench/pipeline.js [--shape 1.3B] [--cluster examples/clusters/8x8-v100.yaml] [--batch 64] [--microbatches 8] [--layers 24] [--json]
+ * The inter-op pass at GPT scale: planning time of `auto` (stages, meshes and the
+ * micro-batch count all searched) and, in the same run and cost model, every manual
+ * dp=D,tp=T,pp=P grid point with its own micro-batch search; the step-time ratio of
+ * auto to the best grid point and to the ideal (all FLOPs at peak on every device).
+ *   node dist/bench/pipeline.js [--shape 1.3B] [--blocks N] [--cluster examples/clusters/8x8-v100.yaml] [--batch 64] [--no-grid] [--json]
  */
-import { loadCostModel } from '../cost-models/calibrated.js';
-import { chooseLayerCount, isRejection, planPipeline } from '../passes/inter-op/pipeline.js';
-import { unfuseProjections } from '../passes/unfuse-projections.js';
+import os from 'node:os';
 import { loadCluster } from '../src/cluster/load.js';
 import { buildGpt, GPT3_SHAPES } from '../src/models/gpt.js';
-import { buildTrainingGraph } from '../src/training/build.js';
+import { AutoparError } from '../src/errors.js';
+import type { CompileSummary } from '../src/planner/plan-json.js';
+import { planModel } from '../src/planner/plan-model.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: string): string => {
@@ -20,32 +22,76 @@ const shape = GPT3_SHAPES[shapeName];
 if (!shape) throw new Error(`unknown shape ${shapeName}; known: ${Object.keys(GPT3_SHAPES).join(', ')}`);
 const blocks = Number(flag('--blocks', String(shape.layers)));
 const batch = Number(flag('--batch', '64'));
-const microbatches = Number(flag('--microbatches', '8'));
-const cluster = loadCluster(flag('--cluster', 'examples/clusters/8x8-v100.yaml'));
+const clusterFile = flag('--cluster', 'examples/clusters/8x8-v100.yaml');
+const cluster = loadCluster(clusterFile);
 const device = cluster.groups[0]?.device;
 if (!device) throw new Error('no device');
+const N = cluster.devices.length;
+const perHost = cluster.hosts[0]?.devices.length ?? 1;
+const config = { ...shape, layers: blocks, weights: 'external' as const };
+const model = { graph: buildGpt({ ...config, batch }), name: `gpt-${shapeName}`, rebuild: (b: number) => buildGpt({ ...config, batch: b }) };
+const base = { model, cluster, loss: 'cross-entropy' as const, batch };
+
 const t0 = performance.now();
-const graph = unfuseProjections(buildGpt({ ...shape, layers: blocks, batch: batch / microbatches, weights: 'external' })).graph;
-const tg = buildTrainingGraph(graph, { loss: 'cross_entropy', optimizer: { kind: 'adam', lr: 1e-3 } });
-const tBuild = (performance.now() - t0) / 1000;
-const layers = args.includes('--layers') ? Number(flag('--layers', '8')) : chooseLayerCount(tg, 8).layers;
-const planned = await planPipeline(tg, { cluster, device, cost: loadCostModel(undefined), layers, microbatches, timeLimitSeconds: 60 });
-const total = (performance.now() - t0) / 1000;
-if (isRejection(planned)) throw new Error(`no plan: ${planned.rejected}`);
-const p = planned;
+const auto = (await planModel({ ...base, strategy: 'auto' })).summary;
+const autoSeconds = (performance.now() - t0) / 1000;
+
+interface GridRow {
+  readonly strategy: string;
+  readonly stepTimeSeconds: number | null;
+  readonly microbatches: number | null;
+  readonly planningSeconds: number;
+  readonly reason?: string;
+}
+const grid: GridRow[] = [];
+if (!args.includes('--no-grid')) {
+  for (let tp = 1; tp <= perHost; tp *= 2) {
+    for (let pp = 1; pp * tp <= N; pp *= 2) {
+      if (N % (tp * pp) !== 0) continue;
+      const strategy = `dp=${N / tp / pp},tp=${tp},pp=${pp}`;
+      const t1 = performance.now();
+      try {
+        const s: CompileSummary = (await planModel({ ...base, strategy })).summary;
+        grid.push({ strategy, stepTimeSeconds: s.stepTimeSeconds, microbatches: s.microbatches, planningSeconds: (performance.now() - t1) / 1000 });
+      } catch (e) {
+        if (!(e instanceof AutoparError) || e.code === 'E_INTERNAL') throw e;
+        grid.push({ strategy, stepTimeSeconds: null, microbatches: null, planningSeconds: (performance.now() - t1) / 1000, reason: e.message.slice(0, 160) });
+      }
+    }
+  }
+}
+const bestGrid = grid.filter((g) => g.stepTimeSeconds !== null).sort((a, b) => (a.stepTimeSeconds ?? 0) - (b.stepTimeSeconds ?? 0))[0];
+// Ideal: the step's FLOPs (6 per parameter per token, the usual transformer estimate) at peak on every device.
+const tokens = batch * shape.seq;
+const h = shape.hidden;
+const blockParams = 12 * h * h + 13 * h;
+const flops = 6 * tokens * (blocks * blockParams + shape.vocab * h) + 12 * blocks * batch * shape.seq * shape.seq * h;
+// The model trains in float32 here, so float32 peak.
+const idealSeconds = flops / (N * device.peakFlops.float32);
 const row = {
-  model: `GPT-${shapeName} (${blocks} blocks, h=${shape.hidden}, s=${shape.seq}), batch ${batch} in ${microbatches} micro-batches`,
-  cluster: cluster.name,
-  devices: cluster.devices.length,
-  buildSeconds: tBuild,
-  totalSeconds: total,
-  layers,
-  distinctLayers: p?.distinctLayers,
-  intraOpSolves: p?.intraOpSolves,
-  phases: p?.seconds,
-  stages: p?.stages.map((s) => ({ layers: s.layers, devices: s.devices.length, mesh: s.mesh.shape, seconds: s.seconds, estimatedSeconds: s.estimatedSeconds })),
-  stepTimeSeconds: p?.stepTimeSeconds,
+  model: `GPT-${shapeName} shape (${blocks} blocks, h=${h}, s=${shape.seq}), batch ${batch}`,
+  cluster: clusterFile,
+  devices: N,
+  machine: `${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}`,
+  auto: { planningSeconds: autoSeconds, stepTimeSeconds: auto.stepTimeSeconds, microbatches: auto.microbatches, stages: auto.stages.map((s) => ({ layers: s.layers, devices: s.devices.length, mesh: s.meshShape })), notes: auto.notes ?? [] },
+  bestGrid: bestGrid ?? null,
+  autoOverBestGrid: bestGrid?.stepTimeSeconds ? auto.stepTimeSeconds / bestGrid.stepTimeSeconds : null,
+  autoOverIdeal: auto.stepTimeSeconds / idealSeconds,
+  grid,
   peakRssBytes: process.memoryUsage().rss,
 };
-if (args.includes('--json')) process.stdout.write(JSON.stringify(row, null, 2) + '\n');
-else process.stdout.write(JSON.stringify(row) + '\n');
+if (args.includes('--json')) {
+  process.stdout.write(JSON.stringify(row, null, 2) + '\n');
+} else {
+  const ms = (s: number | null | undefined): string => (s === null || s === undefined ? '-' : `${(s * 1e3).toFixed(1)} ms`);
+  process.stdout.write(
+    [
+      `${row.model} on ${N} devices (${clusterFile})`,
+      `auto: planned in ${autoSeconds.toFixed(1)} s; step ${ms(auto.stepTimeSeconds)} with ${auto.microbatches} micro-batches, ${auto.stages.length} stages: ${row.auto.stages.map((s) => `${s.layers[0]}-${s.layers[1]} on [${s.mesh.join('x')}]`).join(', ')}`,
+      ...grid.map((g) => `  ${g.strategy.padEnd(18)} ${ms(g.stepTimeSeconds).padStart(12)}  M=${g.microbatches ?? '-'}  planned in ${g.planningSeconds.toFixed(1)} s${g.reason ? `  (${g.reason})` : ''}`),
+      bestGrid ? `best grid point ${bestGrid.strategy}: ${ms(bestGrid.stepTimeSeconds)}; auto / best grid = ${row.autoOverBestGrid?.toFixed(3)}` : 'no grid point',
+      `auto / ideal (6 FLOPs per parameter per token + attention, at peak on every device) = ${row.autoOverIdeal.toFixed(2)}`,
+      `peak rss ${(row.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+    ].join('\n') + '\n',
+  );
+}

@@ -62,7 +62,7 @@ describe('stage plans stitched from layer plans', () => {
     for (const g of ranges) {
       const plan = await planIntraOp(g, rangeRoles(roles, g), mesh, cost, device);
       expect(plan.solution.status).toBe('optimal');
-      parts.push({ graph: g, rep: { ...plan, graph: g, staticBytes: 0, activationBytes: 0 } });
+      parts.push({ graph: g, rep: { ...plan, graph: g, staticBytes: 0, activationBytes: 0, stepComputeSeconds: 0, stepCommunicationSeconds: 0 } });
     }
     const stitched = stitchStage(parts, createResharder(mesh, cost));
     const whole = layerRangeGraph(tg, c, 0, 2);
@@ -103,16 +103,15 @@ describe('stage construction', () => {
   const device = twoHosts.groups[0]?.device;
   if (!device) throw new Error('no device');
 
-  it('balances a uniform GPT: stages even in time and in blocks per device', async () => {
+  it('balances a uniform GPT: stages even in time', async () => {
     // A small vocabulary makes embedding and head negligible: every layer costs the same.
     const tg = gpt({ layers: 8, batch: 4, vocab: 64 });
     const plan = ok(await planPipeline(tg, { cluster: twoHosts, device, cost, layers: chooseLayerCount(tg, 8).layers, microbatches: 8 }));
     expect(plan.stages.length).toBeGreaterThan(1);
     const times = plan.stages.map((s) => s.seconds);
     expect(Math.max(...times) / Math.min(...times)).toBeLessThan(1.2);
-    // Stages may differ in size: blocks per device are what balance.
-    const perDevice = plan.stages.map((s) => (s.layers[1] - s.layers[0] + 1) / s.devices.length);
-    expect(Math.max(...perDevice) / Math.min(...perDevice)).toBeLessThan(1.34);
+    // Not in block count: stages differ in size (2 or 4 devices, and on a model this small
+    // 4 devices are not twice as fast as 2) and the stage after a boundary pays its transfer.
   });
 
   it('rejects the fastest plan when its in-flight activations do not fit, says so, and keeps one that fits', async () => {

@@ -51,7 +51,10 @@ export interface PipelineOptions {
 
 export interface LayerOnMesh extends LayerPlan {
   readonly plan: IntraOpPlan;
+  /** Per micro-batch: forward and backward. */
   readonly seconds: number;
+  /** Once per step: the update and the gradient synchronisation before it. */
+  readonly stepSeconds: number;
 }
 
 export interface PipelineStage {
@@ -60,6 +63,8 @@ export interface PipelineStage {
   readonly mesh: LogicalMesh;
   /** Per micro-batch: its layers, the resharding between them, and its incoming boundary. */
   readonly seconds: number;
+  /** Once per step, after the last backward: the update and its gradient synchronisation. */
+  readonly stepSeconds: number;
   /** What the DP saw (the same sum on the submesh it priced). */
   readonly estimatedSeconds: number;
   readonly plan: StitchedStage;
@@ -229,6 +234,31 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     return pins;
   };
   // Per layer, per submesh shape: the best mesh's result (by that layer alone), and per mesh shape.
+  // What runs once per step: update nodes, and reshards whose consumer is one (or a parameter).
+  const perStepNames = new Set([...tg.graph.nodes.slice(tg.gradientNodes).map((n) => n.name), ...tg.params]);
+  const layerResult = (plan: IntraOpPlan, g: Graph, r: ValueRoles): LayerOnMesh => {
+    let stepComputeSeconds = 0;
+    plan.problem.origins.forEach((o, i) => {
+      if (o.kind === 'op' && perStepNames.has(o.node.name)) stepComputeSeconds += plan.problem.computeSeconds[i]?.[plan.solution.choice[i] ?? 0] ?? 0;
+    });
+    const stepCommunicationSeconds = plan.collectives.filter((c) => perStepNames.has(c.consumer)).reduce((t, c) => t + c.seconds, 0);
+    const total = plan.computeSeconds + plan.communicationSeconds;
+    return {
+      plan,
+      graph: g,
+      layouts: plan.layouts,
+      strategies: plan.strategies,
+      collectives: plan.collectives,
+      computeSeconds: plan.computeSeconds,
+      communicationSeconds: plan.communicationSeconds,
+      solution: plan.solution,
+      stepComputeSeconds,
+      stepCommunicationSeconds,
+      seconds: total - stepComputeSeconds - stepCommunicationSeconds,
+      stepSeconds: stepComputeSeconds + stepCommunicationSeconds,
+      ...memorySplit(plan, g, r, grads),
+    };
+  };
   const cache = new Map<string, LayerOnMesh | null>();
   const reasons = new Map<string, string>();
   let solves = 0;
@@ -254,7 +284,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     const value: LayerOnMesh | null =
       plan.solution.status === 'infeasible'
         ? null
-        : { plan, graph: g, layouts: plan.layouts, strategies: plan.strategies, collectives: plan.collectives, computeSeconds: plan.computeSeconds, communicationSeconds: plan.communicationSeconds, solution: plan.solution, seconds: plan.computeSeconds + plan.communicationSeconds, ...memorySplit(plan, g, r, grads) };
+        : layerResult(plan, g, r);
     cache.set(key, value);
     return value ?? undefined;
   };
@@ -335,7 +365,8 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     }
     const plan = stitchStage(parts, createResharder(meshFromLogical(mesh), opts.cost));
     const boundary = s.first > 0 ? s.seconds - s.option.seconds : 0;
-    stages.push({ layers: [s.first, s.last] as const, devices, mesh, seconds: plan.computeSeconds + plan.communicationSeconds + boundary, estimatedSeconds: s.seconds, plan });
+    const stepSeconds = plan.stepComputeSeconds + plan.stepCommunicationSeconds;
+    stages.push({ layers: [s.first, s.last] as const, devices, mesh, seconds: plan.computeSeconds + plan.communicationSeconds - stepSeconds + boundary, stepSeconds, estimatedSeconds: s.seconds, plan });
   }
   const S = stages.length;
   const transfer = stages.slice(1).map((s) => {
@@ -349,7 +380,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     backwardSeconds: stages.map((s) => (2 * s.seconds) / 3),
     activationTransferSeconds: transfer,
     gradientTransferSeconds: transfer,
-    updateSeconds: stages.map(() => 0),
+    updateSeconds: stages.map((s) => s.stepSeconds),
   });
   const seconds = { pricing: (tPriced - t0) / 1000, stageDp: (tStages - tPriced) / 1000, stagePlans: (performance.now() - tStages) / 1000 };
   return { microbatches: opts.microbatches, clustering, stages, simulation, stepTimeSeconds: simulation.stepSeconds, intraOpSolves: solves, distinctLayers: new Set(signatures).size, memoryNote, seconds };

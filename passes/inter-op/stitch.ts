@@ -25,6 +25,12 @@ export interface LayerPlan {
   readonly staticBytes: number;
   readonly activationBytes: number;
   readonly solution: Solution;
+  /**
+   * Of computeSeconds and communicationSeconds, what runs once per step (the optimizer
+   * update and the gradient synchronisation it waits for), not once per micro-batch.
+   */
+  readonly stepComputeSeconds: number;
+  readonly stepCommunicationSeconds: number;
 }
 
 export interface StitchedStage {
@@ -37,6 +43,9 @@ export interface StitchedStage {
   readonly boundarySeconds: number;
   readonly staticBytes: number;
   readonly activationBytes: number;
+  /** Once per step (see LayerPlan). */
+  readonly stepComputeSeconds: number;
+  readonly stepCommunicationSeconds: number;
   /** The layers' solutions, for status and gap. */
   readonly solutions: readonly Solution[];
 }
@@ -70,6 +79,8 @@ export function stitchStage(layers: readonly { readonly graph: Graph; readonly r
   let communicationSeconds = 0;
   let staticBytes = 0;
   let activationBytes = 0;
+  let stepComputeSeconds = 0;
+  let stepCommunicationSeconds = 0;
   layers.forEach(({ graph, rep }, i) => {
     const { value, node } = renaming(rep.graph, graph);
     const mine = new Map<string, ShardingSpec>();
@@ -82,6 +93,8 @@ export function stitchStage(layers: readonly { readonly graph: Graph; readonly r
     communicationSeconds += rep.communicationSeconds;
     staticBytes += rep.staticBytes;
     activationBytes += rep.activationBytes;
+    stepComputeSeconds += rep.stepComputeSeconds;
+    stepCommunicationSeconds += rep.stepCommunicationSeconds;
   });
   // The producing layer's layout is the value's; readers in other layers reshard from it.
   seen.forEach((mine) => {
@@ -123,6 +136,8 @@ export function stitchStage(layers: readonly { readonly graph: Graph; readonly r
     boundarySeconds,
     staticBytes,
     activationBytes,
+    stepComputeSeconds,
+    stepCommunicationSeconds,
     solutions: layers.map((l) => l.rep.solution),
   };
 }

@@ -24,8 +24,11 @@ import { manualMeshShape, manualPins, parseStrategy, type StrategyName, strategy
 import { minimumMemory } from './memory-floor.js';
 
 export interface CompileOptions {
-  /** An ONNX file, or a graph built in memory (e.g. by `buildGpt`), with a name for reports. */
-  readonly model: string | { readonly graph: Graph; readonly name: string };
+  /**
+   * An ONNX file, or a graph built in memory (e.g. by `buildGpt`), with a name for
+   * reports and, for micro-batching, a way to build it at another batch size.
+   */
+  readonly model: string | { readonly graph: Graph; readonly name: string; readonly rebuild?: (batch: number) => Graph };
   readonly cluster: string | Cluster;
   readonly batch?: number;
   readonly batchDim?: string;

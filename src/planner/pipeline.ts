@@ -3,8 +3,8 @@
  * cluster of several hosts, see plan-model.ts) with stages from the stage DP, or a
  * manual `dp=D,tp=T,pp=P` grid. Micro-batching needs a model whose batch dimension is
  * symbolic (the training graph is built at the micro-batch size); the number of
- * micro-batches is searched over powers of two dividing the batch, stopping once two
- * in a row are slower, unless --microbatches says.
+ * micro-batches is searched over powers of two dividing the batch (up to 64) unless
+ * --microbatches says.
  */
 import path from 'node:path';
 import { loadCostModel } from '../../cost-models/calibrated.js';
@@ -70,17 +70,19 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
   } else {
     const lead = modelArg.graph.inputs[0]?.type.shape[0];
     batch = typeof lead === 'number' ? lead : undefined;
-    graphAt = () => modelArg.graph;
+    const rebuild = modelArg.rebuild;
+    batchName = rebuild ? 'batch' : undefined;
+    graphAt = (m) => (rebuild && m > 1 ? rebuild((batch ?? 1) / m) : modelArg.graph);
   }
   if (batch === undefined) throw new AutoparError('E_USAGE', `${modelName}: bind the batch with --batch N`);
   const total = batch;
   if (opts.microbatches !== undefined && (total % opts.microbatches !== 0 || (opts.microbatches > 1 && batchName === undefined))) {
     throw new AutoparError('E_USAGE', batchName === undefined ? `${modelName} has a fixed batch, so it cannot be split into ${opts.microbatches} micro-batches; export it with a dynamic batch dimension` : `--microbatches ${opts.microbatches} does not divide the batch ${total}`);
   }
-  // Powers of two dividing the batch; the search stops once two in a row are slower.
+  // Powers of two dividing the batch, every one: the step is not unimodal in M (a larger M
+  // shrinks the bubble and the in-flight activations, and can let a faster layout fit).
   const candidates = opts.microbatches !== undefined ? [opts.microbatches] : [1, 2, 4, 8, 16, 32, 64].filter((m) => total % m === 0 && (m === 1 || batchName !== undefined));
   let best: { p: PipelinePlan; tg: TrainingGraph; m: number } | undefined;
-  let worse = 0;
   const notes: string[] = [];
   for (const m of candidates) {
     const graph = unfuseProjections(graphAt(m)).graph;
@@ -93,10 +95,7 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
       notes.push(`M=${m}: ${p.rejected}`);
       continue;
     }
-    if (!best || p.stepTimeSeconds < best.p.stepTimeSeconds) {
-      best = { p, tg, m };
-      worse = 0;
-    } else if (++worse >= 2) break;
+    if (!best || p.stepTimeSeconds < best.p.stepTimeSeconds) best = { p, tg, m };
   }
   if (!best) throw new AutoparError('E_USAGE', `no ${label} plan of ${modelName} fits on ${cluster.devices.length} x ${device.name} with ${candidates.join(', ')} micro-batches: ${notes[notes.length - 1] ?? 'no stage plan'}`);
   const { p, tg, m } = best;
@@ -117,8 +116,9 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
       for (const [k, v] of lp.layouts) layouts.set(k, v);
       for (const [k, v] of lp.strategies) strategies.set(k, v);
       memory += lp.staticBytes + lp.activationBytes * inFlight;
-      communication += lp.communicationSeconds * m;
-      compute += lp.computeSeconds * m;
+      // Forward and backward run once per micro-batch, the update (and its gradient sync) once.
+      communication += (lp.communicationSeconds - lp.stepCommunicationSeconds) * m + lp.stepCommunicationSeconds;
+      compute += (lp.computeSeconds - lp.stepComputeSeconds) * m + lp.stepComputeSeconds;
       for (const c of lp.collectives) {
         const groups = axisGroups(st.mesh.shape, st.mesh.devices, c.axes.map((ax) => st.mesh.axes.findIndex((x) => x.name === ax)));
         const phase = phaseOf.get(c.consumer) ?? 'update';
