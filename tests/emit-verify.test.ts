@@ -303,3 +303,169 @@ describe('stable JSON and digests', () => {
     expect(() => stableJson({ x: Number.NaN })).toThrow(AutoparError);
   });
 });
+
+/** mulberry32: a small seeded generator, so a failing case can be replayed by its seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A random valid set: one global sequence of events (local compute, a collective over a
+ * random group, a send/recv pair), each appended to its participants' programs, so every
+ * device's list is a projection of one total order and the set runs in that order.
+ */
+function randomSet(seed: number): ProgramSet {
+  const next = rng(seed);
+  const int = (k: number): number => Math.floor(next() * k);
+  const n = 2 + int(5);
+  const devices = Array.from({ length: n }, (_, d) => d);
+  const mesh: MeshInfo = { shape: [n], axes: ['x'], devices };
+  const bs = devices.map((d) => new ProgramBuilder(d, 0, mesh).tensor('in', [2]).input('in', 'in'));
+  const last = devices.map(() => 'in');
+  const make = (d: number, name: string, shape: number[], node: string): void => {
+    bs[d]!.tensor(name, shape).compute('Fill', node, [last[d]!], [name], { shape });
+    last[d] = name;
+  };
+  const ops = ['all-reduce', 'all-gather', 'reduce-scatter', 'all-to-all', 'broadcast'] as const;
+  const events = 5 + int(30);
+  for (let e = 0; e < events; e++) {
+    const r = next();
+    if (r < 0.3) {
+      const d = int(n);
+      make(d, `t${e}`, [1 + int(3)], `n${e}@${d}`);
+    } else if (r < 0.7) {
+      const group = devices.filter(() => next() < 0.6);
+      if (group.length < 2) continue;
+      const op = ops[int(ops.length)]!;
+      const g = group.length;
+      const c = 1 + int(3);
+      const root = group[int(g)]!;
+      for (const d of group) {
+        const shape = op === 'reduce-scatter' || op === 'all-to-all' ? [g * c, 2] : [c, 2];
+        make(d, `i${e}`, shape, `n${e}@${d}`);
+        const args = { input: `i${e}`, output: `o${e}`, group, value: `v${e}`, consumer: `c${e}` };
+        switch (op) {
+          case 'all-reduce':
+            bs[d]!.collective({ op }, args);
+            break;
+          case 'broadcast':
+            bs[d]!.collective({ op, root }, args);
+            break;
+          case 'all-gather':
+          case 'reduce-scatter':
+            bs[d]!.collective({ op, axis: 0 }, args);
+            break;
+          case 'all-to-all':
+            bs[d]!.collective({ op, splitAxis: 0, concatAxis: 1 }, args);
+            break;
+        }
+        last[d] = `o${e}`;
+      }
+    } else {
+      const from = int(n);
+      const to = (from + 1 + int(n - 1)) % n;
+      const tag = int(3); // few tags, so channels carry several messages in order
+      make(from, `s${e}`, [1 + int(4)], `n${e}@${from}`);
+      bs[from]!.send(to, tag, `s${e}`, `m${e}`);
+      bs[to]!.tensor(`r${e}`, bs[from]!.decl(`s${e}`).shape).recv(from, tag, `r${e}`, `m${e}`);
+      last[to] = `r${e}`;
+    }
+  }
+  return { schedule: { kind: 'none', stages: 1, microbatches: 1 }, programs: devices.map((d) => bs[d]!.output(last[d]!).build()) };
+}
+
+type Mutation = 'drop' | 'swap' | 'count' | 'group' | 'tag' | 'peer' | 'use-before-def';
+const MUTATIONS: readonly Mutation[] = ['drop', 'swap', 'count', 'group', 'tag', 'peer', 'use-before-def'];
+
+/** One mutation that always makes the set invalid, and the label the report must mention; null if none applies. */
+function mutate(set: ProgramSet, kind: Mutation, seed: number): { set: ProgramSet; device: number; label: string } | null {
+  const next = rng(seed);
+  const pick = <T>(xs: readonly T[]): T | undefined => xs[Math.floor(next() * xs.length)];
+  const sites = set.programs.flatMap((p) => p.instructions.map((ins, index) => ({ d: p.device, index, ins })));
+  const replace = (d: number, index: number, ins: Instruction): ProgramSet => withInstructions(set, d, (l) => l.map((x, k) => (k === index ? ins : x)));
+  switch (kind) {
+    case 'drop': {
+      const s = pick(sites.filter((x) => x.ins.kind === 'collective' || x.ins.kind === 'send' || x.ins.kind === 'recv'));
+      if (!s || s.ins.kind === 'compute' || s.ins.kind === 'accumulate' || s.ins.kind === 'load' || s.ins.kind === 'input') return null;
+      return { set: withInstructions(set, s.d, (l) => l.filter((_, k) => k !== s.index)), device: s.d, label: s.ins.label };
+    }
+    case 'swap': {
+      const pairs = set.programs.flatMap((p) => {
+        const cols = p.instructions.flatMap((ins, index) => (ins.kind === 'collective' ? [{ ins, index }] : []));
+        return cols.flatMap((a, i) => cols.slice(i + 1).filter((b) => b.ins.group.join() === a.ins.group.join()).map((b) => ({ d: p.device, a, b })));
+      });
+      const s = pick(pairs);
+      if (!s) return null;
+      const swapped = withInstructions(set, s.d, (l) => l.map((x, k) => (k === s.a.index ? s.b.ins : k === s.b.index ? s.a.ins : x)));
+      return { set: swapped, device: s.d, label: s.a.ins.label };
+    }
+    case 'count': {
+      const s = pick(sites.filter((x) => x.ins.kind === 'collective' || x.ins.kind === 'send' || x.ins.kind === 'recv'));
+      if (!s || !(s.ins.kind === 'collective' || s.ins.kind === 'send' || s.ins.kind === 'recv')) return null;
+      return { set: replace(s.d, s.index, { ...s.ins, count: s.ins.count + 1 }), device: s.d, label: s.ins.label };
+    }
+    case 'group': {
+      const s = pick(sites.filter((x) => x.ins.kind === 'collective'));
+      if (!s || s.ins.kind !== 'collective') return null;
+      const drop = pick(s.ins.group.filter((m) => m !== s.d))!;
+      return { set: replace(s.d, s.index, { ...s.ins, group: s.ins.group.filter((m) => m !== drop) }), device: s.d, label: s.ins.label };
+    }
+    case 'tag': {
+      const s = pick(sites.filter((x) => x.ins.kind === 'send'));
+      if (!s || s.ins.kind !== 'send') return null;
+      return { set: replace(s.d, s.index, { ...s.ins, tag: s.ins.tag + 100 }), device: s.d, label: s.ins.label };
+    }
+    case 'peer': {
+      const s = pick(sites.filter((x) => x.ins.kind === 'recv'));
+      if (!s || s.ins.kind !== 'recv') return null;
+      const others = set.programs.map((p) => p.device).filter((d) => d !== s.d && d !== s.ins.peer);
+      const peer = pick(others);
+      if (peer === undefined) return null;
+      return { set: replace(s.d, s.index, { ...s.ins, peer }), device: s.d, label: s.ins.label };
+    }
+    case 'use-before-def': {
+      const s = pick(sites.filter((x) => x.ins.kind === 'compute' && x.ins.inputs.length > 0));
+      if (!s || s.ins.kind !== 'compute') return null;
+      const program = set.programs[s.d]!;
+      const later = program.instructions.slice(s.index).flatMap((x) => (x.kind === 'compute' ? x.outputs : x.kind === 'collective' ? [x.output] : x.kind === 'recv' ? [x.tensor] : []));
+      const input = pick(later) ?? 'never-declared';
+      return { set: replace(s.d, s.index, { ...s.ins, inputs: [input, ...s.ins.inputs.slice(1)] }), device: s.d, label: s.ins.node };
+    }
+  }
+}
+
+describe('property: random sets', () => {
+  it('400 random valid sets verify, and are deterministic', () => {
+    for (let seed = 1; seed <= 400; seed++) {
+      const set = randomSet(seed);
+      const r = verifyPrograms(set);
+      expect(r.ok, `seed ${seed}: ${show(r.problems)}`).toBe(true);
+      if (seed % 50 === 0) expect(programDigest(randomSet(seed))).toBe(programDigest(set));
+    }
+  });
+
+  it('a random single mutation of a valid set is always reported, naming its label', () => {
+    let applied = 0;
+    const byKind = new Map<Mutation, number>();
+    for (let seed = 1; seed <= 700; seed++) {
+      const kind = MUTATIONS[seed % MUTATIONS.length]!;
+      const m = mutate(randomSet(seed), kind, seed * 7919);
+      if (!m) continue;
+      applied += 1;
+      byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+      const r = verifyPrograms(m.set);
+      expect(r.ok, `seed ${seed} ${kind} on device ${m.device} '${m.label}'`).toBe(false);
+      const named = r.problems.some((p) => p.label === m.label || p.message.includes(`'${m.label}'`));
+      expect(named, `seed ${seed} ${kind} '${m.label}':\n${show(r.problems)}`).toBe(true);
+    }
+    expect(applied).toBeGreaterThan(600);
+    for (const kind of MUTATIONS) expect(byKind.get(kind) ?? 0, kind).toBeGreaterThan(50);
+  });
+});
