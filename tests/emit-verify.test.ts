@@ -425,10 +425,11 @@ function mutate(set: ProgramSet, kind: Mutation, seed: number): { set: ProgramSe
     case 'peer': {
       const s = pick(sites.filter((x) => x.ins.kind === 'recv'));
       if (!s || s.ins.kind !== 'recv') return null;
-      const others = set.programs.map((p) => p.device).filter((d) => d !== s.d && d !== s.ins.peer);
+      const recv = s.ins;
+      const others = set.programs.map((p) => p.device).filter((d) => d !== s.d && d !== recv.peer);
       const peer = pick(others);
       if (peer === undefined) return null;
-      return { set: replace(s.d, s.index, { ...s.ins, peer }), device: s.d, label: s.ins.label };
+      return { set: replace(s.d, s.index, { ...recv, peer }), device: s.d, label: recv.label };
     }
     case 'use-before-def': {
       const s = pick(sites.filter((x) => x.ins.kind === 'compute' && x.ins.inputs.length > 0));
