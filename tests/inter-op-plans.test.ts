@@ -19,6 +19,7 @@ import { logicalMesh } from '../src/cluster/mesh.js';
 import { buildGpt, type GptConfig } from '../src/models/gpt.js';
 import { meshFromLogical } from '../src/sharding/mesh.js';
 import { createResharder } from '../src/sharding/reshard.js';
+import { compilePipeline } from '../src/planner/pipeline.js';
 import { buildTrainingGraph, type TrainingGraph } from '../src/training/build.js';
 
 const cost = analyticalCostModel();
@@ -154,4 +155,20 @@ describe('a 24-layer GPT on 8x8 V100 behind 25 Gb/s', () => {
     expect(best).toBeLessThan(Infinity);
     expect(auto.stepTimeSeconds).toBeLessThanOrEqual(best * (1 + 1e-9));
   }, 180_000);
+});
+
+describe('the micro-batch search in worker threads', () => {
+  it('gives the same plan as in this thread, and a bad task fails with its error code', async () => {
+    const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'two-hosts.yaml');
+    const config = { layers: 4, hidden: 128, heads: 4, seq: 64, vocab: 256, weights: 'external' as const };
+    const model = { graph: buildGpt({ ...config, batch: 4 }), name: 'gpt-small', rebuild: (b: number) => buildGpt({ ...config, batch: b }) };
+    const base = { model, cluster, loss: 'cross-entropy' as const, strategy: 'pipeline' };
+    const [here, threads] = [await compilePipeline({ ...base, planWorkers: 1 }), await compilePipeline({ ...base, planWorkers: 2 })];
+    expect(threads.summary.stepTimeSeconds).toBe(here.summary.stepTimeSeconds);
+    expect(threads.summary.microbatches).toBe(here.summary.microbatches);
+    expect(threads.summary.stages).toEqual(here.summary.stages);
+    expect(JSON.stringify(threads.plan.stages)).toBe(JSON.stringify(here.plan.stages));
+    // A grid that cannot use the cluster: every count rejected, the reason reaches the caller.
+    await expect(compilePipeline({ ...base, strategy: 'dp=1,tp=2,pp=4', planWorkers: 2 })).rejects.toThrow(/dp=1,tp=2,pp=4 uses 8 devices, the cluster has 4/);
+  }, 120_000);
 });

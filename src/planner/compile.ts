@@ -49,6 +49,8 @@ export interface CompileOptions {
   readonly tieRepeats?: boolean;
   /** Layouts the user fixes, by value name (graph inputs, parameters, op outputs); the rest is planned. */
   readonly pin?: Readonly<Record<string, string | ShardingSpec>>;
+  /** Worker threads for the pipeline search over micro-batch counts (default: the cores, at most 4). */
+  readonly planWorkers?: number;
   /** Progress: each phase as it starts and the meshes as they are solved. */
   readonly progress?: (event: ProgressEvent) => void;
 }

@@ -8,7 +8,9 @@
  */
 import path from 'node:path';
 import { loadCostModel } from '../../cost-models/calibrated.js';
-import { chooseLayerCount, isRejection, planPipeline, type PipelinePlan } from '../../passes/inter-op/pipeline.js';
+import { isRejection, type PipelinePlan } from '../../passes/inter-op/pipeline.js';
+import { defaultPlanWorkers, runPipelineTasks } from './pipeline-pool.js';
+import { type PipelineTask, trainingGraphOf } from './pipeline-task.js';
 import { unfuseProjections } from '../../passes/unfuse-projections.js';
 import { loadCluster } from '../cluster/load.js';
 import { axisGroups } from '../cluster/mesh.js';
@@ -17,7 +19,7 @@ import { importOnnx } from '../onnx/import.js';
 import type { Graph } from '../ir/types.js';
 import { parseStrategy, strategyName } from './manual.js';
 import type { ShardingSpec } from '../sharding/spec.js';
-import { buildTrainingGraph, type TrainingGraph } from '../training/build.js';
+import type { TrainingGraph } from '../training/build.js';
 import { batchBinding, type CompileOptions } from './compile.js';
 import { type CollectiveJson, type CompileSummary, finiteSolver, type PlanJson, type ShardingJson } from './plan-json.js';
 
@@ -84,19 +86,28 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
   const candidates = opts.microbatches !== undefined ? [opts.microbatches] : [1, 2, 4, 8, 16, 32, 64].filter((m) => total % m === 0 && (m === 1 || batchName !== undefined));
   let best: { p: PipelinePlan; tg: TrainingGraph; m: number } | undefined;
   const notes: string[] = [];
-  for (const m of candidates) {
-    const graph = unfuseProjections(graphAt(m)).graph;
-    const tg = buildTrainingGraph(graph, { loss: opts.loss === 'cross-entropy' ? 'cross_entropy' : 'mse', optimizer: opts.optimizer === 'sgd' ? { kind: 'sgd', lr: 1e-2 } : { kind: 'adam', lr: 1e-3 } });
-    const fallback = Math.max(1, Math.min(8, cluster.devices.length, tg.forwardNodes));
-    const layers = Math.max(grid?.pp ?? 1, chooseLayerCount(tg, fallback).layers);
-    const p = await planPipeline(tg, { cluster, device, cost, layers, microbatches: m, solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, grid });
-    opts.progress?.({ kind: 'phase', phase: `pipeline M=${m}`, seconds: (performance.now() - t0) / 1000 });
-    if (isRejection(p)) {
-      notes.push(`M=${m}: ${p.rejected}`);
-      continue;
-    }
-    if (!best || p.stepTimeSeconds < best.p.stepTimeSeconds) best = { p, tg, m };
-  }
+  // Every count is planned (in worker threads when there are cores to spare).
+  const graphs = new Map(candidates.map((m) => [m, unfuseProjections(graphAt(m)).graph] as const));
+  const tasks: PipelineTask[] = candidates.map((m) => ({
+    graph: graphs.get(m) as Graph,
+    microbatches: m,
+    cluster,
+    profile: opts.profile,
+    loss: opts.loss,
+    optimizer: opts.optimizer,
+    solver: opts.solver ?? 'auto',
+    timeLimitSeconds: opts.timeLimitSeconds,
+    grid,
+  }));
+  const outcomes = await runPipelineTasks(tasks, opts.planWorkers ?? defaultPlanWorkers(), (t) => opts.progress?.({ kind: 'phase', phase: `pipeline M=${t.microbatches}`, seconds: (performance.now() - t0) / 1000 }));
+  let chosen: { p: PipelinePlan; task: PipelineTask } | undefined;
+  outcomes.forEach((p, i) => {
+    const task = tasks[i] as PipelineTask;
+    if (isRejection(p)) notes.push(`M=${task.microbatches}: ${p.rejected}`);
+    else if (!chosen || p.stepTimeSeconds < chosen.p.stepTimeSeconds) chosen = { p, task };
+  });
+  // The training graph of the chosen count, rebuilt here (deterministic: the same names).
+  if (chosen) best = { p: chosen.p, tg: trainingGraphOf(chosen.task), m: chosen.task.microbatches };
   if (!best) throw new AutoparError('E_USAGE', `no ${label} plan of ${modelName} fits on ${cluster.devices.length} x ${device.name} with ${candidates.join(', ')} micro-batches: ${notes[notes.length - 1] ?? 'no stage plan'}`);
   const { p, tg, m } = best;
   const phaseOf = new Map<string, CollectiveJson['phase']>();
