@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { AutoparError } from '../src/errors.js';
 import { ProgramBuilder } from '../src/emit/builder.js';
-import type { CollectiveInstruction, DeviceProgram, Instruction, MeshInfo, ProgramSet } from '../src/emit/program.js';
+import { countCommunication, type CollectiveInstruction, type DeviceProgram, type Instruction, type MeshInfo, type ProgramSet } from '../src/emit/program.js';
 import { programDigest, stableJson } from '../src/emit/stable-json.js';
 import { dataParallelSet, mesh2x2Set, pipelineSet } from '../src/emit/synthetic.js';
 import { assertVerified, formatProblem, verifyPrograms, type VerifyProblem } from '../src/emit/verify.js';
@@ -283,6 +283,22 @@ describe('verifyPrograms catches corruption', () => {
     expect(err.message).toMatch(/^device programs failed verification \(a compiler bug/);
     expect(err.message).toContain('device 3');
     expect(err.message).toContain('W1.grad->update/W1#0');
+  });
+});
+
+describe('countCommunication', () => {
+  it('predicts per kind what the collective library counts on each rank (nccl-tests bytes)', () => {
+    const set = mesh2x2Set();
+    // W1 shard [8,8] float32 = 256 B; the all-gather counts its gathered output.
+    expect(countCommunication(set.programs[0]!)).toEqual({
+      broadcast: { count: 1, bytes: 4 },
+      'all-to-all': { count: 1, bytes: 128 },
+      'all-reduce': { count: 3, bytes: 128 + 128 + 256 },
+      'reduce-scatter': { count: 1, bytes: 256 },
+      'all-gather': { count: 1, bytes: 256 },
+    });
+    const pipeSet = pipe();
+    expect(countCommunication(pipeSet.programs[0]!)).toEqual({ send: { count: 4, bytes: 4 * 32 }, recv: { count: 4, bytes: 4 * 32 } });
   });
 });
 

@@ -270,3 +270,21 @@ export function uses(ins: Instruction): { readonly reads: readonly string[]; rea
     }
   }
 }
+
+export type CommKind = GroupCollectiveKind | 'send' | 'recv';
+
+/**
+ * Per kind, the calls and bytes this device's program makes, as the collective
+ * library's counts() will measure them on that rank: the prediction a run is checked against.
+ */
+export function countCommunication(p: DeviceProgram): Partial<Record<CommKind, { readonly count: number; readonly bytes: number }>> {
+  const out: Partial<Record<CommKind, { count: number; bytes: number }>> = {};
+  for (const ins of p.instructions) {
+    if (ins.kind !== 'collective' && ins.kind !== 'send' && ins.kind !== 'recv') continue;
+    const kind: CommKind = ins.kind === 'collective' ? ins.op : ins.kind;
+    const k = (out[kind] ??= { count: 0, bytes: 0 });
+    k.count += 1;
+    k.bytes += instructionBytes(ins);
+  }
+  return out;
+}
