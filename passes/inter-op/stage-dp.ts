@@ -101,6 +101,11 @@ export function planStages(p: StageProblem): StagePlan | undefined {
 
   let best: StagePlan | undefined;
   const maxStages = Math.min(L, N);
+  // When every option fits with the most micro-batches any stage can hold in flight, the
+  // stage count does not matter to memory and the DP drops that dimension (L times less work).
+  let memoryBinds = false;
+  for (let i = 0; i < L && !memoryBinds; i++) for (let j = i; j < L && !memoryBinds; j++) memoryBinds = table(i, j).some((o) => !fits(o, Math.min(maxStages, B)));
+  if (!memoryBinds) return planWithoutStageCount(p, table, [Infinity, ...tmaxes]);
   // The least Σ t_i with no cap on the slowest stage: every plan with slowest stage t
   // costs at least that plus (B − 1)·t, so the enumeration can stop sooner (exact).
   let leastSum = 0;
@@ -159,6 +164,70 @@ export function planStages(p: StageProblem): StagePlan | undefined {
       if (passSum === Infinity) return undefined;
       leastSum = passSum;
     }
+  }
+  return best;
+}
+
+/**
+ * The DP of planStages without the stage-count dimension, for when memory cannot bind:
+ * f[k][d] is the least Σ time covering layers k..L-1 on exactly d devices. At each
+ * t_max the least-Σ plan is kept; the optimum (slowest stage t*, sum Σ*) is reached at
+ * t_max = t*, where the plan found has Σ <= Σ* and slowest stage <= t*.
+ */
+function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTable>, tmaxes: readonly number[]): StagePlan | undefined {
+  const L = p.layers;
+  const N = p.devices;
+  const B = p.microbatches;
+  let best: StagePlan | undefined;
+  let leastSum = 0;
+  const f: Float64Array[] = Array.from({ length: L + 1 }, () => new Float64Array(N + 1));
+  const choice: Int32Array[] = Array.from({ length: L + 1 }, () => new Int32Array((N + 1) * 2));
+  for (const tmax of tmaxes) {
+    if (best && (B - 1) * tmax + leastSum >= best.latency) break;
+    for (const row of f) row.fill(Infinity);
+    (f[L] as Float64Array)[0] = 0;
+    for (let k = L - 1; k >= 0; k--) {
+      const fk = f[k] as Float64Array;
+      const ck = choice[k] as Int32Array;
+      for (let i = k; i < L; i++) {
+        const opts = table(k, i);
+        const rest = f[i + 1] as Float64Array;
+        for (let oi = 0; oi < opts.length; oi++) {
+          const o = opts[oi] as (typeof opts)[number];
+          if (o.total > tmax) continue;
+          const dev = o.devices;
+          for (let d = dev; d <= N; d++) {
+            const r = rest[d - dev] as number;
+            if (r === Infinity) continue;
+            const v = r + o.total;
+            if (v < (fk[d] as number)) {
+              fk[d] = v;
+              ck[d * 2] = i;
+              ck[d * 2 + 1] = oi;
+            }
+          }
+        }
+      }
+    }
+    const total = (f[0] as Float64Array)[N] as number;
+    if (total === Infinity) {
+      if (tmax === Infinity) return undefined;
+      continue;
+    }
+    if (tmax === Infinity) leastSum = total;
+    const stages: PlannedStage[] = [];
+    let [k, d] = [0, N];
+    while (k < L) {
+      const i = (choice[k] as Int32Array)[d * 2] as number;
+      const o = table(k, i)[(choice[k] as Int32Array)[d * 2 + 1] as number];
+      if (!o) throw new Error(`stage DP: no choice recorded at layer ${k}, ${d} devices`);
+      stages.push({ first: k, last: i, option: o, seconds: o.total });
+      d -= o.devices;
+      k = i + 1;
+    }
+    const maxStageSeconds = Math.max(...stages.map((x) => x.seconds));
+    const latency = total + (B - 1) * maxStageSeconds;
+    if (!best || latency < best.latency - 1e-15) best = { stages, latency, maxStageSeconds };
   }
   return best;
 }
