@@ -8,6 +8,7 @@ import { AutoparError } from '../src/errors.js';
 import { ProgramBuilder } from '../src/emit/builder.js';
 import { countCommunication, type CollectiveInstruction, type DeviceProgram, type Instruction, type MeshInfo, type ProgramSet } from '../src/emit/program.js';
 import { programDigest, stableJson } from '../src/emit/stable-json.js';
+import { receiveFirst } from '../src/emit/exchange.js';
 import { dataParallelSet, mesh2x2Set, pipelineSet } from '../src/emit/synthetic.js';
 import { assertVerified, formatProblem, verifyPrograms, type VerifyProblem } from '../src/emit/verify.js';
 
@@ -196,6 +197,10 @@ describe('verifyPrograms catches corruption', () => {
       ['deadlock', 1, 1, 'swap 1->0'],
     ]);
     expect(r.problems[0]?.message).toContain("device 1 is at #1 send to 0 tag 0 'swap 1->0'");
+    // receiveFirst repairs it on device 1, and leaves an exchange that already has a receiving side alone.
+    expectClean(receiveFirst(exchange(true)));
+    expect(receiveFirst(exchange(true)).programs[1]?.instructions.map((i) => i.kind)).toEqual(['input', 'recv', 'send']);
+    expect(receiveFirst(exchange(false))).toEqual(exchange(false));
   });
 
   it('a pipeline whose first stage waits for a gradient before sending the activation', () => {
@@ -464,6 +469,8 @@ describe('property: random sets', () => {
       const set = randomSet(seed);
       const r = verifyPrograms(set);
       expect(r.ok, `seed ${seed}: ${show(r.problems)}`).toBe(true);
+      // Every exchange in a projection of one total order already has a receiving side.
+      expect(verifyPrograms(receiveFirst(set)).ok, `seed ${seed} after receiveFirst`).toBe(true);
       if (seed % 50 === 0) expect(programDigest(randomSet(seed))).toBe(programDigest(set));
     }
   });

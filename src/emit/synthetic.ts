@@ -209,9 +209,10 @@ export function pipelineSet(o: PipelineOptions): ProgramSet {
           }
         }
       }
-      // passes/schedule assumes buffered sends; the runtime's may be synchronous.
-      return o.scheduleOrder ? b.build() : receiveFirst(b.build());
+      return b.build();
     }),
   );
-  return { schedule: { kind: o.schedule, stages: o.stages, microbatches: o.microbatches }, programs };
+  const set: ProgramSet = { schedule: { kind: o.schedule, stages: o.stages, microbatches: o.microbatches }, programs };
+  // passes/schedule assumes buffered sends; the runtime's may be synchronous.
+  return o.scheduleOrder ? set : receiveFirst(set);
 }
