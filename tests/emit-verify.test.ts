@@ -492,4 +492,32 @@ describe('property: random sets', () => {
     expect(applied).toBeGreaterThan(600);
     for (const kind of MUTATIONS) expect(byKind.get(kind) ?? 0, kind).toBeGreaterThan(50);
   });
+
+  it('two communications crossed on one device (a peer in both, different groups or channels) always deadlock', () => {
+    const identity = (ins: Instruction): string =>
+      ins.kind === 'collective' ? `c ${ins.group.join(',')}` : ins.kind === 'send' ? `s ${ins.peer}:${ins.tag}` : ins.kind === 'recv' ? `r ${ins.peer}:${ins.tag}` : '';
+    const peers = (ins: Instruction, self: number): readonly number[] =>
+      ins.kind === 'collective' ? ins.group.filter((m) => m !== self) : ins.kind === 'send' || ins.kind === 'recv' ? [ins.peer] : [];
+    let crossed = 0;
+    for (let seed = 1; seed <= 300; seed++) {
+      const set = randomSet(seed);
+      const next = rng(seed * 31);
+      const candidates = set.programs.flatMap((p) => {
+        const blocking = p.instructions.flatMap((ins, index) => (identity(ins) === '' ? [] : [{ ins, index }]));
+        return blocking.slice(1).flatMap((b, k) => {
+          const a = blocking[k]!;
+          const shared = peers(a.ins, p.device).filter((m) => peers(b.ins, p.device).includes(m));
+          return shared.length > 0 && identity(a.ins) !== identity(b.ins) ? [{ d: p.device, a, b, shared }] : [];
+        });
+      });
+      const c = candidates[Math.floor(next() * candidates.length)];
+      if (!c) continue;
+      crossed += 1;
+      const bad = withInstructions(set, c.d, (l) => l.map((x, k) => (k === c.a.index ? c.b.ins : k === c.b.index ? c.a.ins : x)));
+      const stuck = verifyPrograms(bad).problems.filter((p) => p.check === 'deadlock').map((p) => p.device);
+      expect(stuck, `seed ${seed}: device ${c.d} #${c.a.index} <-> #${c.b.index}`).toContain(c.d);
+      for (const m of c.shared) expect(stuck, `seed ${seed}: peer ${m}`).toContain(m);
+    }
+    expect(crossed).toBeGreaterThan(200);
+  });
 });
