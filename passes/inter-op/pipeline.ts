@@ -84,6 +84,8 @@ export interface PipelinePlan {
   readonly seconds: { readonly pricing: number; readonly stageDp: number; readonly stagePlans: number };
 }
 
+type Variant = 'fast' | 'lean';
+
 /** A layer's structure without names: identical blocks share it (and their plans). */
 function signature(g: Graph): string {
   const shape = (v: string): string => g.types.get(v)?.shape.join('x') ?? '?';
@@ -259,10 +261,32 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       ...memorySplit(plan, g, r, grads),
     };
   };
+  // The update runs once per step, forward and backward once per micro-batch.
+  const stepWeight = { names: perStepNames, weight: 1 / Math.max(1, opts.microbatches) };
   const cache = new Map<string, LayerOnMesh | null>();
   const reasons = new Map<string, string>();
   let solves = 0;
-  const layerOn = async (l: number, lm: LogicalMesh): Promise<LayerOnMesh | undefined> => {
+  // Two variants of each layer on each mesh: the fastest, and (priced only when memory
+  // binds) a lean one that trades time for memory at the fastest one's own rate (its time
+  // per byte held): a stage of many layers with micro-batches in flight may only fit
+  // with the lean one.
+  const layerOn = async (l: number, lm: LogicalMesh, variant: Variant = 'fast'): Promise<LayerOnMesh | undefined> => {
+    if (variant === 'lean') {
+      const fast = await layerOn(l, lm, 'fast');
+      if (!fast || opts.grid) return fast;
+      const key = `${signatures[l]}|${meshKey(lm)}|lean`;
+      if (cache.has(key)) return cache.get(key) ?? undefined;
+      const g = ranges[l] as Graph;
+      const r = rangeRoles(roles, g);
+      solves++;
+      const held = fast.staticBytes + fast.activationBytes;
+      const plan = await planIntraOp(g, r, meshFromLogical(lm), opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast', memoryPrice: held > 0 ? (fast.seconds + fast.stepSeconds) / held : 0, stepWeight });
+      const lean = plan.solution.status === 'infeasible' ? null : layerResult(plan, g, r);
+      // Kept only when it saves memory worth having; else the fast one stands in.
+      const value = lean && lean.staticBytes + lean.activationBytes < 0.9 * held ? lean : fast;
+      cache.set(key, value);
+      return value;
+    }
     const g = ranges[l] as Graph;
     const key = `${signatures[l]}|${meshKey(lm)}`;
     if (cache.has(key)) return cache.get(key) ?? undefined;
@@ -279,7 +303,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       cache.set(key, null);
       return undefined;
     }
-    const plan = await planIntraOp(g, r, mesh, opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast', pinned });
+    const plan = await planIntraOp(g, r, mesh, opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast', pinned, stepWeight });
     opts.progress?.({ solves, layer: l, mesh: lm.shape });
     const value: LayerOnMesh | null =
       plan.solution.status === 'infeasible'
@@ -290,28 +314,31 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   };
   // Every (submesh, logical mesh), the per-layer results on it, and the resharding
   // between consecutive layers when both are on it (by the pair's structure, cached).
-  const meshes: { submesh: Submesh; index: number; mesh: LogicalMesh; layers: (LayerOnMesh | undefined)[]; joins: number[] }[] = [];
+  const meshes: { submesh: Submesh; index: number; mesh: LogicalMesh; variant: Variant; layers: (LayerOnMesh | undefined)[]; joins: number[] }[] = [];
   const joinCache = new Map<string, number>();
-  for (const [index, sm] of shapes.entries()) {
-    if (grid && sm.size !== stageSize) continue;
-    for (const lm of grid ? [logicalMesh(opts.cluster, manualMeshShape({ kind: 'grid', dp: grid.dp, tp: grid.tp, pp: 1 }, stageSize), sm.devices)] : stageMeshes(opts.cluster, sm)) {
-      const layers: (LayerOnMesh | undefined)[] = [];
-      for (let l = 0; l < L; l++) layers.push(await layerOn(l, lm));
-      const resharder = createResharder(meshFromLogical(lm), opts.cost);
-      const joins: number[] = [];
-      for (let l = 0; l + 1 < L; l++) {
-        const [a, b] = [layers[l], layers[l + 1]];
-        const key = `${signatures[l]}|${signatures[l + 1]}|${meshKey(lm)}`;
-        let cost = joinCache.get(key);
-        if (cost === undefined && a && b) {
-          cost = stitchStage([{ graph: ranges[l] as Graph, rep: a }, { graph: ranges[l + 1] as Graph, rep: b }], resharder).boundarySeconds;
-          joinCache.set(key, cost);
+  const addMeshes = async (variant: Variant): Promise<void> => {
+    for (const [index, sm] of shapes.entries()) {
+      if (grid && sm.size !== stageSize) continue;
+      for (const lm of grid ? [logicalMesh(opts.cluster, manualMeshShape({ kind: 'grid', dp: grid.dp, tp: grid.tp, pp: 1 }, stageSize), sm.devices)] : stageMeshes(opts.cluster, sm)) {
+        const layers: (LayerOnMesh | undefined)[] = [];
+        for (let l = 0; l < L; l++) layers.push(await layerOn(l, lm, variant));
+        const resharder = createResharder(meshFromLogical(lm), opts.cost);
+        const joins: number[] = [];
+        for (let l = 0; l + 1 < L; l++) {
+          const [a, b] = [layers[l], layers[l + 1]];
+          const key = `${signatures[l]}|${signatures[l + 1]}|${meshKey(lm)}|${variant}`;
+          let cost = joinCache.get(key);
+          if (cost === undefined && a && b) {
+            cost = stitchStage([{ graph: ranges[l] as Graph, rep: a }, { graph: ranges[l + 1] as Graph, rep: b }], resharder).boundarySeconds;
+            joinCache.set(key, cost);
+          }
+          joins.push(cost ?? 0);
         }
-        joins.push(cost ?? 0);
+        meshes.push({ submesh: sm, index, mesh: lm, variant, layers, joins });
       }
-      meshes.push({ submesh: sm, index, mesh: lm, layers, joins });
     }
-  }
+  };
+  await addMeshes('fast');
   const tPriced = performance.now();
   const problem = (memory: boolean): StageProblem => ({
     layers: L,
@@ -343,10 +370,16 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       return link ? 2 * (link.latency + bytes / link.bandwidth) : 0;
     },
   });
-  const stagePlan = grid ? fixedStages(problem(true), evenRanges(L, grid.pp)) : planStages(problem(true));
+  const stages0 = (memory: boolean): StagePlan | undefined => (grid ? fixedStages(problem(memory), evenRanges(L, grid.pp)) : planStages(problem(memory)));
+  let stagePlan = stages0(true);
   // The memory limit, when it changed the answer: what the fastest plan would need.
-  const free = grid ? fixedStages(problem(false), evenRanges(L, grid.pp)) : planStages(problem(false));
+  const free = stages0(false);
   const memoryNote = free && (!stagePlan || free.latency < stagePlan.latency * (1 - 1e-9)) ? memoryShortfall(free, opts.microbatches, opts.device.memoryBytes) : undefined;
+  if (memoryNote && !grid) {
+    // Memory binds: offer each layer's lean variant too, and plan again.
+    await addMeshes('lean');
+    stagePlan = stages0(true);
+  }
   const tStages = performance.now();
   if (!stagePlan) return { rejected: memoryNote ?? [...reasons.values()][0] ?? `no stage plan of ${L} layers on ${N} devices`, memoryNote };
   const placement = place(opts.cluster, stagePlan.stages.map((s) => s.option.devices));
@@ -359,7 +392,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     const mesh = m ? logicalMesh(opts.cluster, m.mesh.shape, devices) : (logicalMeshes(opts.cluster, devices)[0] as LogicalMesh);
     const parts: { graph: Graph; rep: LayerOnMesh }[] = [];
     for (let l = s.first; l <= s.last; l++) {
-      const rep = await layerOn(l, mesh);
+      const rep = await layerOn(l, mesh, m?.variant ?? 'fast');
       if (!rep) return { rejected: `layer ${l} has no plan on the placed mesh [${mesh.shape.join('x')}]`, memoryNote };
       parts.push({ graph: ranges[l] as Graph, rep });
     }

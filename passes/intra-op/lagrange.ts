@@ -61,6 +61,12 @@ function descentBound(p: Problem): number {
 export interface MemorySolveOptions extends SolveOptions {
   /** Solve each priced problem by axis descent (fast, local) instead of exactly. */
   readonly descent?: { readonly labels: AxisLabels; readonly axes: number };
+  /**
+   * Price memory at this many seconds per byte, once, instead of searching the price
+   * that meets the budget: a plan that trades time for memory at a chosen rate (the
+   * inter-op pass offers such a leaner variant of each layer beside the fastest).
+   */
+  readonly memoryPrice?: number;
 }
 
 export interface MemoryAwareSolution extends Solution {
@@ -76,6 +82,13 @@ export async function solveUnderMemory(p: Problem, opts: MemorySolveOptions = {}
   const floor = (p.memory[0]?.terms ?? []).reduce((sum, t) => sum + Math.min(...t.bytes), 0);
   if (floor > budget) {
     return { choice: p.nodes.map(() => 0), objective: Infinity, bound: Infinity, gap: Infinity, status: 'infeasible', solver: 'memory-floor', seconds: (performance.now() - t0) / 1000, fits: false, price: 0 };
+  }
+  if (opts.memoryPrice !== undefined) {
+    const r = await priced(p, opts.memoryPrice, opts);
+    const fits = r.bytes <= budget;
+    // Gap against the fastest plan's relaxation bound: what leanness may cost in time.
+    const bound = Math.min(descentBound(p), r.time);
+    return { choice: r.choice, objective: r.time, bound, gap: (r.time - bound) / Math.max(Math.abs(r.time), 1e-12), status: fits ? 'time-limit' : 'infeasible', solver: opts.descent ? 'priced+axis-descent' : 'priced', seconds: (performance.now() - t0) / 1000, fits, price: opts.memoryPrice };
   }
   const base = await priced(p, 0, opts);
   const done = (best: Priced, bound: number, price: number, fits: boolean, solver: string): MemoryAwareSolution => ({

@@ -11,7 +11,7 @@ import type { DeviceMesh } from '../../src/sharding/mesh.js';
 import { createResharder } from '../../src/sharding/reshard.js';
 import type { ShardingSpec } from '../../src/sharding/spec.js';
 import { evaluate } from '../../src/solver/evaluate.js';
-import type { Solution, SolveOptions } from '../../src/solver/problem.js';
+import type { Problem, Solution, SolveOptions } from '../../src/solver/problem.js';
 import { solveUnderMemory } from './lagrange.js';
 import { buildIntraOpProblem, type IntraOpProblem, type ValueRoles } from './build.js';
 
@@ -49,6 +49,14 @@ export interface PlanOptions extends SolveOptions {
    * of several axes, axis descent (solver/axis-descent.ts), for pricing many candidates.
    */
   readonly search?: 'exact' | 'fast';
+  /** Seconds per byte at which to trade time for memory, once (see lagrange.ts). */
+  readonly memoryPrice?: number;
+  /**
+   * Ops (and parameters) that run once per step while the rest runs once per
+   * micro-batch: their costs, and the resharding into them, weigh `weight` (1/M) in
+   * the objective, as they do in the pipelined step.
+   */
+  readonly stepWeight?: { readonly names: ReadonlySet<string>; readonly weight: number };
 }
 
 export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceMesh, cost: CostModel, device: DeviceType, opts: PlanOptions = {}): Promise<IntraOpPlan> {
@@ -59,7 +67,7 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
   // Ties collapse, chains and leaves are eliminated (both exact), and the memory limit
   // is priced rather than given to the MILP (see lagrange.ts).
   const descent = opts.search === 'fast' && mesh.axes.length > 1 ? { labels: axisLabels(ip, mesh.axes.map((a) => a.name)), axes: mesh.axes.length } : undefined;
-  const inner = await solveUnderMemory(ip.problem, { ...opts, descent });
+  const inner = await solveUnderMemory(opts.stepWeight ? weighted(ip, opts.stepWeight) : ip.problem, { ...opts, descent });
   const choice = inner.fits ? inner.choice : ip.problem.nodes.map(() => 0);
   // Ties are a restriction the planner chose, not a constraint of the plan: price without them.
   const ev = evaluate({ ...ip.problem, ties: [] }, choice);
@@ -147,4 +155,14 @@ function axisLabels(ip: IntraOpProblem, axes: readonly string[]): number[][][] {
       });
     });
   }).map((perAxis) => (perAxis[0] ?? []).map((_, k) => perAxis.map((l) => l[k] ?? 0)));
+}
+
+/** The problem with per-step nodes (and the edges into them) scaled by `weight`. */
+function weighted(ip: IntraOpProblem, w: NonNullable<PlanOptions['stepWeight']>): Problem {
+  const scaled = ip.origins.map((o) => w.names.has(o.kind === 'op' ? o.node.name : o.value));
+  return {
+    ...ip.problem,
+    nodes: ip.problem.nodes.map((n, i) => (scaled[i] ? { ...n, strategies: n.strategies.map((st) => ({ cost: st.cost * w.weight })) } : n)),
+    edges: ip.problem.edges.map((e) => (scaled[e.to] ? { ...e, costs: e.costs.map((row) => row.map((c) => c * w.weight)) } : e)),
+  };
 }
