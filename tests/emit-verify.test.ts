@@ -11,6 +11,7 @@ import { programDigest, stableJson } from '../src/emit/stable-json.js';
 import { receiveFirst } from '../src/emit/exchange.js';
 import { dataParallelSet, mesh2x2Set, pipelineSet } from '../src/emit/synthetic.js';
 import { assertVerified, formatProblem, verifyPrograms, type VerifyProblem } from '../src/emit/verify.js';
+import { rng } from '../src/solver/random-problem.js';
 
 const dp4 = (): ProgramSet => dataParallelSet({ devices: 4, layers: 3, rows: 2, width: 8 });
 const pipe = (dp = 1): ProgramSet => pipelineSet({ schedule: '1f1b', stages: 2, microbatches: 4, dp, rows: 2, width: 4 });
@@ -324,18 +325,6 @@ describe('stable JSON and digests', () => {
     expect(() => stableJson({ x: Number.NaN })).toThrow(AutoparError);
   });
 });
-
-/** mulberry32: a small seeded generator, so a failing case can be replayed by its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A random valid set: one global sequence of events (local compute, a collective over a

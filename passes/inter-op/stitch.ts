@@ -13,7 +13,7 @@ import type { Graph } from '../../src/ir/types.js';
 import type { Resharder } from '../../src/sharding/reshard.js';
 import type { ShardingSpec } from '../../src/sharding/spec.js';
 import type { Solution } from '../../src/solver/problem.js';
-import type { PlannedCollective } from '../intra-op/plan.js';
+import { type PlannedCollective, reshardCollectives } from '../intra-op/plan.js';
 
 export interface LayerPlan {
   readonly graph: Graph;
@@ -115,16 +115,9 @@ export function stitchStage(layers: readonly { readonly graph: Graph; readonly r
       const want = seen[i]?.get(v);
       const t = graph.types.get(v);
       if (!have || !want || !t) continue;
-      for (const st of resharder.reshard(have, want, t.shape.map(Number), dtypeBytes(t.dtype)).steps) {
-        if (st.bytes === 0 && st.seconds === 0) continue;
-        boundarySeconds += st.seconds;
-        if (st.kind === 'permute') {
-          collectives.push({ kind: 'send', axes: st.axes, bytes: st.bytes, seconds: st.seconds, value: v, consumer });
-          collectives.push({ kind: 'recv', axes: st.axes, bytes: st.bytes, seconds: 0, value: v, consumer });
-        } else {
-          collectives.push({ kind: st.kind, axes: st.axes, bytes: st.bytes, seconds: st.seconds, value: v, consumer });
-        }
-      }
+      const steps = reshardCollectives(resharder.reshard(have, want, t.shape.map(Number), dtypeBytes(t.dtype)).steps, v, consumer);
+      boundarySeconds += steps.reduce((sum, c) => sum + c.seconds, 0);
+      collectives.push(...steps);
     }
   });
   return {

@@ -8,7 +8,7 @@ import type { DeviceType } from '../../src/cluster/types.js';
 import { dtypeBytes } from '../../src/ir/dtype.js';
 import type { Graph } from '../../src/ir/types.js';
 import type { DeviceMesh } from '../../src/sharding/mesh.js';
-import { createResharder } from '../../src/sharding/reshard.js';
+import { createResharder, type ReshardStep } from '../../src/sharding/reshard.js';
 import type { ShardingSpec } from '../../src/sharding/spec.js';
 import { evaluate } from '../../src/solver/evaluate.js';
 import type { Problem, Solution, SolveOptions } from '../../src/solver/problem.js';
@@ -122,17 +122,7 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
   function addSteps(value: string, from: ShardingSpec, to: ShardingSpec, consumer: string): void {
     const t = graph.types.get(value);
     if (!t) return;
-    const plan = resharder.reshard(from, to, t.shape.map(Number), dtypeBytes(t.dtype));
-    for (const st of plan.steps) {
-      if (st.bytes === 0 && st.seconds === 0) continue;
-      // A permute is a send and a recv on every device (CLI.md's kinds).
-      if (st.kind === 'permute') {
-        collectives.push({ kind: 'send', axes: st.axes, bytes: st.bytes, seconds: st.seconds, value, consumer });
-        collectives.push({ kind: 'recv', axes: st.axes, bytes: st.bytes, seconds: 0, value, consumer });
-      } else {
-        collectives.push({ kind: st.kind, axes: st.axes, bytes: st.bytes, seconds: st.seconds, value, consumer });
-      }
-    }
+    collectives.push(...reshardCollectives(resharder.reshard(from, to, t.shape.map(Number), dtypeBytes(t.dtype)).steps, value, consumer));
   }
   const communicationSeconds = collectives.reduce((s, c) => s + c.seconds, 0);
   return { mesh, layouts, strategies, collectives, computeSeconds, communicationSeconds, objective: ev.objective, memoryBytes: ev.memory[0] ?? 0, solution, problem: ip };
@@ -155,6 +145,21 @@ function axisLabels(ip: IntraOpProblem, axes: readonly string[]): number[][][] {
       });
     });
   }).map((perAxis) => (perAxis[0] ?? []).map((_, k) => perAxis.map((l) => l[k] ?? 0)));
+}
+
+/** The collectives of a resharding's steps, as plans list them (a permute is a send and a recv on every device, CLI.md's kinds). */
+export function reshardCollectives(steps: readonly ReshardStep[], value: string, consumer: string): PlannedCollective[] {
+  const out: PlannedCollective[] = [];
+  for (const st of steps) {
+    if (st.bytes === 0 && st.seconds === 0) continue;
+    if (st.kind === 'permute') {
+      out.push({ kind: 'send', axes: st.axes, bytes: st.bytes, seconds: st.seconds, value, consumer });
+      out.push({ kind: 'recv', axes: st.axes, bytes: st.bytes, seconds: 0, value, consumer });
+    } else {
+      out.push({ kind: st.kind, axes: st.axes, bytes: st.bytes, seconds: st.seconds, value, consumer });
+    }
+  }
+  return out;
 }
 
 /** The problem with per-step nodes (and the edges into them) scaled by `weight`. */
