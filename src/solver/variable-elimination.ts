@@ -77,16 +77,10 @@ export function solveByElimination(p: Problem, limits: EliminationLimits = {}): 
     add({ vars: [lo, hi], table });
   }
 
-  const neighbours = (x: number): number[] => {
-    const s = new Set<number>();
-    for (const id of of[x] ?? []) for (const v of factors.get(id)?.vars ?? []) if (v !== x) s.add(v);
-    return [...s].sort((a, b) => a - b);
-  };
-  const adjacency = (x: number): Set<number> => {
-    const s = new Set<number>();
-    for (const id of of[x] ?? []) for (const v of factors.get(id)?.vars ?? []) s.add(v);
-    return s;
-  };
+  // The interaction graph, kept up to date as nodes go (their neighbours become a clique).
+  const adj: Set<number>[] = Array.from({ length: n }, () => new Set());
+  for (const f of factors.values()) for (const a of f.vars) for (const b of f.vars) if (a !== b) adj[a]?.add(b);
+  const neighbours = (x: number): number[] => [...(adj[x] ?? [])].sort((a, b) => a - b);
   const alive = new Set(Array.from({ length: n }, (_, i) => i));
   const steps: Step[] = [];
   let constant = 0;
@@ -105,8 +99,8 @@ export function solveByElimination(p: Problem, limits: EliminationLimits = {}): 
       for (const u of scope) w *= size[u] ?? 1;
       let fill = 0;
       for (let i = 0; i < scope.length && fill <= xFill; i++) {
-        const adj = adjacency(scope[i] as number);
-        for (let j = i + 1; j < scope.length; j++) if (!adj.has(scope[j] as number)) fill++;
+        const near = adj[scope[i] as number] as Set<number>;
+        for (let j = i + 1; j < scope.length; j++) if (!near.has(scope[j] as number)) fill++;
       }
       if (fill < xFill || (fill === xFill && w < xWork)) {
         xWork = w;
@@ -166,6 +160,12 @@ export function solveByElimination(p: Problem, limits: EliminationLimits = {}): 
       for (const v of f.vars) of[v]?.delete(id);
     }
     alive.delete(x);
+    for (const u of xScope) {
+      const near = adj[u] as Set<number>;
+      near.delete(x);
+      for (const w of xScope) if (w !== u) near.add(w);
+    }
+    adj[x]?.clear();
     steps.push({ x, scope: xScope, best });
     if (xScope.length === 0) constant += table[0] ?? 0;
     else add({ vars: xScope, table });
