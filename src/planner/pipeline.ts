@@ -108,7 +108,7 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
   });
   // The training graph of the chosen count, rebuilt here (deterministic: the same names).
   if (chosen) best = { p: chosen.p, tg: trainingGraphOf(chosen.task), m: chosen.task.microbatches };
-  if (!best) throw new AutoparError('E_USAGE', `no ${label} plan of ${modelName} fits on ${cluster.devices.length} x ${device.name} with ${candidates.join(', ')} micro-batches: ${notes[notes.length - 1] ?? 'no stage plan'}`);
+  if (!best) throw new AutoparError('E_USAGE', `no ${label} plan of ${modelName} fits on ${cluster.devices.length} x ${device.name} with ${candidates.join(', ')} micro-batches: ${notes.find((n) => n.includes('was rejected: its stage')) ?? notes[notes.length - 1] ?? 'no stage plan'}`);
   const { p, tg, m } = best;
   const phaseOf = new Map<string, CollectiveJson['phase']>();
   tg.graph.nodes.forEach((n, i) => phaseOf.set(n.name, i < tg.forwardNodes ? 'forward' : i < tg.gradientNodes ? 'backward' : 'update'));
