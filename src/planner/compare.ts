@@ -1,7 +1,8 @@
 /** `autopar compare`: every built-in strategy and `auto`, in one cost model. */
 import { AutoparError } from '../errors.js';
 import type { CompileOptions } from './compile.js';
-import { planModel } from './plan-model.js';
+import type { PlanJson } from './plan-json.js';
+import { isPipelined, planModel } from './plan-model.js';
 
 export interface CompareRow {
   readonly strategy: string;
@@ -27,9 +28,13 @@ export async function compareStrategies(opts: Omit<CompileOptions, 'strategy'>):
   const rows: CompareRow[] = [];
   let model = '';
   let devices = 0;
+  // On several hosts auto is the pipeline planner itself: plan it once for both rows.
+  const autoIsPipeline = isPipelined({ ...opts, strategy: 'auto' });
+  let autoPlan: PlanJson | undefined;
   for (const strategy of BUILTIN_STRATEGIES) {
     try {
-      const { plan } = await planModel({ ...opts, strategy });
+      const plan = strategy === 'pipeline' && autoIsPipeline && autoPlan ? autoPlan : (await planModel({ ...opts, strategy })).plan;
+      if (strategy === 'auto') autoPlan = plan;
       model = plan.model;
       devices = plan.cluster.devices;
       rows.push({
