@@ -1,10 +1,10 @@
 /**
- * The inter-op pass, first version: cluster the training graph into layers, price
- * each distinct layer on every submesh and logical mesh with the intra-op pass, build
- * stages with the stage DP, place them on devices, and estimate the step by simulating
- * a 1F1B schedule. A stage's time on a mesh is the sum of its layers' intra-op times on
- * that mesh: layers are planned one at a time (repeated layers once), which assumes the
- * layouts at a layer boundary agree; a resharding there is not counted.
+ * The inter-op pass: cluster the training graph into layers (aligned with repeated
+ * blocks), price each distinct layer on every candidate (submesh, logical mesh) with
+ * the intra-op pass, price the resharding between consecutive layers, build stages
+ * with the stage DP (or a manual dp,tp,pp grid), place them on devices, stitch each
+ * stage from its layers' plans (stitch.ts), and estimate the step by simulating a 1F1B
+ * schedule with the update once per step.
  */
 import type { CostModel } from '../../cost-models/cost-model.js';
 import { logicalMesh, logicalMeshes, type LogicalMesh } from '../../src/cluster/mesh.js';
@@ -26,6 +26,11 @@ import { planIntraOp, type IntraOpPlan } from '../intra-op/plan.js';
 import { createResharder } from '../../src/sharding/reshard.js';
 import { type LayerPlan, stitchStage, type StitchedStage } from './stitch.js';
 import { fixedStages, planStages, type StageOption, type StagePlan, type StageProblem } from './stage-dp.js';
+import { place, stageMeshes } from './placement.js';
+import { evenRanges, memoryShortfall } from './stage-report.js';
+
+export { evenRanges } from './stage-report.js';
+export { stageMeshes } from './placement.js';
 import { manualMeshShape, manualPins } from '../../src/planner/manual.js';
 import type { DeviceMesh } from '../../src/sharding/mesh.js';
 import type { ShardingSpec } from '../../src/sharding/spec.js';
@@ -116,46 +121,6 @@ function memorySplit(plan: IntraOpPlan, g: Graph, roles: ValueRoles, grads: Read
 }
 
 /**
- * Logical meshes a stage may take on a submesh: the 1-D mesh, and 2-D meshes whose
- * minor axis (t devices) stays inside a host: data parallelism over s/t, tensor
- * parallelism over t on the fast links. 3-D meshes and minor axes that cross hosts
- * are left out: they multiply the candidates (and their solve time) for shapes that
- * rarely win a stage.
- */
-export function stageMeshes(cluster: Cluster, sm: Submesh): LogicalMesh[] {
-  const s = sm.size;
-  const perHost = sm.shape[1];
-  const shapes: number[][] = [[s]];
-  for (let t = 2; t < s; t++) if (perHost % t === 0 && s % t === 0) shapes.push([s / t, t]);
-  return shapes.map((shape) => logicalMesh(cluster, shape, sm.devices));
-}
-
-/** Greedy placement: whole-host stages on whole hosts, smaller ones packed inside hosts. */
-function place(cluster: Cluster, sizes: readonly number[]): number[][] | undefined {
-  const perHost = cluster.hosts[0]?.devices.length ?? 1;
-  const free = cluster.hosts.map((h) => [...h.devices]);
-  const order = sizes.map((s, i) => [s, i] as const).sort((a, b) => b[0] - a[0]);
-  const out: number[][] = sizes.map(() => []);
-  for (const [size, i] of order) {
-    if (size >= perHost) {
-      if (size % perHost !== 0) return undefined;
-      const hosts = free.map((f, h) => [f, h] as const).filter(([f]) => f.length === perHost).slice(0, size / perHost);
-      if (hosts.length < size / perHost) return undefined;
-      out[i] = hosts.flatMap(([f, h]) => {
-        free[h] = [];
-        return f;
-      });
-    } else {
-      const h = free.findIndex((f) => f.length >= size);
-      if (h < 0) return undefined;
-      out[i] = (free[h] ?? []).slice(0, size);
-      free[h] = (free[h] ?? []).slice(size);
-    }
-  }
-  return out;
-}
-
-/**
  * The layer count: where the model repeats a block, one layer per block give or take
  * the embedding and the head (the count among blocks, blocks+1, blocks+2 with the
  * fewest distinct layers, so most are priced once); else `fallback`.
@@ -180,33 +145,6 @@ export function isRejection(p: PipelinePlan | PipelineRejection): p is PipelineR
 export interface PipelineRejection {
   readonly rejected: string;
   readonly memoryNote: string | undefined;
-}
-
-/** Contiguous ranges of nearly equal layer counts (the first ones one longer). */
-export function evenRanges(layers: number, parts: number): [number, number][] {
-  const out: [number, number][] = [];
-  let first = 0;
-  for (let i = 0; i < parts; i++) {
-    const n = Math.floor(layers / parts) + (i < layers % parts ? 1 : 0);
-    out.push([first, first + n - 1]);
-    first += n;
-  }
-  return out;
-}
-
-const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
-
-/** The first stage of `plan` over the limit, in words. */
-function memoryShortfall(plan: StagePlan, microbatches: number, limit: number): string {
-  const S = plan.stages.length;
-  for (const [i, st] of plan.stages.entries()) {
-    const inFlight = Math.min(S - i, microbatches);
-    const need = st.option.staticBytes + st.option.activationBytes * inFlight;
-    if (need > limit) {
-      return `the fastest plan (${S} stage${S > 1 ? 's' : ''}, ${(plan.latency * 1e3).toFixed(1)} ms of pipeline latency) was rejected: its stage ${i} (layers ${st.first}-${st.last} on ${st.option.devices} devices) needs ${gib(need)} per device (${gib(st.option.staticBytes)} of parameters, gradients and optimizer state + ${inFlight} micro-batch${inFlight > 1 ? 'es' : ''} in flight x ${gib(st.option.activationBytes)} of activations) and a device has ${gib(limit)}`;
-    }
-  }
-  return `the fastest plan needs more memory than a device has (${gib(limit)})`;
 }
 
 export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Promise<PipelinePlan | PipelineRejection> {
