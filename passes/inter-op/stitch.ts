@@ -115,7 +115,7 @@ export function stitchStage(layers: readonly { readonly graph: Graph; readonly r
       const want = seen[i]?.get(v);
       const t = graph.types.get(v);
       if (!have || !want || !t) continue;
-      const steps = reshardCollectives(resharder.reshard(have, want, t.shape.map(Number), dtypeBytes(t.dtype)).steps, v, consumer);
+      const steps = reshardCollectives(resharder.reshard(have, want, t.shape.map(Number), dtypeBytes(t.dtype)).steps, v, consumer, resharder.mesh);
       boundarySeconds += steps.reduce((sum, c) => sum + c.seconds, 0);
       collectives.push(...steps);
     }

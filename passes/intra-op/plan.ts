@@ -122,7 +122,7 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
   function addSteps(value: string, from: ShardingSpec, to: ShardingSpec, consumer: string): void {
     const t = graph.types.get(value);
     if (!t) return;
-    collectives.push(...reshardCollectives(resharder.reshard(from, to, t.shape.map(Number), dtypeBytes(t.dtype)).steps, value, consumer));
+    collectives.push(...reshardCollectives(resharder.reshard(from, to, t.shape.map(Number), dtypeBytes(t.dtype)).steps, value, consumer, mesh));
   }
   const communicationSeconds = collectives.reduce((s, c) => s + c.seconds, 0);
   return { mesh, layouts, strategies, collectives, computeSeconds, communicationSeconds, objective: ev.objective, memoryBytes: ev.memory[0] ?? 0, solution, problem: ip };
@@ -148,10 +148,13 @@ function axisLabels(ip: IntraOpProblem, axes: readonly string[]): number[][][] {
 }
 
 /** The collectives of a resharding's steps, as plans list them (a permute is a send and a recv on every device, CLI.md's kinds). */
-export function reshardCollectives(steps: readonly ReshardStep[], value: string, consumer: string): PlannedCollective[] {
+export function reshardCollectives(steps: readonly ReshardStep[], value: string, consumer: string, mesh: DeviceMesh): PlannedCollective[] {
   const out: PlannedCollective[] = [];
+  const size = (axis: string): number => mesh.axes.find((a) => a.name === axis)?.size ?? 1;
   for (const st of steps) {
     if (st.bytes === 0 && st.seconds === 0) continue;
+    // Over axes of size 1 (a one-device stage) a collective moves nothing between devices.
+    if (st.axes.length > 0 && st.axes.every((a) => size(a) === 1)) continue;
     if (st.kind === 'permute') {
       out.push({ kind: 'send', axes: st.axes, bytes: st.bytes, seconds: st.seconds, value, consumer });
       out.push({ kind: 'recv', axes: st.axes, bytes: st.bytes, seconds: 0, value, consumer });

@@ -6,6 +6,7 @@ import { registerEval } from './eval.js';
 import { registerCompare, registerCompile } from './compile.js';
 import { registerCluster } from './cluster.js';
 import { registerProfile } from './profile.js';
+import { registerRun } from './run.js';
 
 const program = new Command();
 program
@@ -23,6 +24,7 @@ registerEval(program);
 registerCompile(program);
 registerCompare(program);
 registerCluster(program);
+registerRun(program);
 registerProfile(program);
 
 await program.parseAsync(process.argv);

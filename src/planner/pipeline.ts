@@ -20,6 +20,8 @@ import type { Graph } from '../ir/types.js';
 import { parseStrategy, strategyName } from './manual.js';
 import type { ShardingSpec } from '../sharding/spec.js';
 import type { TrainingGraph } from '../training/build.js';
+import { numel } from '../ir/host-tensor.js';
+import { splitStages } from '../runtime/pipeline/stage-split.js';
 import { batchBinding, type CompileOptions } from './compile.js';
 import { type CollectiveJson, type CompileSummary, finiteSolver, type PlanJson, type ShardingJson } from './plan-json.js';
 
@@ -62,6 +64,7 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
   let batch: number | undefined;
   let graphAt: (m: number) => Graph;
   let batchName: string | undefined;
+  let sourceDims: Record<string, number> | undefined;
   const modelArg = opts.model;
   if (typeof modelArg === 'string') {
     const first = importOnnx(modelArg, { dims: opts.dims ?? {} });
@@ -69,6 +72,7 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
     batch = bound.batch;
     batchName = opts.batchDim ?? (typeof first.raw.inputs[0]?.type.shape[0] === 'string' ? String(first.raw.inputs[0]?.type.shape[0]) : undefined);
     graphAt = (m) => importOnnx(modelArg, { dims: batchName ? { ...bound.dims, [batchName]: (batch ?? 1) / m } : bound.dims }).graph;
+    sourceDims = bound.dims;
   } else {
     const lead = modelArg.graph.inputs[0]?.type.shape[0];
     batch = typeof lead === 'number' ? lead : undefined;
@@ -114,6 +118,7 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
   tg.graph.nodes.forEach((n, i) => phaseOf.set(n.name, i < tg.forwardNodes ? 'forward' : i < tg.gradientNodes ? 'backward' : 'update'));
   const firstState = new Map<string, string>();
   for (const [st, prm] of tg.stateOf) if (!firstState.has(prm)) firstState.set(prm, st);
+  const messages = boundaryMessages(tg, p);
   let peak = 0;
   let communication = 0;
   let compute = 0;
@@ -138,12 +143,18 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
       }
     }
     peak = Math.max(peak, memory);
-    const boundary = p.clustering.boundaryBytes[st.layers[1]] ?? 0;
-    const next = p.stages[i + 1];
-    if (next) {
-      // Activations go forward and gradients back across each boundary, every micro-batch.
-      const pair = [st.devices[st.devices.length - 1] ?? 0, next.devices[0] ?? 0];
-      for (const kind of ['send', 'recv'] as const) collectives.push({ kind, axes: [], group: pair, groups: [pair], bytes: boundary * m * 2, seconds: 0, value: `boundary ${st.layers[1]}|${st.layers[1] + 1}`, consumer: `stage ${i + 1}`, phase: 'pipeline' });
+    // Activations go forward and gradients back across each boundary, every micro-batch.
+    const link = (a: number, b: number): number[] => [p.stages[a]?.devices.at(-1) ?? 0, p.stages[b]?.devices[0] ?? 0];
+    const push = (kind: 'send' | 'recv', bytes: number, pair: number[], value: string, consumer: string): void => {
+      collectives.push({ kind, axes: [], group: pair, groups: [pair], bytes, seconds: 0, value, consumer, phase: 'pipeline' });
+    };
+    if (i + 1 < p.stages.length) {
+      push('send', (messages[i]?.forward ?? 0) * m, link(i, i + 1), `activations ${i}->${i + 1}`, `stage ${i + 1}`);
+      push('recv', (messages[i]?.backward ?? 0) * m, link(i, i + 1), `gradients ${i + 1}->${i}`, `stage ${i}`);
+    }
+    if (i > 0) {
+      push('recv', (messages[i - 1]?.forward ?? 0) * m, link(i - 1, i), `activations ${i - 1}->${i}`, `stage ${i}`);
+      push('send', (messages[i - 1]?.backward ?? 0) * m, link(i - 1, i), `gradients ${i}->${i - 1}`, `stage ${i - 1}`);
     }
     const names = new Set(tg.graph.nodes.filter((n) => (p.clustering.layerOf.get(n.name) ?? -1) >= st.layers[0] && (p.clustering.layerOf.get(n.name) ?? -1) <= st.layers[1]).map((n) => n.name));
     const rank = (v: string): number => tg.graph.types.get(v)?.shape.length ?? 0;
@@ -186,6 +197,9 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
     batch,
     cluster: { name: cluster.name, file: cluster.file, devices: cluster.devices.length, hosts: cluster.hosts.length, device: device.name },
     schedule: { kind: '1f1b', microbatches: m },
+    ...(typeof modelArg === 'string' && sourceDims
+      ? { source: { model: path.resolve(modelArg), dims: sourceDims, batchDim: batchName ?? null, loss: opts.loss ?? 'mse', optimizer: opts.optimizer ?? 'adam', layers: p.clustering.layers } }
+      : {}),
     stages,
     cost: {
       stepTimeSeconds,
@@ -218,4 +232,24 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
     notes: p.memoryNote ? [p.memoryNote] : [],
   };
   return { plan, summary };
+}
+
+/**
+ * Bytes per micro-batch crossing each stage boundary, each way: the messages the
+ * runtime sends (src/runtime/pipeline/stage-split.ts, values packed as float32). Where
+ * the runtime cannot cut the graph (a parameter read by two stages), the clustering's
+ * forward cut stands for both directions.
+ */
+function boundaryMessages(tg: TrainingGraph, p: PipelinePlan): { forward: number; backward: number }[] {
+  const bytes = (vs: readonly { readonly shape: readonly number[] }[]): number => vs.reduce((t, v) => t + numel(v.shape) * 4, 0);
+  try {
+    const split = splitStages(tg, p.clustering.layerOf, p.stages.map((s) => s.layers));
+    return split.slice(0, -1).map((st) => ({ forward: bytes(st.sendForward), backward: bytes(st.recvBackward) }));
+  } catch (e) {
+    if (!(e instanceof AutoparError) || e.code !== 'E_USAGE') throw e;
+    return p.stages.slice(0, -1).map((st) => {
+      const b = p.clustering.boundaryBytes[st.layers[1]] ?? 0;
+      return { forward: b, backward: b };
+    });
+  }
 }

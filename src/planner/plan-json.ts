@@ -35,6 +35,19 @@ export interface PlanJson {
   readonly batch: number;
   readonly cluster: { readonly name: string; readonly file: string; readonly devices: number; readonly hosts: number; readonly device: string };
   readonly schedule: { readonly kind: 'none' | 'gpipe' | '1f1b'; readonly microbatches: number };
+  /**
+   * How to rebuild the planned training graph (`autopar run` needs it): the model file,
+   * its bound dimensions (full batch), the batch dimension split into micro-batches, the
+   * loss, the optimizer and the layer count of the clustering.
+   */
+  readonly source?: {
+    readonly model: string;
+    readonly dims: Readonly<Record<string, number>>;
+    readonly batchDim: string | null;
+    readonly loss: 'mse' | 'cross-entropy';
+    readonly optimizer: 'sgd' | 'adam';
+    readonly layers: number;
+  };
   readonly stages: readonly {
     readonly devices: readonly number[];
     readonly mesh: { readonly shape: readonly number[]; readonly axes: readonly string[] };

@@ -39,6 +39,8 @@ export interface PipelineRunResult {
   readonly losses: readonly number[];
   /** Accumulated gradients of the last step, by parameter. */
   readonly grads: ReadonlyMap<string, HostTensor>;
+  /** Those of the first step. */
+  readonly firstGrads: ReadonlyMap<string, HostTensor>;
   /** Parameters and optimizer states after the last step. */
   readonly state: ReadonlyMap<string, HostTensor>;
   /** Per stage (worker): what its transport counted. */
@@ -69,7 +71,7 @@ export function syncSafe(program: readonly Instruction[]): Instruction[] {
 }
 
 function isStageResult(x: unknown): x is StageResult {
-  return typeof x === 'object' && x !== null && 'losses' in x && 'grads' in x && 'state' in x;
+  return typeof x === 'object' && x !== null && 'losses' in x && 'grads' in x && 'firstGrads' in x && 'state' in x;
 }
 
 export async function runPipeline(opts: PipelineRunOptions): Promise<PipelineRunResult> {
@@ -103,14 +105,17 @@ export async function runPipeline(opts: PipelineRunOptions): Promise<PipelineRun
   });
   const losses = results.find((r) => r.losses.length > 0)?.losses ?? [];
   const grads = new Map<string, HostTensor>();
+  const firstGrads = new Map<string, HostTensor>();
   const state = new Map<string, HostTensor>();
   for (const [s, r] of results.entries()) {
     for (const p of splits[s]?.params ?? []) {
       const gv = r.grads.get(p);
       if (gv) grads.set(p, gv);
+      const g0 = r.firstGrads.get(p);
+      if (g0) firstGrads.set(p, g0);
     }
     // Global states (the step count) are kept by every stage alike: any copy will do.
     for (const [k, v] of r.state) if ((splits[s]?.params ?? []).includes(k) || (splits[s]?.states ?? []).includes(k)) state.set(k, v);
   }
-  return { losses, grads, state, counts: run.counts };
+  return { losses, grads, firstGrads, state, counts: run.counts };
 }

@@ -32,6 +32,8 @@ export interface StageResult {
   readonly losses: number[];
   /** Accumulated gradients of the last step, by parameter. */
   readonly grads: Map<string, HostTensor>;
+  /** And of the first step (what a reference folder's gradients are compared with). */
+  readonly firstGrads: Map<string, HostTensor>;
   /** Parameters and states after the last step. */
   readonly state: Map<string, HostTensor>;
 }
@@ -52,6 +54,7 @@ export default async function runStage(comm: Communicator, args: StageArgs): Pro
   let state = new Map(args.state);
   const losses: number[] = [];
   let acc = new Map<string, HostTensor>();
+  let firstGrads = acc;
   const tag = (step: number, mb: number, dir: 0 | 1): number => ((step * M + mb) * 2 + dir) % 1_000_000;
   for (let step = 0; step < args.steps; step++) {
     const env = args.microbatches.map(() => new Map<string, HostTensor>());
@@ -128,6 +131,7 @@ export default async function runStage(comm: Communicator, args: StageArgs): Pro
       }
     }
     if (split.forward.keeps.includes(args.loss)) losses.push(lossSum / M);
+    if (step === 0) firstGrads = acc;
   }
-  return { losses, grads: acc, state };
+  return { losses, grads: acc, firstGrads, state };
 }

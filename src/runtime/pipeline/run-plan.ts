@@ -1,0 +1,175 @@
+/**
+ * `autopar run DIR` for plans whose stages each hold one device (pipeline parallelism
+ * without sharding inside a stage, e.g. `--strategy dp=1,tp=1,pp=N`): rebuilds the
+ * planned training graph from plan.json's `source`, cuts it at the plan's stages and
+ * trains on worker threads. Plans with sharded stages need the per-device program
+ * emitter, which is not built yet: they are refused with that reason.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { clusterLayers } from '../../../passes/cluster-layers.js';
+import { unfuseProjections } from '../../../passes/unfuse-projections.js';
+import { AutoparError } from '../../errors.js';
+import { type HostTensor, hostTensor, numel } from '../../ir/host-tensor.js';
+import { importOnnx } from '../../onnx/import.js';
+import { trainingGraphOf } from '../../planner/pipeline-task.js';
+import { compareTensors } from '../../reference/compare.js';
+import { readReference } from '../../reference/folder.js';
+import type { TrainingGraph } from '../../training/build.js';
+import { addCounts } from '../collectives/counts.js';
+import type { CollectiveCounts } from '../collectives/communicator.js';
+import { runPipeline } from './run-pipeline.js';
+
+const PlanFile = z.object({
+  cluster: z.object({ devices: z.number().int().positive() }),
+  stages: z.array(z.object({ devices: z.array(z.number()), layers: z.tuple([z.number(), z.number()]), collectives: z.array(z.object({ kind: z.string(), bytes: z.number() })) })),
+  schedule: z.object({ kind: z.enum(['none', 'gpipe', '1f1b']), microbatches: z.number().int().positive() }),
+  source: z
+    .object({ model: z.string(), dims: z.record(z.string(), z.number()), batchDim: z.string().nullable(), loss: z.enum(['mse', 'cross-entropy']), optimizer: z.enum(['sgd', 'adam']), layers: z.number().int().positive() })
+    .optional(),
+});
+
+export interface RunOptions {
+  readonly steps?: number;
+  readonly reference?: string;
+  readonly transport?: 'threads' | 'mpi';
+}
+
+export interface RunSummary {
+  readonly devices: number;
+  readonly steps: number;
+  readonly loss: readonly number[];
+  /** The first step's gradients against the reference folder's. */
+  readonly gradients?: { readonly count: number; readonly maxRelError: number; readonly worst: string };
+  /** Counted by the transport over all steps, summed over workers. */
+  readonly collectives: CollectiveCounts;
+  /** What plan.json predicts for as many steps (pipeline sends and receives only). */
+  readonly plannedCollectives: Readonly<Record<string, { readonly count: number; readonly bytes: number }>>;
+}
+
+function readPlan(dir: string): z.infer<typeof PlanFile> {
+  const file = path.join(dir, 'plan.json');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new AutoparError('E_FILE', `${file}: cannot read it; give the folder \`autopar compile --out\` wrote`);
+  }
+  const parsed = PlanFile.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new AutoparError('E_PARSE', `${file}: not a plan.json this version reads (${parsed.error.issues[0]?.path.join('.') ?? ''}: ${parsed.error.issues[0]?.message ?? ''})`);
+  return parsed.data;
+}
+
+/** Seeded inputs: token ids below the size of the table they index, targets below the class count. */
+function syntheticBatch(tg: TrainingGraph, seed: number): Map<string, HostTensor> {
+  let state = seed >>> 0;
+  const next = (): number => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 4294967296;
+  };
+  const g = tg.graph;
+  const rowsOf = (v: string): number => {
+    const n = g.nodes.find((x) => x.op === 'Gather' && x.inputs[1] === v);
+    return Number(g.types.get(n?.inputs[0] ?? '')?.shape[0] ?? 2);
+  };
+  const classes = Number(g.types.get(tg.output)?.shape.at(-1) ?? 2);
+  return new Map(
+    g.inputs.map((i) => {
+      const shape = i.type.shape.map(Number);
+      const isInt = i.type.dtype.startsWith('int');
+      const limit = i.name === tg.target ? classes : rowsOf(i.name);
+      return [i.name, hostTensor(i.type.dtype, shape, Array.from({ length: numel(shape) }, () => (isInt ? Math.floor(next() * limit) : next() * 2 - 1)))] as const;
+    }),
+  );
+}
+
+function sliceBatch(t: HostTensor, parts: number, k: number): HostTensor {
+  const rows = t.shape[0] ?? 1;
+  const per = t.data.length / rows;
+  const b = rows / parts;
+  return hostTensor(t.dtype, [b, ...t.shape.slice(1)], t.data.subarray(k * b * per, (k + 1) * b * per));
+}
+
+export async function runPlan(dir: string, opts: RunOptions = {}): Promise<RunSummary> {
+  const plan = readPlan(dir);
+  const file = path.join(dir, 'plan.json');
+  const wide = plan.stages.find((s) => s.devices.length !== 1);
+  if (wide) throw new AutoparError('E_USAGE', `${file}: stage ${plan.stages.indexOf(wide)} has ${wide.devices.length} devices; this version runs plans whose stages each hold one device (e.g. --strategy dp=1,tp=1,pp=${plan.cluster.devices}); sharded stages need the per-device program emitter, not built yet`);
+  if (opts.transport === 'mpi') throw new AutoparError('E_USAGE', '--transport mpi does not run pipelined plans yet; use --transport threads');
+  const src = plan.source;
+  if (!src) throw new AutoparError('E_USAGE', `${file} has no 'source' (the model and how it was bound); compile it again with this version`);
+  const M = plan.schedule.microbatches;
+  const steps = opts.steps ?? 1;
+  const batch = src.batchDim ? (src.dims[src.batchDim] ?? 1) : 1;
+  if (M > 1 && !src.batchDim) throw new AutoparError('E_USAGE', `${file}: ${M} micro-batches need a symbolic batch dimension`);
+  const dims = src.batchDim ? { ...src.dims, [src.batchDim]: batch / M } : src.dims;
+  const { graph, unfused } = unfuseProjections(importOnnx(src.model, { dims }).graph);
+  const tg = trainingGraphOf({ graph, loss: src.loss, optimizer: src.optimizer });
+  const clustering = clusterLayers(tg, { layers: src.layers });
+  let microbatches: Map<string, HostTensor>[];
+  const ref = opts.reference ? readReference(opts.reference) : undefined;
+  if (ref) {
+    const lossRef = ref.manifest.loss;
+    if (!lossRef) throw new AutoparError('E_REFERENCE', `${opts.reference}: manifest.json has no 'loss' entry, which run --reference needs`);
+    const full = new Map(Object.entries(ref.manifest.inputs).map(([k, e]) => [k, ref.read(e)] as const));
+    full.set(tg.target, ref.read(lossRef.target));
+    microbatches = Array.from({ length: M }, (_, k) => new Map([...full].map(([n, t]) => [n, M > 1 ? sliceBatch(t, M, k) : t] as const)));
+  } else {
+    microbatches = Array.from({ length: M }, (_, k) => syntheticBatch(tg, 17 + k));
+  }
+  const schedule = plan.schedule.kind === 'gpipe' ? 'gpipe' : '1f1b';
+  const r = await runPipeline({ tg, layerOf: clustering.layerOf, ranges: plan.stages.map((s) => s.layers), schedule, microbatches, steps });
+  const collectives = addCounts(r.counts);
+  const plannedCollectives: Record<string, { count: number; bytes: number }> = {};
+  for (const st of plan.stages) {
+    for (const c of st.collectives) {
+      const k = (plannedCollectives[c.kind] ??= { count: 0, bytes: 0 });
+      k.count += steps;
+      k.bytes += c.bytes * steps;
+    }
+  }
+  let gradients: RunSummary['gradients'];
+  if (ref) {
+    let worst = '';
+    let maxRelError = 0;
+    const entries = Object.entries(ref.manifest.gradients ?? {});
+    for (const [name, e] of entries) {
+      const got = fusedGradient(name, r.firstGrads, unfused);
+      if (!got) throw new AutoparError('E_REFERENCE', `${opts.reference}: no gradient of '${name}' was computed`);
+      const err = compareTensors(got, ref.read(e)).maxRelError;
+      if (!(err <= maxRelError)) {
+        maxRelError = err;
+        worst = name;
+      }
+    }
+    gradients = { count: entries.length, maxRelError, worst };
+  }
+  return { devices: plan.stages.length, steps, loss: r.losses, ...(gradients ? { gradients } : {}), collectives, plannedCollectives };
+}
+
+/** A parameter's gradient; a fused q|k|v one is its sections' gradients put back together. */
+function fusedGradient(name: string, grads: ReadonlyMap<string, HostTensor>, unfused: ReadonlyMap<string, { readonly parts: readonly string[]; readonly axis: number }>): HostTensor | undefined {
+  const direct = grads.get(name);
+  if (direct) return direct;
+  const u = unfused.get(name);
+  if (!u) return undefined;
+  const parts = u.parts.map((p) => grads.get(p));
+  if (parts.some((p) => !p)) return undefined;
+  const ts = parts as HostTensor[];
+  const first = ts[0] as HostTensor;
+  const shape = [...first.shape];
+  shape[u.axis] = ts.reduce((s, t) => s + (t.shape[u.axis] ?? 0), 0);
+  // Concatenate along `axis`: outer blocks of each part in turn.
+  const outer = first.shape.slice(0, u.axis).reduce((a, b) => a * b, 1);
+  const out = new Float32Array(numel(shape));
+  let off = 0;
+  for (let o = 0; o < outer; o++) {
+    for (const t of ts) {
+      const inner = t.data.length / outer;
+      out.set(t.data.subarray(o * inner, (o + 1) * inner), off);
+      off += inner;
+    }
+  }
+  return hostTensor(first.dtype, shape, out);
+}

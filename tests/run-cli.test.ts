@@ -1,0 +1,53 @@
+/**
+ * `autopar run` through the built CLI: a pipelined plan (one device per stage) compiled,
+ * then trained on worker threads from the reference folder: gradients against
+ * PyTorch's, and the bytes sent and received equal to what plan.json predicts.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { model, runCli, runJson } from './helpers/cli.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autopar-run-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const Kind = z.object({ count: z.number(), bytes: z.number() });
+const RunJson = z.object({
+  devices: z.number(),
+  steps: z.number(),
+  loss: z.array(z.number()),
+  gradients: z.object({ count: z.number(), maxRelError: z.number(), worst: z.string() }),
+  collectives: z.record(z.string(), Kind),
+  plannedCollectives: z.record(z.string(), Kind),
+});
+
+describe('autopar run', () => {
+  it('trains gpt2_tiny on 2 pipeline stages: gradients within 1e-3 of PyTorch, bytes as planned, loss going down', async () => {
+    const out = path.join(tmp, 'pp2');
+    await runJson(['compile', model('gpt2_tiny.onnx'), '--cluster', 'examples/clusters/1x2-a100.yaml', '--loss', 'cross-entropy', '--strategy', 'dp=1,tp=1,pp=2', '--out', out]);
+    const r = RunJson.parse(await runJson(['run', out, '--reference', model('gpt2_tiny.reference'), '--steps', '3']));
+    expect(r.devices).toBe(2);
+    expect(r.loss).toHaveLength(3);
+    const reference = JSON.parse(fs.readFileSync(path.join(model('gpt2_tiny.reference'), 'manifest.json'), 'utf8')) as { loss: { value: number } };
+    expect(Math.abs((r.loss[0] ?? NaN) - reference.loss.value) / reference.loss.value).toBeLessThan(1e-4);
+    expect(r.loss[2]).toBeLessThan(r.loss[0] ?? 0);
+    expect(r.gradients.count).toBeGreaterThan(20);
+    expect(r.gradients.maxRelError).toBeLessThan(1e-3);
+    for (const kind of ['send', 'recv']) {
+      expect(r.collectives[kind]?.bytes, kind).toBeGreaterThan(0);
+      expect(r.collectives[kind]?.bytes, kind).toBe(r.plannedCollectives[kind]?.bytes);
+    }
+  }, 120_000);
+
+  it('refuses, in one line, a plan with sharded stages and a bad --steps', async () => {
+    const out = path.join(tmp, 'sharded');
+    await runJson(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x2-a100.yaml', '--out', out]);
+    const [sharded, steps] = await Promise.all([runCli(['run', out]), runCli(['run', out, '--steps', 'x'])]);
+    expect(sharded.status).not.toBe(0);
+    expect(sharded.stderr.trim().split('\n')).toHaveLength(1);
+    expect(sharded.stderr).toMatch(/stage 0 has 2 devices; this version runs plans whose stages each hold one device \(e\.g\. --strategy dp=1,tp=1,pp=2\)/);
+    expect(steps.stderr).toMatch(/--steps x: give a whole number of steps/);
+  }, 120_000);
+});
