@@ -1,13 +1,15 @@
 /**
  * `autopar run` through the built CLI: a pipelined plan (one device per stage) compiled,
- * then trained on worker threads from the reference folder: gradients against
- * PyTorch's, and the bytes sent and received equal to what plan.json predicts.
+ * then trained on worker threads from the reference folder (gradients against
+ * PyTorch's, bytes sent and received equal to what plan.json predicts), and again as
+ * processes under mpirun with the same numbers.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { findMpirun } from '../src/runtime/collectives/mpi/launcher.js';
 import { model, runCli, runJson } from './helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autopar-run-'));
@@ -39,6 +41,16 @@ describe('autopar run', () => {
       expect(r.collectives[kind]?.bytes, kind).toBeGreaterThan(0);
       expect(r.collectives[kind]?.bytes, kind).toBe(r.plannedCollectives[kind]?.bytes);
     }
+    // The same run as separate processes under mpirun: the same numbers.
+    if (!findMpirun()) {
+      console.warn('SKIPPED: autopar run --transport mpi (mpirun is not on PATH; .ci/run installs Open MPI)');
+      return;
+    }
+    const mpi = RunJson.parse(await runJson(['run', out, '--reference', model('gpt2_tiny.reference'), '--steps', '3', '--transport', 'mpi']));
+    expect(mpi.loss).toEqual(r.loss);
+    expect(mpi.gradients).toEqual(r.gradients);
+    expect(mpi.collectives.send).toEqual(r.collectives.send);
+    expect(mpi.collectives.recv).toEqual(r.collectives.recv);
   }, 120_000);
 
   it('refuses, in one line, a plan with sharded stages and a bad --steps', async () => {

@@ -15,7 +15,7 @@ import type { CollectiveCounts } from '../collectives/communicator.js';
 import { compiledSibling } from '../collectives/compiled.js';
 import { runThreads } from '../collectives/threads/launcher.js';
 import { loadWeights } from '../weights.js';
-import { splitStages } from './stage-split.js';
+import { splitStages, type StageGraphs } from './stage-split.js';
 import type { StageArgs, StageResult } from './stage-worker.js';
 
 export interface PipelineRunOptions {
@@ -74,7 +74,8 @@ function isStageResult(x: unknown): x is StageResult {
   return typeof x === 'object' && x !== null && 'losses' in x && 'grads' in x && 'firstGrads' in x && 'state' in x;
 }
 
-export async function runPipeline(opts: PipelineRunOptions): Promise<PipelineRunResult> {
+/** Every stage's worker arguments: its graphs, its schedule, the data and its weights. */
+export function stageArgsFor(opts: PipelineRunOptions): { splits: StageGraphs[]; args: StageArgs[] } {
   const S = opts.ranges.length;
   const M = opts.microbatches.length;
   if (S < 1 || M < 1) throw new AutoparError('E_USAGE', `a pipelined run needs at least one stage and one micro-batch (got ${S} and ${M})`);
@@ -98,16 +99,17 @@ export async function runPipeline(opts: PipelineRunOptions): Promise<PipelineRun
       loss: tg.loss,
     };
   });
-  const run = await runThreads({ workers: S, module: compiledSibling(import.meta.url, 'stage-worker.js'), args: (rank) => args[rank], timeoutMs: opts.timeoutMs });
-  const results = run.results.map((r, s) => {
-    if (!isStageResult(r)) throw new AutoparError('E_INTERNAL', `stage ${s} returned no result`);
-    return r;
-  });
+  return { splits, args };
+}
+
+/** The stages' results put together: the loss from the last stage, each stage's own parameters. */
+export function collectResults(splits: readonly StageGraphs[], results: readonly StageResult[], counts: readonly CollectiveCounts[]): PipelineRunResult {
   const losses = results.find((r) => r.losses.length > 0)?.losses ?? [];
   const grads = new Map<string, HostTensor>();
   const firstGrads = new Map<string, HostTensor>();
   const state = new Map<string, HostTensor>();
   for (const [s, r] of results.entries()) {
+    const own = new Set([...(splits[s]?.params ?? []), ...(splits[s]?.states ?? [])]);
     for (const p of splits[s]?.params ?? []) {
       const gv = r.grads.get(p);
       if (gv) grads.set(p, gv);
@@ -115,7 +117,17 @@ export async function runPipeline(opts: PipelineRunOptions): Promise<PipelineRun
       if (g0) firstGrads.set(p, g0);
     }
     // Global states (the step count) are kept by every stage alike: any copy will do.
-    for (const [k, v] of r.state) if ((splits[s]?.params ?? []).includes(k) || (splits[s]?.states ?? []).includes(k)) state.set(k, v);
+    for (const [k, v] of r.state) if (own.has(k)) state.set(k, v);
   }
-  return { losses, grads, firstGrads, state, counts: run.counts };
+  return { losses, grads, firstGrads, state, counts };
+}
+
+export async function runPipeline(opts: PipelineRunOptions): Promise<PipelineRunResult> {
+  const { splits, args } = stageArgsFor(opts);
+  const run = await runThreads({ workers: splits.length, module: compiledSibling(import.meta.url, 'stage-worker.js'), args: (rank) => args[rank], timeoutMs: opts.timeoutMs });
+  const results = run.results.map((r, s) => {
+    if (!isStageResult(r)) throw new AutoparError('E_INTERNAL', `stage ${s} returned no result`);
+    return r;
+  });
+  return collectResults(splits, results, run.counts);
 }

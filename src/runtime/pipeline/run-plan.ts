@@ -15,11 +15,14 @@ import { type HostTensor, hostTensor, numel } from '../../ir/host-tensor.js';
 import { importOnnx } from '../../onnx/import.js';
 import { trainingGraphOf } from '../../planner/pipeline-task.js';
 import { compareTensors } from '../../reference/compare.js';
-import { readReference } from '../../reference/folder.js';
+import { type ReferenceFolder, readReference } from '../../reference/folder.js';
 import type { TrainingGraph } from '../../training/build.js';
 import { addCounts } from '../collectives/counts.js';
 import type { CollectiveCounts } from '../collectives/communicator.js';
-import { runPipeline } from './run-pipeline.js';
+import { compiledSibling } from '../collectives/compiled.js';
+import { runMpi } from '../collectives/mpi/launcher.js';
+import { collectResults, type PipelineRunOptions, type PipelineRunResult, runPipeline, stageArgsFor } from './run-pipeline.js';
+import { fromWire } from './wire.js';
 
 const PlanFile = z.object({
   cluster: z.object({ devices: z.number().int().positive() }),
@@ -91,16 +94,22 @@ function sliceBatch(t: HostTensor, parts: number, k: number): HostTensor {
   return hostTensor(t.dtype, [b, ...t.shape.slice(1)], t.data.subarray(k * b * per, (k + 1) * b * per));
 }
 
-export async function runPlan(dir: string, opts: RunOptions = {}): Promise<RunSummary> {
+/** Everything a run needs from plan.json, rebuilt the same way in every process. */
+export interface PreparedRun {
+  readonly plan: z.infer<typeof PlanFile>;
+  readonly pipeline: PipelineRunOptions;
+  readonly unfused: ReadonlyMap<string, { readonly parts: readonly string[]; readonly axis: number }>;
+  readonly reference: ReferenceFolder | undefined;
+}
+
+export function preparePlan(dir: string, opts: RunOptions = {}): PreparedRun {
   const plan = readPlan(dir);
   const file = path.join(dir, 'plan.json');
   const wide = plan.stages.find((s) => s.devices.length !== 1);
   if (wide) throw new AutoparError('E_USAGE', `${file}: stage ${plan.stages.indexOf(wide)} has ${wide.devices.length} devices; this version runs plans whose stages each hold one device (e.g. --strategy dp=1,tp=1,pp=${plan.cluster.devices}); sharded stages need the per-device program emitter, not built yet`);
-  if (opts.transport === 'mpi') throw new AutoparError('E_USAGE', '--transport mpi does not run pipelined plans yet; use --transport threads');
   const src = plan.source;
   if (!src) throw new AutoparError('E_USAGE', `${file} has no 'source' (the model and how it was bound); compile it again with this version`);
   const M = plan.schedule.microbatches;
-  const steps = opts.steps ?? 1;
   const batch = src.batchDim ? (src.dims[src.batchDim] ?? 1) : 1;
   if (M > 1 && !src.batchDim) throw new AutoparError('E_USAGE', `${file}: ${M} micro-batches need a symbolic batch dimension`);
   const dims = src.batchDim ? { ...src.dims, [src.batchDim]: batch / M } : src.dims;
@@ -111,7 +120,7 @@ export async function runPlan(dir: string, opts: RunOptions = {}): Promise<RunSu
   const ref = opts.reference ? readReference(opts.reference) : undefined;
   if (ref) {
     const lossRef = ref.manifest.loss;
-    if (!lossRef) throw new AutoparError('E_REFERENCE', `${opts.reference}: manifest.json has no 'loss' entry, which run --reference needs`);
+    if (!lossRef) throw new AutoparError('E_REFERENCE', `${opts.reference ?? ''}: manifest.json has no 'loss' entry, which run --reference needs`);
     const full = new Map(Object.entries(ref.manifest.inputs).map(([k, e]) => [k, ref.read(e)] as const));
     full.set(tg.target, ref.read(lossRef.target));
     microbatches = Array.from({ length: M }, (_, k) => new Map([...full].map(([n, t]) => [n, M > 1 ? sliceBatch(t, M, k) : t] as const)));
@@ -119,7 +128,23 @@ export async function runPlan(dir: string, opts: RunOptions = {}): Promise<RunSu
     microbatches = Array.from({ length: M }, (_, k) => syntheticBatch(tg, 17 + k));
   }
   const schedule = plan.schedule.kind === 'gpipe' ? 'gpipe' : '1f1b';
-  const r = await runPipeline({ tg, layerOf: clustering.layerOf, ranges: plan.stages.map((s) => s.layers), schedule, microbatches, steps });
+  return { plan, unfused, reference: ref, pipeline: { tg, layerOf: clustering.layerOf, ranges: plan.stages.map((s) => s.layers), schedule, microbatches, steps: opts.steps ?? 1 } };
+}
+
+export async function runPlan(dir: string, opts: RunOptions = {}): Promise<RunSummary> {
+  const prepared = preparePlan(dir, opts);
+  const { plan, unfused } = prepared;
+  const ref = prepared.reference;
+  const steps = prepared.pipeline.steps;
+  let r: PipelineRunResult;
+  if (opts.transport === 'mpi') {
+    // Every rank rebuilds the run from plan.json (as `mpirun ... plan-worker.js` across hosts would).
+    const { splits } = stageArgsFor(prepared.pipeline);
+    const run = await runMpi({ processes: plan.stages.length, module: compiledSibling(import.meta.url, 'plan-worker.js'), args: { dir: path.resolve(dir), steps, reference: opts.reference ? path.resolve(opts.reference) : undefined } });
+    r = collectResults(splits, run.results.map(fromWire), run.counts);
+  } else {
+    r = await runPipeline(prepared.pipeline);
+  }
   const collectives = addCounts(r.counts);
   const plannedCollectives: Record<string, { count: number; bytes: number }> = {};
   for (const st of plan.stages) {
