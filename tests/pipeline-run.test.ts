@@ -112,3 +112,23 @@ describe('pipelined training against the single-device trainer', () => {
     expect(performance.now() - t0).toBeLessThan(20_000);
   }, 60_000);
 });
+
+describe('pipelined training with initializers shared between stages', () => {
+  it('gpt2_tiny_opset17 (its exporter shares LayerNorm weights between blocks), 4 stages, 3 steps: equal to the single-device trainer', async () => {
+    const g = unfuseProjections(importOnnx(model('gpt2_tiny_opset17.onnx'), { dims: { batch: 2 } }).graph).graph;
+    const tg = buildTrainingGraph(g, { loss: 'cross_entropy', optimizer: { kind: 'adam', lr: 1e-2 } });
+    const layers = clusterLayers(tg, { layers: 4 });
+    const split = splitStages(tg, layers.layerOf, even(4, 4));
+    // The case under test: some parameter is read by more than one stage.
+    expect(split[0]?.paramSync.length ?? 0).toBeGreaterThan(0);
+    const rng = new Rng(5);
+    const vocab = Number(tg.graph.types.get(tg.output)?.shape.at(-1) ?? 2);
+    const batches = Array.from({ length: 2 }, () => new Map(tg.graph.inputs.map((i) => [i.name, hostTensor(i.type.dtype, i.type.shape.map(Number), Array.from({ length: numel(i.type.shape.map(Number)) }, () => rng.int(0, vocab)))] as const)));
+    const r = await runPipeline({ tg, layerOf: layers.layerOf, ranges: even(4, 4), schedule: '1f1b', microbatches: batches, steps: 3 });
+    const trainer = createTrainer(tg);
+    const losses: number[] = [];
+    for (let k = 0; k < 3; k++) losses.push((await trainer.step(batches)).loss);
+    r.losses.forEach((l, k) => expect(Math.abs(l - (losses[k] ?? NaN)) / Math.abs(losses[k] ?? 1)).toBeLessThan(1e-6));
+    for (const p of tg.params) expect(maxRel(r.state.get(p), trainer.state.get(p)), p).toBeLessThan(1e-5);
+  }, 60_000);
+});

@@ -21,7 +21,7 @@ import { parseStrategy, strategyName } from './manual.js';
 import type { ShardingSpec } from '../sharding/spec.js';
 import type { TrainingGraph } from '../training/build.js';
 import { numel } from '../ir/host-tensor.js';
-import { splitStages } from '../runtime/pipeline/stage-split.js';
+import { type ParamSync, splitStages } from '../runtime/pipeline/stage-split.js';
 import { batchBinding, type CompileOptions } from './compile.js';
 import { type CollectiveJson, type CompileSummary, finiteSolver, type PlanJson, type ShardingJson } from './plan-json.js';
 
@@ -118,7 +118,7 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
   tg.graph.nodes.forEach((n, i) => phaseOf.set(n.name, i < tg.forwardNodes ? 'forward' : i < tg.gradientNodes ? 'backward' : 'update'));
   const firstState = new Map<string, string>();
   for (const [st, prm] of tg.stateOf) if (!firstState.has(prm)) firstState.set(prm, st);
-  const messages = boundaryMessages(tg, p);
+  const { boundaries: messages, paramSync } = boundaryMessages(tg, p);
   let peak = 0;
   let communication = 0;
   let compute = 0;
@@ -155,6 +155,12 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
     if (i > 0) {
       push('recv', (messages[i - 1]?.forward ?? 0) * m, link(i - 1, i), `activations ${i - 1}->${i}`, `stage ${i}`);
       push('send', (messages[i - 1]?.backward ?? 0) * m, link(i - 1, i), `gradients ${i}->${i - 1}`, `stage ${i - 1}`);
+    }
+    // A parameter several stages read: its owner sends the updated value to each, once a step.
+    for (const sync of paramSync) {
+      if (sync.from !== i && sync.to !== i) continue;
+      const pair = [p.stages[sync.from]?.devices[0] ?? 0, p.stages[sync.to]?.devices[0] ?? 0];
+      collectives.push({ kind: sync.from === i ? 'send' : 'recv', axes: [], group: pair, groups: [pair], bytes: numel(sync.shape) * 4, seconds: 0, value: sync.param, consumer: `stage ${sync.to}`, phase: 'update' });
     }
     const names = new Set(tg.graph.nodes.filter((n) => (p.clustering.layerOf.get(n.name) ?? -1) >= st.layers[0] && (p.clustering.layerOf.get(n.name) ?? -1) <= st.layers[1]).map((n) => n.name));
     const rank = (v: string): number => tg.graph.types.get(v)?.shape.length ?? 0;
@@ -240,16 +246,17 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
  * the runtime cannot cut the graph (a parameter read by two stages), the clustering's
  * forward cut stands for both directions.
  */
-function boundaryMessages(tg: TrainingGraph, p: PipelinePlan): { forward: number; backward: number }[] {
+function boundaryMessages(tg: TrainingGraph, p: PipelinePlan): { boundaries: { forward: number; backward: number }[]; paramSync: readonly ParamSync[] } {
   const bytes = (vs: readonly { readonly shape: readonly number[] }[]): number => vs.reduce((t, v) => t + numel(v.shape) * 4, 0);
   try {
     const split = splitStages(tg, p.clustering.layerOf, p.stages.map((s) => s.layers));
-    return split.slice(0, -1).map((st) => ({ forward: bytes(st.sendForward), backward: bytes(st.recvBackward) }));
+    return { boundaries: split.slice(0, -1).map((st) => ({ forward: bytes(st.sendForward), backward: bytes(st.recvBackward) })), paramSync: split[0]?.paramSync ?? [] };
   } catch (e) {
     if (!(e instanceof AutoparError) || e.code !== 'E_USAGE') throw e;
-    return p.stages.slice(0, -1).map((st) => {
+    const boundaries = p.stages.slice(0, -1).map((st) => {
       const b = p.clustering.boundaryBytes[st.layers[1]] ?? 0;
       return { forward: b, backward: b };
     });
+    return { boundaries, paramSync: [] };
   }
 }

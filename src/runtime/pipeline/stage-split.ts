@@ -44,6 +44,15 @@ export interface StageGraphs {
   /** Values sent to stage - 1 after each backward / received from stage + 1 before it. */
   readonly sendBackward: readonly BoundaryValue[];
   readonly recvBackward: readonly BoundaryValue[];
+  /** After each step: updated parameters sent from their owner to the other stages reading them (the same list on every stage). */
+  readonly paramSync: readonly ParamSync[];
+}
+
+export interface ParamSync {
+  readonly param: string;
+  readonly from: number;
+  readonly to: number;
+  readonly shape: readonly number[];
 }
 
 /** Stage of every node: its layer's range among `ranges` (contiguous, covering all layers). */
@@ -61,23 +70,32 @@ export function splitStages(tg: TrainingGraph, layerOf: ReadonlyMap<string, numb
   });
   const inputs = new Set(g.inputs.map((i) => i.name));
   const local = (v: string): boolean => inputs.has(v) || g.initializers.has(v) || g.constants.has(v) || !where.has(v);
-  // Parameters belong to the stage of their update; a parameter read by several stages is
-  // not supported here (tied weights would need their gradients summed across stages).
+  // Parameters belong to the stage of their update. A parameter other stages read too
+  // (tied weights, or an initializer the exporter shared between layers) has its
+  // gradient contributions carried back to its owner like any backward value, and its
+  // updated value sent from the owner to each reader after every step.
   const paramStage = new Map<string, number>();
   for (const p of tg.params) {
     const up = tg.updates.get(p);
     const w = up ? where.get(up) : where.get(tg.grads.get(p) ?? '');
     paramStage.set(p, w?.stage ?? 0);
   }
+  const readers = new Map<string, Set<number>>();
   for (const n of g.nodes) {
     const s = where.get(n.outputs.find((o) => o !== '') ?? '')?.stage;
     for (const v of n.inputs) {
       const owner = paramStage.get(v);
       if (owner !== undefined && s !== undefined && owner !== s) {
-        throw new AutoparError('E_USAGE', `parameter '${v}' is read by stages ${owner} and ${s} (tied weights); pipelined execution needs each parameter in one stage in this version`);
+        let set = readers.get(v);
+        if (!set) readers.set(v, (set = new Set()));
+        set.add(s);
       }
     }
   }
+  // One global order (by parameter, then reader) that owners and readers both follow.
+  const paramSync: ParamSync[] = [...readers]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .flatMap(([param, set]) => [...set].sort((a, b) => a - b).map((to) => ({ param, from: paramStage.get(param) ?? 0, to, shape: (g.types.get(param)?.shape ?? []).map(Number) })));
   // Values each (stage, phase) reads from outside itself, and who needs each value where.
   const readsOf = (stage: number, phase: Phase): Set<string> => {
     const out = new Set<string>();
@@ -152,6 +170,7 @@ export function splitStages(tg: TrainingGraph, layerOf: ReadonlyMap<string, numb
       recvForward,
       sendBackward,
       recvBackward,
+      paramSync,
     };
   });
 }

@@ -5,7 +5,7 @@
  * single-device trainer does (each micro-batch's gradient times 1/M, in float32).
  */
 import type { Instruction } from '../../../passes/schedule/instruction.js';
-import { type HostTensor, hostTensor } from '../../ir/host-tensor.js';
+import { type HostTensor, hostTensor, numel } from '../../ir/host-tensor.js';
 import type { Graph } from '../../ir/types.js';
 import type { Communicator } from '../collectives/communicator.js';
 import { execute } from '../executor.js';
@@ -55,7 +55,10 @@ export default async function runStage(comm: Communicator, args: StageArgs): Pro
   const losses: number[] = [];
   let acc = new Map<string, HostTensor>();
   let firstGrads = acc;
-  const tag = (step: number, mb: number, dir: 0 | 1): number => ((step * M + mb) * 2 + dir) % 1_000_000;
+  // Tags must stay within MPI's guaranteed 0..32767. Sends are synchronous, so the
+  // messages between two stages in one direction arrive in order: the tag only has to
+  // tell activations from gradients and catch a mix-up of micro-batches within a step.
+  const tag = (_step: number, mb: number, dir: 0 | 1): number => (mb * 2 + dir) % 30_000;
   for (let step = 0; step < args.steps; step++) {
     const env = args.microbatches.map(() => new Map<string, HostTensor>());
     acc = new Map();
@@ -128,6 +131,20 @@ export default async function runStage(comm: Communicator, args: StageArgs): Pro
           const _: never = ins;
           throw new Error(`unknown instruction ${JSON.stringify(_)}`);
         }
+      }
+    }
+    // Parameters other stages read: the owner's updated value to each of them, in the
+    // one order every stage follows (so synchronous sends cannot deadlock).
+    for (const [k, sync] of split.paramSync.entries()) {
+      const label = `parameter ${sync.param} ${sync.from}->${sync.to}`;
+      const t = 30_000 + (k % 2_000); // clear of the micro-batch tags
+      if (sync.from === comm.rank) {
+        const v = state.get(sync.param);
+        if (!v) throw new Error(`stage ${comm.rank} owns '${sync.param}' but does not hold it`);
+        await comm.send(Float32Array.from(v.data), sync.to, t, label);
+      } else if (sync.to === comm.rank) {
+        const buf = await comm.recv(sync.from, t, numel(sync.shape), label);
+        state.set(sync.param, hostTensor('float32', sync.shape, buf));
       }
     }
     if (split.forward.keeps.includes(args.loss)) losses.push(lossSum / M);
