@@ -16,6 +16,7 @@ import { contiguousSplit } from './cluster-layers/contiguous-split.js';
 import { cutBytes } from './cluster-layers/cut-bytes.js';
 import { splitOrder } from './cluster-layers/forward-order.js';
 import { extractLayerRange } from './cluster-layers/range-graph.js';
+import { detectRepetition } from './cluster-layers/repeats.js';
 import { type SharedParameter, trainingLayers } from './cluster-layers/training-layers.js';
 
 export type { SharedParameter } from './cluster-layers/training-layers.js';
@@ -69,15 +70,52 @@ export function clusterLayers(tg: TrainingGraph, opts: ClusterOptions): LayerClu
   const weight = opts.bytesWeight ?? 0.25;
   const penalty = cuts.map((b) => (weight * b) / unit);
   const group = contiguousSplit(costs, penalty, { groups: opts.layers, tolerance: opts.tolerance ?? 0.1 });
-  const forwardCost = new Array<number>(opts.layers).fill(0);
+  return fromGroups(tg, order, costs, cuts, group, opts.layers);
+}
+
+/**
+ * Layers that are exactly the model's repeated blocks (repeats.ts), plus a layer before
+ * them (the embedding) and one after (final norm, head, loss) where those exist: every
+ * block layer is then identical, so the inter-op pass prices one block per mesh. The
+ * blocks start where the cut between two repetitions crosses the fewest bytes (only the
+ * residual stream). Undefined when the forward pass does not repeat.
+ */
+export function clusterByBlocks(tg: TrainingGraph): LayerClustering | undefined {
+  const g = tg.graph;
+  const order = splitOrder(g, g.nodes.slice(0, tg.forwardNodes));
+  const forward = order.map((i) => g.nodes[i]).filter((n): n is Node => n !== undefined);
+  const rep = detectRepetition(g, tg.forwardNodes);
+  if (!rep) return undefined;
+  const { period, blocks } = rep;
+  const n = forward.length;
+  const cuts = cutBytes(g, forward);
+  // Where the repetition starts: the first index whose next `period` nodes repeat.
+  const same = (i: number): boolean => forward[i]?.op === forward[i + period]?.op;
+  let start = 0;
+  while (start + period < n && !same(start)) start++;
+  // Among the offsets within one period, the cheapest cut (ties: the earliest).
+  let r0 = start;
+  for (let k = start; k < start + period && k + blocks * period <= n; k++) if ((cuts[k] ?? Infinity) < (cuts[r0] ?? Infinity)) r0 = k;
+  if (r0 + blocks * period > n) r0 = Math.max(0, n - blocks * period);
+  const prefix = r0 > 0 ? 1 : 0;
+  const suffix = r0 + blocks * period < n ? 1 : 0;
+  const layers = prefix + blocks + suffix;
+  const group = forward.map((_, i) => (i < r0 ? 0 : i >= r0 + blocks * period ? layers - 1 : prefix + Math.floor((i - r0) / period)));
+  const cost = mixedCost(g, 0);
+  return fromGroups(tg, order, forward.map(cost), cuts, group, layers);
+}
+
+/** The clustering from each forward node's group (in split order). */
+function fromGroups(tg: TrainingGraph, order: readonly number[], costs: readonly number[], cuts: readonly number[], group: readonly number[], layers: number): LayerClustering {
+  const forwardCost = new Array<number>(layers).fill(0);
   group.forEach((l, i) => (forwardCost[l] = (forwardCost[l] ?? 0) + (costs[i] ?? 0)));
   const forwardLayer = new Array<number>(tg.forwardNodes).fill(0);
   order.forEach((node, k) => (forwardLayer[node] = group[k] ?? 0));
   // The cut into layer i+1 is just before its first node.
   const boundaryBytes: number[] = [];
   for (let i = 1; i < group.length; i++) if (group[i] !== group[i - 1]) boundaryBytes.push(cuts[i] ?? 0);
-  const { layerOf, paramLayer, shared } = trainingLayers(tg, forwardLayer, opts.layers);
-  return { layers: opts.layers, layerOf, paramLayer, shared, forwardCost, boundaryBytes };
+  const { layerOf, paramLayer, shared } = trainingLayers(tg, forwardLayer, layers);
+  return { layers, layerOf, paramLayer, shared, forwardCost, boundaryBytes };
 }
 
 /**

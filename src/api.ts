@@ -30,7 +30,7 @@ export { isPipelined, planModel, type PlannedModel } from './planner/plan-model.
 export { compareStrategies, type CompareResult } from './planner/compare.js';
 export { buildPlanJson, compileSummary, writePlan, type PlanJson, type CompileSummary } from './planner/plan-json.js';
 export { planIntraOp, type IntraOpPlan } from '../passes/intra-op/plan.js';
-export { chooseLayerCount, isRejection, planPipeline, type PipelinePlan, type PipelineRejection } from '../passes/inter-op/pipeline.js';
+export { isRejection, pipelineClustering, planPipeline, type PipelinePlan, type PipelineRejection } from '../passes/inter-op/pipeline.js';
 export { clusterLayers, type LayerClustering } from '../passes/cluster-layers.js';
 export { buildSchedule } from '../passes/schedule/schedule.js';
 export { simulateSchedule } from '../passes/schedule/simulate.js';

@@ -7,9 +7,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { analyticalCostModel } from '../cost-models/cost-model.js';
-import { clusterLayers, layerRangeGraph } from '../passes/cluster-layers.js';
+import { clusterByBlocks, clusterLayers, layerRangeGraph } from '../passes/cluster-layers.js';
 import { detectRepetition } from '../passes/cluster-layers/repeats.js';
-import { chooseLayerCount, isRejection, planPipeline, rangeRoles, type PipelinePlan, type PipelineRejection } from '../passes/inter-op/pipeline.js';
+import { isRejection, pipelineClustering, planPipeline, rangeRoles, type PipelinePlan, type PipelineRejection } from '../passes/inter-op/pipeline.js';
 import { stitchStage } from '../passes/inter-op/stitch.js';
 import { trainingRoles } from '../passes/intra-op/build.js';
 import { planIntraOp } from '../passes/intra-op/plan.js';
@@ -35,17 +35,22 @@ function ok(p: PipelinePlan | PipelineRejection): PipelinePlan {
 }
 
 describe('layer clustering on repeated blocks', () => {
-  it('finds the block count and picks a layer count where most layers are identical', () => {
+  it('finds the blocks and makes each one a layer, with the embedding and the head apart', () => {
     const tg = gpt({ layers: 12, batch: 2 });
     expect(detectRepetition(tg.graph, tg.forwardNodes)?.blocks).toBe(12);
-    const { layers, blocks } = chooseLayerCount(tg, 8);
-    expect(blocks).toBe(12);
-    expect(layers).toBeGreaterThanOrEqual(12);
-    expect(layers).toBeLessThanOrEqual(14);
-    const c = clusterLayers(tg, { layers });
-    const sig = (l: number): string => layerRangeGraph(tg, c, l, l).nodes.map((n) => n.op).join(',');
-    const distinct = new Set(Array.from({ length: layers }, (_, l) => sig(l)));
-    expect(distinct.size).toBeLessThanOrEqual(4);
+    const c = clusterByBlocks(tg);
+    if (!c) throw new Error('no repetition found');
+    expect(c.layers).toBe(14);
+    const sig = (l: number): string => {
+      const g = layerRangeGraph(tg, c, l, l);
+      return g.nodes.map((n) => `${n.op}(${n.inputs.map((v) => g.types.get(v)?.shape.join('x') ?? '').join(',')})`).join(';');
+    };
+    // Every block layer is the same graph; the embedding and the head are the two others.
+    expect(new Set(Array.from({ length: 12 }, (_, b) => sig(b + 1))).size).toBe(1);
+    expect(new Set(Array.from({ length: 14 }, (_, l) => sig(l))).size).toBe(3);
+    // Blocks are cut where only the residual stream crosses: b*s*h float32.
+    expect(c.boundaryBytes.slice(1, -1).every((b) => b === 2 * 128 * 256 * 4)).toBe(true);
+    expect(pipelineClustering(tg, 8).method).toBe('blocks');
   });
 });
 
@@ -107,7 +112,8 @@ describe('stage construction', () => {
   it('balances a uniform GPT: stages even in time', async () => {
     // A small vocabulary makes embedding and head negligible: every layer costs the same.
     const tg = gpt({ layers: 8, batch: 4, vocab: 64 });
-    const plan = ok(await planPipeline(tg, { cluster: twoHosts, device, cost, layers: chooseLayerCount(tg, 8).layers, microbatches: 8 }));
+    const { clustering } = pipelineClustering(tg, 8);
+    const plan = ok(await planPipeline(tg, { cluster: twoHosts, device, cost, layers: clustering.layers, clustering, microbatches: 8 }));
     expect(plan.stages.length).toBeGreaterThan(1);
     const times = plan.stages.map((s) => s.seconds);
     expect(Math.max(...times) / Math.min(...times)).toBeLessThan(1.2);
@@ -117,12 +123,13 @@ describe('stage construction', () => {
 
   it('rejects the fastest plan when its in-flight activations do not fit, says so, and keeps one that fits', async () => {
     const tg = gpt({ layers: 4, batch: 8, seq: 512 });
-    const layers = chooseLayerCount(tg, 4).layers;
-    const free = ok(await planPipeline(tg, { cluster: twoHosts, device: { ...device, memoryBytes: 2 ** 50 }, cost, layers, microbatches: 4 }));
+    const { clustering } = pipelineClustering(tg, 4);
+    const layers = clustering.layers;
+    const free = ok(await planPipeline(tg, { cluster: twoHosts, device: { ...device, memoryBytes: 2 ** 50 }, cost, layers, clustering, microbatches: 4 }));
     // The fastest plan's largest stage need, then a device a little smaller than that.
     const need = free.stages.map((s, i) => s.plan.staticBytes + s.plan.activationBytes * Math.min(free.stages.length - i, 4));
     const small = { ...device, memoryBytes: Math.floor(Math.max(...need) * 0.9) };
-    const r = await planPipeline(tg, { cluster: twoHosts, device: small, cost, layers, microbatches: 4 });
+    const r = await planPipeline(tg, { cluster: twoHosts, device: small, cost, layers, clustering, microbatches: 4 });
     expect(r.memoryNote).toMatch(/the fastest plan \(.*\) was rejected: its stage \d+ \(layers \d+-\d+ on \d+ devices\) needs [\d.]+ GiB per device \([\d.]+ GiB of parameters, gradients and optimizer state \+ \d+ micro-batch(es)? in flight x [\d.]+ GiB of activations\)/);
     if (!isRejection(r)) {
       expect(r.stepTimeSeconds).toBeGreaterThanOrEqual(free.stepTimeSeconds * (1 - 1e-9));
@@ -138,8 +145,9 @@ describe('a 24-layer GPT on 8x8 V100 behind 25 Gb/s', () => {
     if (!device) throw new Error('no device');
     const M = 8;
     const tg = gpt({ layers: 24, hidden: 512, heads: 16, seq: 512, vocab: 4096, batch: 64 / M });
-    const layers = chooseLayerCount(tg, 8).layers;
-    const auto = ok(await planPipeline(tg, { cluster, device, cost, layers, microbatches: M }));
+    const { clustering } = pipelineClustering(tg, 8);
+    const layers = clustering.layers;
+    const auto = ok(await planPipeline(tg, { cluster, device, cost, layers, clustering, microbatches: M }));
     expect(auto.stages.length).toBeGreaterThan(1);
     const hostOf = (d: number): number => cluster.devices[d]?.host ?? -1;
     // Stages across hosts; inside a stage, more than one device of a host works on it.
@@ -148,7 +156,7 @@ describe('a 24-layer GPT on 8x8 V100 behind 25 Gb/s', () => {
     let best = Infinity;
     for (const tp of [1, 2, 4, 8]) {
       for (const pp of [1, 2, 4, 8]) {
-        const r = await planPipeline(tg, { cluster, device, cost, layers, microbatches: M, grid: { dp: 64 / tp / pp, tp, pp } });
+        const r = await planPipeline(tg, { cluster, device, cost, layers, clustering, microbatches: M, grid: { dp: 64 / tp / pp, tp, pp } });
         if (!isRejection(r)) best = Math.min(best, r.stepTimeSeconds);
       }
     }

@@ -17,8 +17,7 @@ import { meshFromLogical } from '../../src/sharding/mesh.js';
 import { shardBytes } from '../../src/sharding/spec.js';
 import type { SolverName } from '../../src/solver/problem.js';
 import type { TrainingGraph } from '../../src/training/build.js';
-import { clusterLayers, layerRangeGraph, type LayerClustering } from '../cluster-layers.js';
-import { detectRepetition } from '../cluster-layers/repeats.js';
+import { clusterByBlocks, clusterLayers, layerRangeGraph, type LayerClustering } from '../cluster-layers.js';
 import { buildSchedule } from '../schedule/schedule.js';
 import { simulateSchedule, type SimulationResult } from '../schedule/simulate.js';
 import { trainingRoles, type ValueRoles } from '../intra-op/build.js';
@@ -40,6 +39,8 @@ export interface PipelineOptions {
   readonly device: DeviceType;
   readonly cost: CostModel;
   readonly layers: number;
+  /** A clustering made already (e.g. clusterByBlocks); `layers` is then its count. */
+  readonly clustering?: LayerClustering;
   readonly microbatches: number;
   readonly solver?: SolverName | 'auto';
   readonly timeLimitSeconds?: number;
@@ -121,23 +122,16 @@ function memorySplit(plan: IntraOpPlan, g: Graph, roles: ValueRoles, grads: Read
 }
 
 /**
- * The layer count: where the model repeats a block, one layer per block give or take
- * the embedding and the head (the count among blocks, blocks+1, blocks+2 with the
- * fewest distinct layers, so most are priced once); else `fallback`.
+ * The clustering the pipeline planner uses, and how to make it again: the model's
+ * repeated blocks as layers where it repeats (one block priced per mesh), else
+ * `fallback` balanced layers (at least `atLeast`, e.g. a grid's pp).
  */
-export function chooseLayerCount(tg: TrainingGraph, fallback: number): { layers: number; blocks: number | undefined } {
-  const rep = detectRepetition(tg.graph, tg.forwardNodes);
-  if (!rep) return { layers: fallback, blocks: undefined };
-  let best = { layers: rep.blocks, distinct: Infinity };
-  for (const L of [rep.blocks, rep.blocks + 1, rep.blocks + 2]) {
-    const c = clusterLayers(tg, { layers: L });
-    const distinct = new Set(Array.from({ length: L }, (_, l) => signature(layerRangeGraph(tg, c, l, l)))).size;
-    if (distinct < best.distinct) best = { layers: L, distinct };
-  }
-  return { layers: best.layers, blocks: rep.blocks };
+export function pipelineClustering(tg: TrainingGraph, fallback: number, atLeast = 1): { clustering: LayerClustering; method: 'blocks' | 'balanced' } {
+  const blocks = clusterByBlocks(tg);
+  if (blocks && blocks.layers >= atLeast) return { clustering: blocks, method: 'blocks' };
+  return { clustering: clusterLayers(tg, { layers: Math.max(fallback, atLeast) }), method: 'balanced' };
 }
 
-/** Why no pipeline plan was returned (and the memory diagnosis when memory was the cause). */
 export function isRejection(p: PipelinePlan | PipelineRejection): p is PipelineRejection {
   return 'rejected' in p;
 }
@@ -149,7 +143,7 @@ export interface PipelineRejection {
 
 export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Promise<PipelinePlan | PipelineRejection> {
   const t0 = performance.now();
-  const clustering = clusterLayers(tg, { layers: opts.layers });
+  const clustering = opts.clustering ?? clusterLayers(tg, { layers: opts.layers });
   const roles = trainingRoles(tg);
   const grads = new Set(tg.grads.values());
   const L = clustering.layers;

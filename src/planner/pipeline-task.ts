@@ -4,7 +4,7 @@
  * out. Everything crossing is plain data (structured clone).
  */
 import { loadCostModel } from '../../cost-models/calibrated.js';
-import { chooseLayerCount, planPipeline, type PipelinePlan, type PipelineRejection } from '../../passes/inter-op/pipeline.js';
+import { pipelineClustering, planPipeline, type PipelinePlan, type PipelineRejection } from '../../passes/inter-op/pipeline.js';
 import type { Cluster } from '../cluster/types.js';
 import { AutoparError } from '../errors.js';
 import type { Graph } from '../ir/types.js';
@@ -28,11 +28,15 @@ export function trainingGraphOf(task: Pick<PipelineTask, 'graph' | 'loss' | 'opt
   return buildTrainingGraph(task.graph, { loss: task.loss === 'cross-entropy' ? 'cross_entropy' : 'mse', optimizer: task.optimizer === 'sgd' ? { kind: 'sgd', lr: 1e-2 } : { kind: 'adam', lr: 1e-3 } });
 }
 
+/** The clustering planning and `autopar run` both use for a training graph on `devices` devices. */
+export function pipelineClusteringOf(tg: TrainingGraph, devices: number, atLeast: number): ReturnType<typeof pipelineClustering> {
+  return pipelineClustering(tg, Math.max(1, Math.min(8, devices, tg.forwardNodes)), atLeast);
+}
+
 export async function runPipelineTask(task: PipelineTask): Promise<PipelinePlan | PipelineRejection> {
   const device = task.cluster.groups[0]?.device;
   if (!device) throw new AutoparError('E_CLUSTER', `${task.cluster.file}: no devices`);
   const tg = trainingGraphOf(task);
-  const fallback = Math.max(1, Math.min(8, task.cluster.devices.length, tg.forwardNodes));
-  const layers = Math.max(task.grid?.pp ?? 1, chooseLayerCount(tg, fallback).layers);
-  return planPipeline(tg, { cluster: task.cluster, device, cost: loadCostModel(task.profile), layers, microbatches: task.microbatches, solver: task.solver, timeLimitSeconds: task.timeLimitSeconds, grid: task.grid });
+  const { clustering } = pipelineClusteringOf(tg, task.cluster.devices.length, task.grid?.pp ?? 1);
+  return planPipeline(tg, { cluster: task.cluster, device, cost: loadCostModel(task.profile), layers: clustering.layers, clustering, microbatches: task.microbatches, solver: task.solver, timeLimitSeconds: task.timeLimitSeconds, grid: task.grid });
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { loadCostModel } from '../../cost-models/calibrated.js';
 import { isRejection, type PipelinePlan } from '../../passes/inter-op/pipeline.js';
 import { defaultPlanWorkers, runPipelineTasks } from './pipeline-pool.js';
-import { type PipelineTask, trainingGraphOf } from './pipeline-task.js';
+import { pipelineClusteringOf, type PipelineTask, trainingGraphOf } from './pipeline-task.js';
 import { unfuseProjections } from '../../passes/unfuse-projections.js';
 import { loadCluster } from '../cluster/load.js';
 import { axisGroups } from '../cluster/mesh.js';
@@ -204,7 +204,7 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
     cluster: { name: cluster.name, file: cluster.file, devices: cluster.devices.length, hosts: cluster.hosts.length, device: device.name },
     schedule: { kind: '1f1b', microbatches: m },
     ...(typeof modelArg === 'string' && sourceDims
-      ? { source: { model: path.resolve(modelArg), dims: sourceDims, batchDim: batchName ?? null, loss: opts.loss ?? 'mse', optimizer: opts.optimizer ?? 'adam', layers: p.clustering.layers } }
+      ? { source: { model: path.resolve(modelArg), dims: sourceDims, batchDim: batchName ?? null, loss: opts.loss ?? 'mse', optimizer: opts.optimizer ?? 'adam', layers: p.clustering.layers, clustering: pipelineClusteringOf(tg, cluster.devices.length, grid?.pp ?? 1).method } }
       : {}),
     stages,
     cost: {

@@ -47,6 +47,8 @@ export interface PlanJson {
     readonly loss: 'mse' | 'cross-entropy';
     readonly optimizer: 'sgd' | 'adam';
     readonly layers: number;
+    /** 'blocks': one layer per repeated block (clusterByBlocks); 'balanced': `layers` balanced layers. */
+    readonly clustering: 'blocks' | 'balanced';
   };
   readonly stages: readonly {
     readonly devices: readonly number[];

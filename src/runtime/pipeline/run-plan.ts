@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { clusterLayers } from '../../../passes/cluster-layers.js';
+import { clusterByBlocks, clusterLayers } from '../../../passes/cluster-layers.js';
 import { unfuseProjections } from '../../../passes/unfuse-projections.js';
 import { AutoparError } from '../../errors.js';
 import { type HostTensor, hostTensor, numel } from '../../ir/host-tensor.js';
@@ -29,7 +29,7 @@ const PlanFile = z.object({
   stages: z.array(z.object({ devices: z.array(z.number()), layers: z.tuple([z.number(), z.number()]), collectives: z.array(z.object({ kind: z.string(), bytes: z.number() })) })),
   schedule: z.object({ kind: z.enum(['none', 'gpipe', '1f1b']), microbatches: z.number().int().positive() }),
   source: z
-    .object({ model: z.string(), dims: z.record(z.string(), z.number()), batchDim: z.string().nullable(), loss: z.enum(['mse', 'cross-entropy']), optimizer: z.enum(['sgd', 'adam']), layers: z.number().int().positive() })
+    .object({ model: z.string(), dims: z.record(z.string(), z.number()), batchDim: z.string().nullable(), loss: z.enum(['mse', 'cross-entropy']), optimizer: z.enum(['sgd', 'adam']), layers: z.number().int().positive(), clustering: z.enum(['blocks', 'balanced']).default('balanced') })
     .optional(),
 });
 
@@ -115,7 +115,8 @@ export function preparePlan(dir: string, opts: RunOptions = {}): PreparedRun {
   const dims = src.batchDim ? { ...src.dims, [src.batchDim]: batch / M } : src.dims;
   const { graph, unfused } = unfuseProjections(importOnnx(src.model, { dims }).graph);
   const tg = trainingGraphOf({ graph, loss: src.loss, optimizer: src.optimizer });
-  const clustering = clusterLayers(tg, { layers: src.layers });
+  const clustering = src.clustering === 'blocks' ? clusterByBlocks(tg) : clusterLayers(tg, { layers: src.layers });
+  if (!clustering || clustering.layers !== src.layers) throw new AutoparError('E_USAGE', `${file}: the model no longer clusters into the ${src.layers} layers it was planned with; compile it again`);
   let microbatches: Map<string, HostTensor>[];
   const ref = opts.reference ? readReference(opts.reference) : undefined;
   if (ref) {
