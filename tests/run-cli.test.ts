@@ -4,13 +4,14 @@
  * PyTorch's, bytes sent and received equal to what plan.json predicts), and again as
  * processes under mpirun with the same numbers.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { findMpirun } from '../src/runtime/collectives/mpi/launcher.js';
-import { model, runCli, runJson } from './helpers/cli.js';
+import { CLI, model, ROOT, runCli, runJson } from './helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autopar-run-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -24,6 +25,21 @@ const RunJson = z.object({
   collectives: z.record(z.string(), Kind),
   plannedCollectives: z.record(z.string(), Kind),
 });
+
+/** `mpirun -np 2 node CLI worker DIR --steps N --reference ...`, spawned without blocking. */
+function mpirunWorker(dir: string, steps: number): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const asRoot = process.getuid?.() === 0 ? ['--allow-run-as-root'] : [];
+  const args = [...asRoot, '--oversubscribe', '-np', '2', process.execPath, CLI, 'worker', dir, '--steps', String(steps), '--reference', model('gpt2_tiny.reference')];
+  return new Promise((resolve, reject) => {
+    const child = spawn(findMpirun() ?? 'mpirun', args, { cwd: ROOT, timeout: 90_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 describe('autopar run', () => {
   it('trains gpt2_tiny on 2 pipeline stages: gradients within 1e-3 of PyTorch, bytes as planned, loss going down', async () => {
@@ -51,6 +67,12 @@ describe('autopar run', () => {
     expect(mpi.gradients).toEqual(r.gradients);
     expect(mpi.collectives.send).toEqual(r.collectives.send);
     expect(mpi.collectives.recv).toEqual(r.collectives.recv);
+    // And as a user starts it across hosts: mpirun -np 2 autopar worker DIR, one JSON line per rank.
+    const worker = await mpirunWorker(out, 3);
+    expect(worker.status, worker.stderr).toBe(0);
+    const lines = worker.stdout.trim().split('\n').map((l) => z.object({ rank: z.number(), loss: z.array(z.number()) }).parse(JSON.parse(l)));
+    expect(lines.map((l) => l.rank).sort()).toEqual([0, 1]);
+    expect(lines.find((l) => l.rank === 1)?.loss).toEqual(r.loss);
   }, 120_000);
 
   it('refuses, in one line, a plan with sharded stages and a bad --steps', async () => {

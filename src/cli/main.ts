@@ -7,6 +7,7 @@ import { registerCompare, registerCompile } from './compile.js';
 import { registerCluster } from './cluster.js';
 import { registerProfile } from './profile.js';
 import { registerRun } from './run.js';
+import { registerWorker } from './worker.js';
 
 const program = new Command();
 program
@@ -25,6 +26,7 @@ registerCompile(program);
 registerCompare(program);
 registerCluster(program);
 registerRun(program);
+registerWorker(program);
 registerProfile(program);
 
 await program.parseAsync(process.argv);
