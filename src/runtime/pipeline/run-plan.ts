@@ -122,6 +122,8 @@ export function preparePlan(dir: string, opts: RunOptions = {}): PreparedRun {
   if (ref) {
     const lossRef = ref.manifest.loss;
     if (!lossRef) throw new AutoparError('E_REFERENCE', `${opts.reference ?? ''}: manifest.json has no 'loss' entry, which run --reference needs`);
+    const planned = src.loss === 'cross-entropy' ? 'cross_entropy' : 'mse';
+    if (lossRef.kind !== planned) throw new AutoparError('E_USAGE', `${opts.reference ?? ''} uses the ${lossRef.kind} loss but ${file} was planned with ${src.loss}; compile with --loss ${lossRef.kind === 'cross_entropy' ? 'cross-entropy' : 'mse'}`);
     const full = new Map(Object.entries(ref.manifest.inputs).map(([k, e]) => [k, ref.read(e)] as const));
     full.set(tg.target, ref.read(lossRef.target));
     microbatches = Array.from({ length: M }, (_, k) => new Map([...full].map(([n, t]) => [n, M > 1 ? sliceBatch(t, M, k) : t] as const)));
