@@ -3,15 +3,13 @@
  * phase, with the solver's status and gap. Prints a line, or JSON with --json.
  *   node dist/bench/intra-op.js [--shape 1.3B] [--cluster examples/clusters/8x8-a100.yaml] [--mesh 8x8] [--batch 8] [--layers N] [--json]
  */
+import { flags } from './flags.js';
 import { compileModel } from '../src/planner/compile.js';
 import { buildPlanJson } from '../src/planner/plan-json.js';
 import { buildGpt, GPT3_SHAPES } from '../src/models/gpt.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 ? (args[i + 1] ?? dflt) : dflt;
-};
+const cli = flags();
+const flag = cli.value;
 const shapeName = flag('--shape', '1.3B');
 const shape = GPT3_SHAPES[shapeName];
 if (!shape) throw new Error(`unknown shape ${shapeName}; known: ${Object.keys(GPT3_SHAPES).join(', ')}`);
@@ -36,5 +34,5 @@ const row = {
   stepTimeSeconds: plan.cost.stepTimeSeconds,
   peakRssBytes: process.memoryUsage().rss,
 };
-if (args.includes('--json')) process.stdout.write(JSON.stringify(row, null, 2) + '\n');
+if (cli.has('--json')) process.stdout.write(JSON.stringify(row, null, 2) + '\n');
 else process.stdout.write(`${row.model} on mesh [${mesh.join('x')}]: ${row.trainingNodes} training nodes, ${row.problemNodes} problem nodes (${row.tieGroups} tie groups); planned in ${row.totalSeconds.toFixed(1)} s (${row.phases.map((p) => `${p.phase} ${p.seconds.toFixed(1)} s`).join(', ')}); solver ${s.solver} ${s.status}, gap ${(s.gap * 100).toFixed(2)}%; step ${(row.stepTimeSeconds * 1e3).toFixed(1)} ms; rss ${(row.peakRssBytes / 2 ** 20).toFixed(0)} MiB\n`);

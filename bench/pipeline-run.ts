@@ -5,6 +5,7 @@
  * and backend initialisation are left out.
  *   node dist/bench/pipeline-run.js [--steps 4] [--batch 8] [--microbatches 4] [--json]
  */
+import { flags } from './flags.js';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,11 +16,8 @@ import { importOnnx } from '../src/onnx/import.js';
 import { runPipeline } from '../src/runtime/pipeline/run-pipeline.js';
 import { buildTrainingGraph } from '../src/training/build.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 ? (args[i + 1] ?? dflt) : dflt;
-};
+const cli = flags();
+const flag = cli.value;
 const steps = Number(flag('--steps', '4'));
 const batch = Number(flag('--batch', '8'));
 const M = Number(flag('--microbatches', '4'));
@@ -48,5 +46,5 @@ for (const workers of [1, 2, 4]) {
 }
 const base = rows[0]?.samplesPerSecond ?? 1;
 const out = { model: 'gpt2_tiny_opset17', batch, microbatches: M, steps, machine: `${os.availableParallelism()} cores`, rows: rows.map((r) => ({ ...r, speedup: r.samplesPerSecond / base })) };
-if (args.includes('--json')) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
+if (cli.has('--json')) process.stdout.write(JSON.stringify(out, null, 2) + '\n');
 else for (const r of out.rows) process.stdout.write(`${r.workers} worker${r.workers > 1 ? 's' : ' '}: ${(r.secondsPerStep * 1e3).toFixed(1)} ms/step, ${r.samplesPerSecond.toFixed(1)} samples/s, x${r.speedup.toFixed(2)} of 1 worker (batch ${batch}, ${M} micro-batches, 1F1B, ${out.machine})\n`);

@@ -5,6 +5,7 @@
  * auto to the best grid point and to the ideal (all FLOPs at peak on every device).
  *   node dist/bench/pipeline.js [--shape 1.3B] [--blocks N] [--cluster examples/clusters/8x8-v100.yaml] [--batch 64] [--no-grid] [--json]
  */
+import { flags } from './flags.js';
 import os from 'node:os';
 import { loadCluster } from '../src/cluster/load.js';
 import { buildGpt, GPT3_SHAPES } from '../src/models/gpt.js';
@@ -12,11 +13,8 @@ import { AutoparError } from '../src/errors.js';
 import type { CompileSummary } from '../src/planner/plan-json.js';
 import { planModel } from '../src/planner/plan-model.js';
 
-const args = process.argv.slice(2);
-const flag = (name: string, dflt: string): string => {
-  const i = args.indexOf(name);
-  return i >= 0 ? (args[i + 1] ?? dflt) : dflt;
-};
+const cli = flags();
+const flag = cli.value;
 const shapeName = flag('--shape', '1.3B');
 const shape = GPT3_SHAPES[shapeName];
 if (!shape) throw new Error(`unknown shape ${shapeName}; known: ${Object.keys(GPT3_SHAPES).join(', ')}`);
@@ -44,7 +42,7 @@ interface GridRow {
   readonly reason?: string;
 }
 const grid: GridRow[] = [];
-if (!args.includes('--no-grid')) {
+if (!cli.has('--no-grid')) {
   for (let tp = 1; tp <= perHost; tp *= 2) {
     for (let pp = 1; pp * tp <= N; pp *= 2) {
       if (N % (tp * pp) !== 0) continue;
@@ -80,7 +78,7 @@ const row = {
   grid,
   peakRssBytes: process.memoryUsage().rss,
 };
-if (args.includes('--json')) {
+if (cli.has('--json')) {
   process.stdout.write(JSON.stringify(row, null, 2) + '\n');
 } else {
   const ms = (s: number | null | undefined): string => (s === null || s === undefined ? '-' : `${(s * 1e3).toFixed(1)} ms`);
