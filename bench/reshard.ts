@@ -11,6 +11,7 @@ import { legalSpecs } from '../src/sharding/enumerate.js';
 import { meshFromLogical, meshToString, type DeviceMesh } from '../src/sharding/mesh.js';
 import { createResharder } from '../src/sharding/reshard.js';
 import type { ShardingSpec } from '../src/sharding/spec.js';
+import { rng } from '../src/solver/random-problem.js';
 
 const cluster = parseCluster('hosts: 2\ndevicesPerHost: 8\ndevice: A100-80GB\nintraHost: nvlink3\ninterHost: ib-hdr\n', '2x8-a100');
 const cost = analyticalCostModel();
@@ -30,20 +31,9 @@ interface Query {
   readonly to: ShardingSpec;
 }
 
-/** A small seeded generator (mulberry32), so runs compare. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function queries(mesh: DeviceMesh, count: number, seed: number): Query[] {
-  const rand = random(seed);
+  const rand = rng(seed);
   const specs = SHAPES.map((shape) => legalSpecs(shape, mesh));
   return Array.from({ length: count }, () => {
     const k = Math.floor(rand() * SHAPES.length);

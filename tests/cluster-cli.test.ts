@@ -1,28 +1,15 @@
 /** `autopar cluster FILE [--json]` through the built CLI: the CLI.md fields, and one-line errors. */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type CliResult, runCli } from './helpers/cli.js';
 
-const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
-const MAIN = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const TMP = mkdtempSync(path.join(tmpdir(), 'autopar-cluster-'));
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 
-/** Runs the built CLI; async so that the (slow-starting) processes of this file can overlap. */
-function autopar(...args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+/** The built CLI, asynchronously so that the (slow-starting) processes of this file overlap. */
+const autopar = (...args: string[]): Promise<CliResult> => runCli(args);
 
 interface Axis {
   name: string;

@@ -4,14 +4,13 @@
  * PyTorch's, bytes sent and received equal to what plan.json predicts), and again as
  * processes under mpirun with the same numbers.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { findMpirun } from '../src/runtime/collectives/mpi/launcher.js';
-import { CLI, model, ROOT, runCli, runJson } from './helpers/cli.js';
+import { CLI, type CliResult, model, runCli, runJson, runProcess } from './helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autopar-run-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -27,18 +26,9 @@ const RunJson = z.object({
 });
 
 /** `mpirun -np 2 node CLI worker DIR --steps N --reference ...`, spawned without blocking. */
-function mpirunWorker(dir: string, steps: number): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function mpirunWorker(dir: string, steps: number): Promise<CliResult> {
   const asRoot = process.getuid?.() === 0 ? ['--allow-run-as-root'] : [];
-  const args = [...asRoot, '--oversubscribe', '-np', '2', process.execPath, CLI, 'worker', dir, '--steps', String(steps), '--reference', model('gpt2_tiny.reference')];
-  return new Promise((resolve, reject) => {
-    const child = spawn(findMpirun() ?? 'mpirun', args, { cwd: ROOT, timeout: 90_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  return runProcess(findMpirun() ?? 'mpirun', [...asRoot, '--oversubscribe', '-np', '2', process.execPath, CLI, 'worker', dir, '--steps', String(steps), '--reference', model('gpt2_tiny.reference')]);
 }
 
 describe('autopar run', () => {

@@ -15,6 +15,7 @@ import { meshFromLogical, type DeviceMesh } from '../src/sharding/mesh.js';
 import { createResharder, reshard, type ReshardPlan, type ReshardStep } from '../src/sharding/reshard.js';
 import { parseSpec, replicated, shardBytes, specEquals, specToString, type ShardingSpec } from '../src/sharding/spec.js';
 import { shardingProblem } from '../src/sharding/verify.js';
+import { rng } from '../src/solver/random-problem.js';
 
 const cost = analyticalCostModel();
 const oneHost = parseCluster('hosts: 1\ndevicesPerHost: 4\ndevice: A100-80GB\nintraHost: nvlink3\n', 'one-host.yaml');
@@ -215,17 +216,6 @@ describe('resharding: caches and errors', () => {
   });
 });
 
-/** A small seeded generator (mulberry32), so failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The path every resharder can take (Alpa's fallback, minus its infinities): all-reduce
@@ -255,7 +245,7 @@ describe('resharding: every pair of legal specs', () => {
     ['2x2x2', mesh2x2x2, 3],
   ];
   it.each(meshes)('%s: finite, no dearer than the naive path, and the steps replayed symbolically turn from into to', (_, mesh, seed) => {
-    const rand = random(seed);
+    const rand = rng(seed);
     const sizes = [1, 2, 3, 4, 6, 8, 12, 16];
     let pairs = 0;
     for (let t = 0; t < 3; t++) {
@@ -281,7 +271,7 @@ describe('resharding: every pair of legal specs', () => {
   });
 
   it.each(meshes)('%s: triangle inequality on random triples', (_, mesh, seed) => {
-    const rand = random(100 + seed);
+    const rand = rng(100 + seed);
     const shape = [16, 8, 6].slice(0, mesh.axes.length === 3 ? 2 : 3);
     const specs = legalSpecs(shape, mesh);
     const r = createResharder(mesh, cost);
