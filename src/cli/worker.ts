@@ -22,7 +22,7 @@ export function registerWorker(program: Command): void {
         const { runRank } = await import('../runtime/collectives/mpi/mpi-main.js');
         const { default: planWorker } = await import('../runtime/pipeline/plan-worker.js');
         const args = { dir: path.resolve(dir), steps, reference: o.reference ? path.resolve(o.reference) : undefined };
-        const result = await runRank((comm, a) => planWorker(comm, a as typeof args), args);
+        const result = await runRank(planWorker, args);
         if (result === undefined) {
           process.exitCode = 1;
           return;

@@ -25,7 +25,7 @@ const DEFAULT_TIMEOUT_MS = 60_000;
  * `autopar worker DIR`, which mpirun or srun start on every host. Resolves to the
  * program's result on this rank (undefined after an abort).
  */
-export async function runRank<T>(program: (comm: MpiCommunicator, args: unknown) => Promise<T>, args: unknown): Promise<T | undefined> {
+export async function runRank<T, A>(program: (comm: MpiCommunicator, args: A) => Promise<T>, args: A): Promise<T | undefined> {
   const comm = new MpiCommunicator();
   const timeoutMs = Number(process.env.AUTOPAR_TIMEOUT_MS ?? DEFAULT_TIMEOUT_MS);
   const watchdog = new Watchdog(comm.rank, timeoutMs);
