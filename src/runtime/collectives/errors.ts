@@ -9,12 +9,15 @@ export class CollectiveError extends Error {
   readonly rank: number;
   readonly kind: CollectiveKind | undefined;
   readonly label: string | undefined;
-  constructor(rank: number, kind: CollectiveKind | undefined, label: string | undefined, detail: string) {
+  /** Set when this error only reports that another rank failed first. */
+  readonly culprit: number | undefined;
+  constructor(rank: number, kind: CollectiveKind | undefined, label: string | undefined, detail: string, culprit?: number) {
     super(`rank ${rank}${kind ? `: ${kind}${label ? ` '${label}'` : ''}` : ''}: ${detail}`);
     this.name = 'CollectiveError';
     this.rank = rank;
     this.kind = kind;
     this.label = label;
+    this.culprit = culprit;
   }
 }
 

@@ -40,6 +40,9 @@ export interface ThreadRunResult {
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
 
+/** How long a rank's report that another rank failed waits for that rank's own error. */
+const CULPRIT_GRACE_MS = 2_000;
+
 export function runThreads(opts: ThreadRunOptions): Promise<ThreadRunResult> {
   try {
     return start(opts);
@@ -66,9 +69,11 @@ function start(opts: ThreadRunOptions): Promise<ThreadRunResult> {
     let failed = false;
     const workers: Worker[] = [];
 
+    const consequences: ReturnType<typeof setTimeout>[] = [];
     const fail = (err: RunError): void => {
       if (failed) return;
       failed = true;
+      for (const t of consequences) clearTimeout(t);
       // Wake every waiting worker, then stop them all; the first error is the one reported.
       Atomics.store(ctl, layout.abort, 1);
       if (err.rank !== undefined) Atomics.store(ctl, layout.status(err.rank), FAILED);
@@ -90,7 +95,15 @@ function start(opts: ThreadRunOptions): Promise<ThreadRunResult> {
       w.on('message', (m: WorkerMessage) => {
         if (m.type === 'error') {
           counts[rank] = m.counts;
-          fail(new RunError(m.message.startsWith(`rank ${rank}`) ? m.message : `rank ${rank}: ${m.message}`, rank, m.label));
+          const err = new RunError(m.message.startsWith(`rank ${rank}`) ? m.message : `rank ${rank}: ${m.message}`, rank, m.label);
+          // "rank P failed without joining" is a consequence: P's own error says what
+          // happened, and its message may still be on its way (on a loaded machine it
+          // can come second). Wait a moment for it before reporting the consequence.
+          if (m.culprit !== undefined && m.culprit !== rank) {
+            consequences.push(setTimeout(() => fail(err), CULPRIT_GRACE_MS));
+            return;
+          }
+          fail(err);
           return;
         }
         results[rank] = m.result;

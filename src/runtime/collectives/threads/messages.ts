@@ -16,4 +16,4 @@ export interface WorkerSetup {
 
 export type WorkerMessage =
   | { type: 'done'; rank: number; result: unknown; counts: CollectiveCounts }
-  | { type: 'error'; rank: number; message: string; stack: string; label: string | undefined; counts: CollectiveCounts };
+  | { type: 'error'; rank: number; message: string; stack: string; label: string | undefined; counts: CollectiveCounts; culprit?: number };

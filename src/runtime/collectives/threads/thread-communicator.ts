@@ -399,7 +399,7 @@ export class ThreadCommunicator implements Communicator {
       if (status !== RUNNING) {
         if (ok(Atomics.load(this.ctl, index))) return; // it finished right after its last step
         const what = status === FINISHED ? 'finished its program' : 'failed';
-        throw new CollectiveError(this.rank, call.kind, call.label, `rank ${peer} ${what} without joining${this.groupText(call)}`);
+        throw new CollectiveError(this.rank, call.kind, call.label, `rank ${peer} ${what} without joining${this.groupText(call)}`, status === FINISHED ? undefined : peer);
       }
       const left = deadline - Date.now();
       if (left <= 0)

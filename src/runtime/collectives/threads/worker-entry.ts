@@ -50,6 +50,7 @@ async function main(): Promise<void> {
       stack: err.stack ?? '',
       label: err instanceof CollectiveError ? err.label : undefined,
       counts: comm.counts(),
+      culprit: err instanceof CollectiveError ? err.culprit : undefined,
     });
   }
 }
