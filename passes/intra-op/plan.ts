@@ -13,6 +13,7 @@ import type { ShardingSpec } from '../../src/sharding/spec.js';
 import { evaluate } from '../../src/solver/evaluate.js';
 import type { Problem, Solution, SolveOptions } from '../../src/solver/problem.js';
 import { solveUnderMemory } from './lagrange.js';
+import type { NodeStrategy } from './strategies.js';
 import { buildIntraOpProblem, type IntraOpProblem, type ValueRoles } from './build.js';
 
 export interface PlannedCollective {
@@ -25,6 +26,21 @@ export interface PlannedCollective {
   readonly consumer: string;
 }
 
+/**
+ * One resharding the plan performs, in execution order: `value` goes from `from` to
+ * `to` for `consumer` (an op; a parameter for the loop-carried update). `input` is the
+ * consumer's input position, undefined for a shared (fan-out) or update transfer.
+ */
+export interface Transfer {
+  readonly value: string;
+  readonly consumer: string;
+  readonly input: number | undefined;
+  readonly kind: 'input' | 'shared' | 'update';
+  readonly from: ShardingSpec;
+  readonly to: ShardingSpec;
+  readonly steps: readonly ReshardStep[];
+}
+
 export interface IntraOpPlan {
   readonly mesh: DeviceMesh;
   /** Layout of every value produced or fed (by name). */
@@ -32,6 +48,12 @@ export interface IntraOpPlan {
   /** Strategy label of every op. */
   readonly strategies: ReadonlyMap<string, string>;
   readonly collectives: readonly PlannedCollective[];
+  /** The chosen strategy of every op (input and output specs), by node name. */
+  readonly nodeStrategies: ReadonlyMap<string, NodeStrategy>;
+  /** Layout a value read by several ops is resharded to once, before its first reader. */
+  readonly shared: ReadonlyMap<string, ShardingSpec>;
+  /** Every resharding, in the order `collectives` lists them (what a lowering replays). */
+  readonly transfers: readonly Transfer[];
   readonly computeSeconds: number;
   readonly communicationSeconds: number;
   readonly objective: number;
@@ -76,6 +98,7 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
   /** Layout a multi-reader value is resharded to once, before fanning out. */
   const shared = new Map<string, ShardingSpec>();
   const strategies = new Map<string, string>();
+  const nodeStrategies = new Map<string, NodeStrategy>();
   let computeSeconds = 0;
   ip.origins.forEach((o, i) => {
     const c = choice[i] ?? 0;
@@ -87,12 +110,14 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
       const s = o.strategies[c];
       if (!s) return;
       strategies.set(o.node.name, s.label);
+      nodeStrategies.set(o.node.name, s);
       o.node.outputs.forEach((out, k) => out !== '' && s.outputs[k] && layouts.set(out, s.outputs[k] as ShardingSpec));
       computeSeconds += ip.computeSeconds[i]?.[c] ?? 0;
     }
   });
   // Collectives: replay the resharding plan of every edge at the chosen strategies.
   const collectives: PlannedCollective[] = [];
+  const transfers: Transfer[] = [];
   const consumerName = (i: number): string => {
     const o = ip.origins[i];
     return !o ? '?' : o.kind === 'op' ? o.node.name : o.value;
@@ -106,26 +131,28 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
       const want = s?.inputs[k];
       const have = shared.get(v) ?? layouts.get(v);
       if (!want || !have || v === '') return;
-      addSteps(v, have, want, consumerName(to));
+      addSteps(v, have, want, consumerName(to), 'input', k);
     });
   }
   for (const [v, spec] of shared) {
     const from = layouts.get(v);
     const first = graph.nodes.find((n) => n.inputs.includes(v));
-    if (from) addSteps(v, from, spec, first?.name ?? v);
+    if (from) addSteps(v, from, spec, first?.name ?? v, 'shared', undefined);
   }
   for (const [param, next] of roles.updates) {
     const have = shared.get(next) ?? layouts.get(next);
     const want = layouts.get(param);
-    if (have && want) addSteps(next, have, want, param);
+    if (have && want) addSteps(next, have, want, param, 'update', undefined);
   }
-  function addSteps(value: string, from: ShardingSpec, to: ShardingSpec, consumer: string): void {
+  function addSteps(value: string, from: ShardingSpec, to: ShardingSpec, consumer: string, kind: Transfer['kind'], input: number | undefined): void {
     const t = graph.types.get(value);
     if (!t) return;
-    collectives.push(...reshardCollectives(resharder.reshard(from, to, t.shape.map(Number), dtypeBytes(t.dtype)).steps, value, consumer, mesh));
+    const steps = resharder.reshard(from, to, t.shape.map(Number), dtypeBytes(t.dtype)).steps;
+    transfers.push({ value, consumer, input, kind, from, to, steps });
+    collectives.push(...reshardCollectives(steps, value, consumer, mesh));
   }
   const communicationSeconds = collectives.reduce((s, c) => s + c.seconds, 0);
-  return { mesh, layouts, strategies, collectives, computeSeconds, communicationSeconds, objective: ev.objective, memoryBytes: ev.memory[0] ?? 0, solution, problem: ip };
+  return { mesh, layouts, strategies, collectives, nodeStrategies, shared, transfers, computeSeconds, communicationSeconds, objective: ev.objective, memoryBytes: ev.memory[0] ?? 0, solution, problem: ip };
 }
 
 /** What each strategy does on each mesh axis, as small integers per node (0: nothing). */

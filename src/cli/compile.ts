@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { AutoparError } from '../errors.js';
 import { compareStrategies } from '../planner/compare.js';
 import type { CompileOptions, ProgressEvent } from '../planner/compile.js';
+import { lowerCompiled, writeDevicePrograms } from '../planner/device-programs.js';
 import { writePlan } from '../planner/plan-json.js';
 import { planModel } from '../planner/plan-model.js';
 import { collect, parseDims, printJson, runCommand } from './output.js';
@@ -149,13 +150,15 @@ export function registerCompile(program: Command): void {
       await runCommand(o.debug === true, async () => {
         const model = withExample(modelArg, o);
         const base = options(model, o, progressPrinter(o.json === true));
-        const { plan, summary } = await planModel({ ...base, strategy: o.strategy });
+        const { plan, summary, compiled } = await planModel({ ...base, strategy: o.strategy });
         const deviceName = plan.cluster.device;
         const batch = plan.batch;
         // Default output beside the caller, not beside the model (which may be read-only).
         const out = o.out ?? `${path.basename(model).replace(/\.onnx$/i, '')}.autopar`;
         const file = writePlan(out, plan);
-        if (o.json) return printJson({ ...summary, plan: file });
+        // One-mesh training plans are lowered to verified device programs (`autopar run` executes them).
+        const devices = compiled && compiled.mode === 'train' ? writeDevicePrograms(out, lowerCompiled(compiled)) : undefined;
+        if (o.json) return printJson({ ...summary, plan: file, ...(devices ? { programs: devices } : {}) });
         const comm = Object.entries(summary.communicationByKind).map(([k, v]) => `${k} ${v.count}x ${(v.bytes / 2 ** 20).toFixed(1)} MiB`).join(', ');
         process.stdout.write(
           [
@@ -167,6 +170,7 @@ export function registerCompile(program: Command): void {
             `collectives ${comm || 'none'}`,
             `solver      ${summary.solver.name} ${summary.solver.status}, gap ${summary.solver.gap.toExponential(1)}; planned in ${summary.planningSeconds.toFixed(2)} s`,
             `plan        ${path.resolve(file)}`,
+            ...(devices ? [`programs    ${path.resolve(devices)} (one verified program per device: .json runs with autopar run, .mjs is the tfjs module)`] : []),
             ...(summary.notes ?? []).map((n) => `note        ${n}`),
           ].join('\n') + '\n',
         );

@@ -83,6 +83,8 @@ export interface Compiled {
   readonly planningSeconds: number;
   readonly phases: readonly { readonly phase: string; readonly seconds: number }[];
   readonly costModel: CostModel;
+  /** How to rebuild the planned graph (plan.json's `source`), for a model read from a file. */
+  readonly source?: { readonly model: string; readonly dims: Readonly<Record<string, number>>; readonly batchDim: string | null; readonly loss: 'mse' | 'cross-entropy'; readonly optimizer: 'sgd' | 'adam' };
 }
 
 /** The symbolic dimension `--batch` binds: --batch-dim, else the first input's leading dim. */
@@ -122,10 +124,14 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
   const modelName = typeof opts.model === 'string' ? path.basename(opts.model) : opts.model.name;
   let imported: Graph;
   let batch: number | undefined;
+  let source: Compiled['source'];
   if (typeof opts.model === 'string') {
     const first = importOnnx(opts.model, { dims: opts.dims ?? {} });
     const bound = batchBinding(first.raw, opts);
     batch = bound.batch;
+    const lead = first.raw.inputs[0]?.type.shape[0];
+    const batchDim = opts.batchDim ?? (typeof lead === 'string' ? lead : null);
+    source = { model: path.resolve(opts.model), dims: bound.dims, batchDim, loss: opts.loss ?? 'mse', optimizer: opts.optimizer ?? 'adam' };
     imported = Object.keys(bound.dims).length ? importOnnx(opts.model, { dims: bound.dims }).graph : first.graph;
   } else {
     imported = opts.model.graph;
@@ -209,6 +215,7 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
     planningSeconds: (performance.now() - t0) / 1000,
     phases,
     costModel,
+    ...(source ? { source } : {}),
   };
 }
 

@@ -141,6 +141,7 @@ export function buildPlanJson(c: Compiled): PlanJson {
     batch: c.batch,
     cluster: { name: c.cluster.name, file: c.cluster.file, devices: c.cluster.devices.length, hosts: c.cluster.hosts.length, device: c.device.name },
     schedule: { kind: 'none', microbatches: 1 },
+    ...(c.source && c.mode === 'train' ? { source: { ...c.source, layers: 1, clustering: 'balanced' as const } } : {}),
     stages: [
       {
         devices: [...mesh.devices],

@@ -23,6 +23,7 @@ import { compiledSibling } from '../collectives/compiled.js';
 import { runMpi } from '../collectives/mpi/launcher.js';
 import { collectResults, type PipelineRunOptions, type PipelineRunResult, runPipeline, stageArgsFor } from './run-pipeline.js';
 import { fromWire } from './wire.js';
+import { isMeshPlanDir, runMeshPlan } from '../spmd/run-mesh.js';
 
 const PlanFile = z.object({
   cluster: z.object({ devices: z.number().int().positive() }),
@@ -102,6 +103,22 @@ export interface PreparedRun {
   readonly reference: ReferenceFolder | undefined;
 }
 
+/**
+ * The batch of a run: a reference folder's inputs and targets (refused when the
+ * reference uses another loss than the plan), or seeded synthetic data.
+ */
+export function batchFor(tg: TrainingGraph, loss: 'mse' | 'cross-entropy', file: string, reference: string | undefined, seed: number): { full: Map<string, HostTensor>; reference: ReferenceFolder | undefined } {
+  const ref = reference ? readReference(reference) : undefined;
+  if (!ref) return { full: syntheticBatch(tg, seed), reference: undefined };
+  const lossRef = ref.manifest.loss;
+  if (!lossRef) throw new AutoparError('E_REFERENCE', `${reference ?? ''}: manifest.json has no 'loss' entry, which run --reference needs`);
+  const planned = loss === 'cross-entropy' ? 'cross_entropy' : 'mse';
+  if (lossRef.kind !== planned) throw new AutoparError('E_USAGE', `${reference ?? ''} uses the ${lossRef.kind} loss but ${file} was planned with ${loss}; compile with --loss ${lossRef.kind === 'cross_entropy' ? 'cross-entropy' : 'mse'}`);
+  const full = new Map(Object.entries(ref.manifest.inputs).map(([k, e]) => [k, ref.read(e)] as const));
+  full.set(tg.target, ref.read(lossRef.target));
+  return { full, reference: ref };
+}
+
 export function preparePlan(dir: string, opts: RunOptions = {}): PreparedRun {
   const plan = readPlan(dir);
   const file = path.join(dir, 'plan.json');
@@ -117,24 +134,17 @@ export function preparePlan(dir: string, opts: RunOptions = {}): PreparedRun {
   const tg = trainingGraphOf({ graph, loss: src.loss, optimizer: src.optimizer });
   const clustering = src.clustering === 'blocks' ? clusterByBlocks(tg) : clusterLayers(tg, { layers: src.layers });
   if (!clustering || clustering.layers !== src.layers) throw new AutoparError('E_USAGE', `${file}: the model no longer clusters into the ${src.layers} layers it was planned with; compile it again`);
-  let microbatches: Map<string, HostTensor>[];
-  const ref = opts.reference ? readReference(opts.reference) : undefined;
-  if (ref) {
-    const lossRef = ref.manifest.loss;
-    if (!lossRef) throw new AutoparError('E_REFERENCE', `${opts.reference ?? ''}: manifest.json has no 'loss' entry, which run --reference needs`);
-    const planned = src.loss === 'cross-entropy' ? 'cross_entropy' : 'mse';
-    if (lossRef.kind !== planned) throw new AutoparError('E_USAGE', `${opts.reference ?? ''} uses the ${lossRef.kind} loss but ${file} was planned with ${src.loss}; compile with --loss ${lossRef.kind === 'cross_entropy' ? 'cross-entropy' : 'mse'}`);
-    const full = new Map(Object.entries(ref.manifest.inputs).map(([k, e]) => [k, ref.read(e)] as const));
-    full.set(tg.target, ref.read(lossRef.target));
-    microbatches = Array.from({ length: M }, (_, k) => new Map([...full].map(([n, t]) => [n, M > 1 ? sliceBatch(t, M, k) : t] as const)));
-  } else {
-    microbatches = Array.from({ length: M }, (_, k) => syntheticBatch(tg, 17 + k));
-  }
+  const { full, reference: ref } = batchFor(tg, src.loss, file, opts.reference, 17);
+  const microbatches = ref ? Array.from({ length: M }, (_, k) => new Map([...full].map(([n, t]) => [n, M > 1 ? sliceBatch(t, M, k) : t] as const))) : Array.from({ length: M }, (_, k) => syntheticBatch(tg, 17 + k));
   const schedule = plan.schedule.kind === 'gpipe' ? 'gpipe' : '1f1b';
   return { plan, unfused, reference: ref, pipeline: { tg, layerOf: clustering.layerOf, ranges: plan.stages.map((s) => s.layers), schedule, microbatches, steps: opts.steps ?? 1 } };
 }
 
 export async function runPlan(dir: string, opts: RunOptions = {}): Promise<RunSummary> {
+  if (isMeshPlanDir(dir)) {
+    const { firstGrads: _grads, ...summary } = await runMeshPlan(dir, opts);
+    return summary;
+  }
   const prepared = preparePlan(dir, opts);
   const { plan, unfused } = prepared;
   const ref = prepared.reference;
@@ -177,7 +187,7 @@ export async function runPlan(dir: string, opts: RunOptions = {}): Promise<RunSu
 }
 
 /** A parameter's gradient; a fused q|k|v one is its sections' gradients put back together. */
-function fusedGradient(name: string, grads: ReadonlyMap<string, HostTensor>, unfused: ReadonlyMap<string, { readonly parts: readonly string[]; readonly axis: number }>): HostTensor | undefined {
+export function fusedGradient(name: string, grads: ReadonlyMap<string, HostTensor>, unfused: ReadonlyMap<string, { readonly parts: readonly string[]; readonly axis: number }>): HostTensor | undefined {
   const direct = grads.get(name);
   if (direct) return direct;
   const u = unfused.get(name);
