@@ -79,6 +79,8 @@ export interface IntraOpProblem {
  */
 export const MEMORY_TIE_BREAK = 1e-14;
 
+const SCALAR: ShardingSpec = { dims: [], partial: [] };
+
 function costDtype(dt: DType): Dtype {
   switch (dt) {
     case 'float64':
@@ -147,7 +149,11 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
     const rule: ShardingRule = op.shardingRule(sctx) ?? replicatedRule(sctx);
     // Constants never travel: their rows are dropped so that they need no layout.
     const ruleNoConst: ShardingRule = { ...rule, inputs: rule.inputs.map((d, i) => (isConstant(i) ? [] : d)) };
-    let strategies = enumerateStrategies(ruleNoConst, mesh, outTypes.map((t) => t.shape.length));
+    // A scalar input has an empty rule row, which the enumerator reads as 'free'; it must
+    // still arrive as the value, not as a partial sum (a mean's partials feeding a loss).
+    let strategies = enumerateStrategies(ruleNoConst, mesh, outTypes.map((t) => t.shape.length)).map((s) =>
+      s.inputs.some((sp, i) => !sp && !isConstant(i) && inTypes[i]?.shape.length === 0) ? { ...s, inputs: s.inputs.map((sp, i) => sp ?? (!isConstant(i) && inTypes[i]?.shape.length === 0 ? SCALAR : sp)) } : s,
+    );
     const pinnedOut = node.outputs.map((o) => inp.pinned?.get(o));
     if (pinnedOut.some((p) => p)) {
       strategies = strategies.filter((s) => pinnedOut.every((p, o) => !p || specKeyEq(p, s.outputs[o])));

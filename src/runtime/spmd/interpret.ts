@@ -6,7 +6,7 @@
  * permutation, vocabulary-parallel lookup) are defined here.
  */
 import { AutoparError } from '../../errors.js';
-import type { DType } from '../../ir/dtype.js';
+import { dtypeBytes, type DType } from '../../ir/dtype.js';
 import { hostFromBytes, type HostTensor, hostTensor } from '../../ir/host-tensor.js';
 import type { AttrValue, Node } from '../../ir/types.js';
 import type { Instruction, JsonValue, TensorDecl } from '../../emit/program.js';
@@ -110,6 +110,9 @@ function helper(op: string, x: readonly tf.Tensor[], a: Attrs, out: TensorDecl |
   }
 }
 
+/** Words of 4 bytes per element the plan counts for a declared dtype (tfjs holds 64-bit types in 32). */
+const widthOf = (dt: DType): number => Math.max(1, dtypeBytes(dt) / 4);
+
 const HELPERS = new Set(['Scale', 'ZerosLike', 'SliceChunk', 'PadChunk', 'ChunkPermute', 'GatherShard', 'Constant']);
 
 /**
@@ -201,22 +204,23 @@ export async function runProgram(comm: Communicator, program: MeshProgram, weigh
         }
         case 'collective': {
           const x = get(ins.input);
+          const w = widthOf(ins.dtype);
           let y: tf.Tensor;
           switch (ins.op) {
             case 'all-reduce':
-              y = await tc.allReduce(x, ins.group, ins.label);
+              y = await tc.allReduce(x, ins.group, ins.label, w);
               break;
             case 'all-gather':
-              y = await tc.allGather(x, ins.group, ins.axis, ins.label);
+              y = await tc.allGather(x, ins.group, ins.axis, ins.label, w);
               break;
             case 'reduce-scatter':
-              y = await tc.reduceScatter(x, ins.group, ins.axis, ins.label);
+              y = await tc.reduceScatter(x, ins.group, ins.axis, ins.label, w);
               break;
             case 'all-to-all':
-              y = await tc.allToAll(x, ins.group, ins.splitAxis, ins.concatAxis, ins.label);
+              y = await tc.allToAll(x, ins.group, ins.splitAxis, ins.concatAxis, ins.label, w);
               break;
             case 'broadcast':
-              y = await tc.broadcast(x, ins.root, ins.group, ins.label);
+              y = await tc.broadcast(x, ins.root, ins.group, ins.label, w);
               break;
             default: {
               const never: never = ins;
@@ -227,11 +231,11 @@ export async function runProgram(comm: Communicator, program: MeshProgram, weigh
           break;
         }
         case 'send':
-          await tc.send(get(ins.tensor), ins.peer, ins.tag, ins.label);
+          await tc.send(get(ins.tensor), ins.peer, ins.tag, ins.label, widthOf(ins.dtype));
           break;
         case 'recv': {
           const d = declOf(ins.tensor);
-          set(ins.tensor, await tc.recv(ins.peer, ins.tag, d.shape, tfDtype(d.dtype) === 'float32' ? 'float32' : 'int32', ins.label));
+          set(ins.tensor, await tc.recv(ins.peer, ins.tag, d.shape, tfDtype(d.dtype) === 'float32' ? 'float32' : 'int32', ins.label, widthOf(d.dtype)));
           break;
         }
         case 'accumulate':

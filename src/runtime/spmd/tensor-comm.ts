@@ -10,11 +10,37 @@ import { tf } from '../backend.js';
 
 type Flat = Float32Array | Int32Array;
 
-function flat(t: tf.Tensor): Flat {
+/**
+ * The buffer of a tensor, `width` words per element: an int64 (or float64) tensor is
+ * held as int32 (float32) by tfjs, but plans count 8 bytes per element, so it travels
+ * as its value and a zero word, and the counts are what a 64-bit runtime would move.
+ */
+function flat(t: tf.Tensor, width = 1): Flat {
   const d = t.dataSync();
-  if (d instanceof Float32Array) return d.slice();
-  if (d instanceof Int32Array) return d.slice();
-  return Int32Array.from(d as ArrayLike<number>);
+  const src: Flat = d instanceof Float32Array ? d : d instanceof Int32Array ? d : Int32Array.from(d as ArrayLike<number>);
+  if (width === 1) return src.slice();
+  const out = src instanceof Float32Array ? new Float32Array(src.length * width) : new Int32Array(src.length * width);
+  for (let i = 0; i < src.length; i++) out[i * width] = src[i] ?? 0;
+  return out;
+}
+
+/** The values of a buffer `flat` widened (the first word of each element). */
+function narrow(buf: Flat, width: number): Flat {
+  if (width === 1) return buf;
+  const out = buf instanceof Float32Array ? new Float32Array(buf.length / width) : new Int32Array(buf.length / width);
+  for (let i = 0; i < out.length; i++) out[i] = buf[i * width] ?? 0;
+  return out;
+}
+
+/** TensorComm with the element width (words per element) as a last, optional argument. */
+export interface WideTensorComm extends TensorComm<tf.Tensor> {
+  allReduce(t: tf.Tensor, group: readonly number[], label: string, width?: number): Promise<tf.Tensor>;
+  allGather(t: tf.Tensor, group: readonly number[], axis: number, label: string, width?: number): Promise<tf.Tensor>;
+  reduceScatter(t: tf.Tensor, group: readonly number[], axis: number, label: string, width?: number): Promise<tf.Tensor>;
+  allToAll(t: tf.Tensor, group: readonly number[], splitAxis: number, concatAxis: number, label: string, width?: number): Promise<tf.Tensor>;
+  broadcast(t: tf.Tensor, root: number, group: readonly number[], label: string, width?: number): Promise<tf.Tensor>;
+  send(t: tf.Tensor, peer: number, tag: number, label: string, width?: number): Promise<void>;
+  recv(peer: number, tag: number, shape: readonly number[], dtype: string, label: string, width?: number): Promise<tf.Tensor>;
 }
 
 const front = (rank: number, axis: number): number[] => [axis, ...Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis)];
@@ -30,15 +56,15 @@ function moved(t: tf.Tensor, axis: number): { x: tf.Tensor; perm: number[] } {
   return { x: axis === 0 ? t : tf.transpose(t, perm), perm };
 }
 
-export function tensorComm(comm: Communicator): TensorComm<tf.Tensor> {
+export function tensorComm(comm: Communicator): WideTensorComm {
   return {
-    async allReduce(t, group, label) {
-      const buf = await comm.allReduce(flat(t), group, label);
+    async allReduce(t, group, label, width = 1) {
+      const buf = narrow(await comm.allReduce(flat(t, width), group, label), width);
       return tf.tensor(buf, t.shape, dtypeOf(t));
     },
-    async allGather(t, group, axis, label) {
+    async allGather(t, group, axis, label, width = 1) {
       const { x, perm } = moved(t, axis);
-      const buf = await comm.allGather(flat(x), group, label);
+      const buf = narrow(await comm.allGather(flat(x, width), group, label), width);
       if (x !== t) x.dispose();
       const shape = [...x.shape];
       shape[0] = (shape[0] ?? 0) * group.length;
@@ -48,9 +74,9 @@ export function tensorComm(comm: Communicator): TensorComm<tf.Tensor> {
       y.dispose();
       return out;
     },
-    async reduceScatter(t, group, axis, label) {
+    async reduceScatter(t, group, axis, label, width = 1) {
       const { x, perm } = moved(t, axis);
-      const buf = await comm.reduceScatter(flat(x), group, label);
+      const buf = narrow(await comm.reduceScatter(flat(x, width), group, label), width);
       if (x !== t) x.dispose();
       const shape = [...x.shape];
       shape[0] = (shape[0] ?? 0) / group.length;
@@ -60,9 +86,9 @@ export function tensorComm(comm: Communicator): TensorComm<tf.Tensor> {
       y.dispose();
       return out;
     },
-    async allToAll(t, group, splitAxis, concatAxis, label) {
+    async allToAll(t, group, splitAxis, concatAxis, label, width = 1) {
       const { x, perm } = moved(t, splitAxis);
-      const buf = await comm.allToAll(flat(x), group, label);
+      const buf = narrow(await comm.allToAll(flat(x, width), group, label), width);
       if (x !== t) x.dispose();
       const n = group.length;
       const piece = [(x.shape[0] ?? 0) / n, ...x.shape.slice(1)];
@@ -72,18 +98,18 @@ export function tensorComm(comm: Communicator): TensorComm<tf.Tensor> {
         return tf.concat(parts, concatAxis);
       });
     },
-    async broadcast(t, root, group, label) {
-      const buf = await comm.broadcast(flat(t), root, group, label);
+    async broadcast(t, root, group, label, width = 1) {
+      const buf = narrow(await comm.broadcast(flat(t, width), root, group, label), width);
       return tf.tensor(buf, t.shape, dtypeOf(t));
     },
-    async send(t, peer, tag, label) {
-      await comm.send(flat(t), peer, tag, label);
+    async send(t, peer, tag, label, width = 1) {
+      await comm.send(flat(t, width), peer, tag, label);
     },
-    async recv(peer, tag, shape, dtype, label) {
-      const n = shape.reduce((p, d) => p * d, 1);
+    async recv(peer, tag, shape, dtype, label, width = 1) {
+      const n = shape.reduce((p, d) => p * d, 1) * width;
       const buf = dtype === 'float32' ? new Float32Array(n) : new Int32Array(n);
       await comm.recvInto(buf, peer, tag, label);
-      return tf.tensor(buf, [...shape], dtype === 'float32' ? 'float32' : 'int32');
+      return tf.tensor(narrow(buf, width), [...shape], dtype === 'float32' ? 'float32' : 'int32');
     },
   };
 }
