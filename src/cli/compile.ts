@@ -7,8 +7,7 @@ import type { Command } from 'commander';
 import { AutoparError } from '../errors.js';
 import { compareStrategies } from '../planner/compare.js';
 import type { CompileOptions, ProgressEvent } from '../planner/compile.js';
-import { lowerCompiled, writeDevicePrograms } from '../planner/device-programs.js';
-import { writePlan } from '../planner/plan-json.js';
+import { writeCompiled } from '../planner/device-programs.js';
 import { planModel } from '../planner/plan-model.js';
 import { collect, parseDims, printJson, runCommand } from './output.js';
 
@@ -150,14 +149,14 @@ export function registerCompile(program: Command): void {
       await runCommand(o.debug === true, async () => {
         const model = withExample(modelArg, o);
         const base = options(model, o, progressPrinter(o.json === true));
-        const { plan, summary, compiled } = await planModel({ ...base, strategy: o.strategy });
+        const planned = await planModel({ ...base, strategy: o.strategy });
+        const { plan, summary } = planned;
         const deviceName = plan.cluster.device;
         const batch = plan.batch;
         // Default output beside the caller, not beside the model (which may be read-only).
         const out = o.out ?? `${path.basename(model).replace(/\.onnx$/i, '')}.autopar`;
-        const file = writePlan(out, plan);
         // One-mesh training plans are lowered to verified device programs (`autopar run` executes them).
-        const devices = compiled && compiled.mode === 'train' ? writeDevicePrograms(out, lowerCompiled(compiled)) : undefined;
+        const { plan: file, programs: devices } = writeCompiled(out, planned);
         if (o.json) return printJson({ ...summary, plan: file, ...(devices ? { programs: devices } : {}) });
         const comm = Object.entries(summary.communicationByKind).map(([k, v]) => `${k} ${v.count}x ${(v.bytes / 2 ** 20).toFixed(1)} MiB`).join(', ');
         process.stdout.write(

@@ -11,6 +11,8 @@ import { printProgram } from '../emit/print.js';
 import { stableJson } from '../emit/stable-json.js';
 import { assertVerified } from '../emit/verify.js';
 import type { Compiled } from './compile.js';
+import { writePlan } from './plan-json.js';
+import type { PlannedModel } from './plan-model.js';
 
 export function lowerCompiled(c: Compiled): MeshProgramSet {
   const tg = c.training;
@@ -40,4 +42,14 @@ export function writeDevicePrograms(dir: string, set: MeshProgramSet): string {
     writeAtomic(path.join(out, `device-${p.device}.mjs`), printProgram(p));
   }
   return out;
+}
+
+/**
+ * What `autopar compile --out DIR` writes for a planned model: plan.json, and for a
+ * one-mesh training plan its verified device programs. Returns the files.
+ */
+export function writeCompiled(dir: string, planned: PlannedModel): { readonly plan: string; readonly programs: string | undefined } {
+  const plan = writePlan(dir, planned.plan);
+  const c = planned.compiled;
+  return { plan, programs: c && c.mode === 'train' ? writeDevicePrograms(dir, lowerCompiled(c)) : undefined };
 }
