@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { axisGroups } from '../cluster/mesh.js';
+import type { StageCosts } from '../../passes/schedule/simulate.js';
 import type { ShardingSpec } from '../sharding/spec.js';
 import type { Compiled } from './compile.js';
 
@@ -34,7 +35,16 @@ export interface PlanJson {
   readonly strategy: string;
   readonly batch: number;
   readonly cluster: { readonly name: string; readonly file: string; readonly devices: number; readonly hosts: number; readonly device: string };
-  readonly schedule: { readonly kind: 'none' | 'gpipe' | '1f1b'; readonly microbatches: number };
+  readonly schedule: {
+    readonly kind: 'none' | 'gpipe' | '1f1b';
+    readonly microbatches: number;
+    /**
+     * Seconds per stage of one micro-batch's forward and backward, of the update, and of
+     * each boundary's transfer: what the planner simulated the schedule with, so a report
+     * can replay it (passes/schedule/). A single-stage plan is one stage, one micro-batch.
+     */
+    readonly stageCosts?: StageCosts;
+  };
   /**
    * How to rebuild the planned training graph (`autopar run` needs it): the model file,
    * its bound dimensions (full batch), the batch dimension split into micro-batches, the
@@ -54,6 +64,8 @@ export interface PlanJson {
     readonly devices: readonly number[];
     readonly mesh: { readonly shape: readonly number[]; readonly axes: readonly string[] };
     readonly layers: readonly [number, number];
+    /** The planner's resident estimate on each device of this stage (cost.peakMemoryBytesPerDevice is the largest). */
+    readonly memoryBytesPerDevice?: number;
     readonly parameters: readonly {
       readonly name: string;
       readonly shape: readonly number[];
@@ -133,6 +145,21 @@ export function buildPlanJson(c: Compiled): PlanJson {
   };
   const communicationBytesPerStep = collectives.reduce((s, x) => s + x.bytes, 0);
   const stepTimeSeconds = plan.computeSeconds + plan.communicationSeconds;
+  // One stage, one micro-batch: forward and backward are their ops' compute and their
+  // phase's collectives; the update takes the rest, so the three add up to the step.
+  const seconds = { forward: 0, backward: 0 };
+  plan.problem.origins.forEach((o, i) => {
+    const ph = o.kind === 'op' ? phaseOf.get(o.node.name) : undefined;
+    if (ph === 'forward' || ph === 'backward') seconds[ph] += plan.problem.computeSeconds[i]?.[plan.solution.choice[i] ?? 0] ?? 0;
+  });
+  for (const col of collectives) if (col.phase === 'forward' || col.phase === 'backward') seconds[col.phase] += col.seconds;
+  const stageCosts: StageCosts = {
+    forwardSeconds: [seconds.forward],
+    backwardSeconds: [seconds.backward],
+    activationTransferSeconds: [],
+    gradientTransferSeconds: [],
+    updateSeconds: [Math.max(0, stepTimeSeconds - seconds.forward - seconds.backward)],
+  };
   return {
     version: 1,
     model: c.model,
@@ -140,12 +167,13 @@ export function buildPlanJson(c: Compiled): PlanJson {
     strategy: c.strategy,
     batch: c.batch,
     cluster: { name: c.cluster.name, file: c.cluster.file, devices: c.cluster.devices.length, hosts: c.cluster.hosts.length, device: c.device.name },
-    schedule: { kind: 'none', microbatches: 1 },
+    schedule: { kind: 'none', microbatches: 1, stageCosts },
     stages: [
       {
         devices: [...mesh.devices],
         mesh: { shape: [...mesh.shape], axes: mesh.axes.map((a) => a.name) },
         layers: [0, 0],
+        memoryBytesPerDevice: plan.memoryBytes,
         parameters: params.map((p) => {
           const st = firstState.get(p);
           const src = sources.get(p);
