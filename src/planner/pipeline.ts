@@ -180,7 +180,7 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
         }),
       nodes: tg.graph.nodes
         .filter((n) => names.has(n.name))
-        .map((n) => ({ name: n.name, op: n.op, strategy: strategies.get(n.name) ?? 'replicated', outputs: n.outputs.filter((o) => o !== '').map((o) => ({ name: o, shape: (tg.graph.types.get(o)?.shape ?? []).map(Number), sharding: json(layouts.get(o), rank(o)) })) })),
+        .map((n) => ({ name: n.name, op: n.op, strategy: strategies.get(n.name) ?? 'replicated', inputs: n.inputs.filter((x) => x !== ''), outputs: n.outputs.filter((o) => o !== '').map((o) => ({ name: o, shape: (tg.graph.types.get(o)?.shape ?? []).map(Number), sharding: json(layouts.get(o), rank(o)) })) })),
       collectives,
     };
   });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { axisGroups } from '../cluster/mesh.js';
 import type { StageCosts } from '../../passes/schedule/simulate.js';
 import type { ShardingSpec } from '../sharding/spec.js';
+import { bestAlternatives } from './alternatives.js';
 import type { Compiled } from './compile.js';
 
 export interface ShardingJson {
@@ -26,6 +27,28 @@ export interface CollectiveJson {
   readonly value: string;
   readonly consumer: string;
   readonly phase: 'forward' | 'backward' | 'update' | 'pipeline';
+}
+
+export interface NodeJson {
+  readonly name: string;
+  readonly op: string;
+  readonly strategy: string;
+  /** Value names read, in order (`explain` finds each weight's op from them). */
+  readonly inputs?: readonly string[];
+  readonly outputs: readonly { readonly name: string; readonly shape: readonly number[]; readonly sharding: ShardingJson }[];
+  /**
+   * Single-stage plans, for a forward op that reads a parameter: its best other strategy
+   * with the rest of the plan fixed (src/planner/alternatives.ts) and the seconds it adds.
+   */
+  readonly alternative?: {
+    readonly strategy: string;
+    readonly weight: string;
+    readonly weightSharding: ShardingJson | null;
+    readonly outputSharding: ShardingJson | null;
+    readonly extraSeconds: number;
+    /** Ops changed together (the op and its tied repeats). */
+    readonly ops: number;
+  };
 }
 
 export interface PlanJson {
@@ -74,7 +97,7 @@ export interface PlanJson {
       /** For a parameter cut out of a fused one (q|k|v): where it lies in the model's initializer. */
       readonly source?: { readonly name: string; readonly axis: number; readonly start: number };
     }[];
-    readonly nodes: readonly { readonly name: string; readonly op: string; readonly strategy: string; readonly outputs: readonly { readonly name: string; readonly shape: readonly number[]; readonly sharding: ShardingJson }[] }[];
+    readonly nodes: readonly NodeJson[];
     readonly collectives: readonly CollectiveJson[];
   }[];
   readonly cost: {
@@ -143,6 +166,14 @@ export function buildPlanJson(c: Compiled): PlanJson {
     const l = plan.layouts.get(v);
     return l ? json(l) : replicatedOf(g.types.get(v)?.shape.length ?? 0);
   };
+  // The forward ops that read a parameter (the first they read): where explain prices alternatives.
+  const paramSet = new Set(params);
+  const weightOf = new Map<string, string>();
+  g.nodes.forEach((n, i) => {
+    const w = n.inputs.find((x) => paramSet.has(x));
+    if (w !== undefined && (!c.training || i < c.training.forwardNodes)) weightOf.set(n.name, w);
+  });
+  const alternatives = bestAlternatives(plan, weightOf);
   const communicationBytesPerStep = collectives.reduce((s, x) => s + x.bytes, 0);
   const stepTimeSeconds = plan.computeSeconds + plan.communicationSeconds;
   // One stage, one micro-batch: forward and backward are their ops' compute and their
@@ -185,12 +216,19 @@ export function buildPlanJson(c: Compiled): PlanJson {
             ...(src ? { source: src } : {}),
           };
         }),
-        nodes: g.nodes.map((n) => ({
-          name: n.name,
-          op: n.op,
-          strategy: plan.strategies.get(n.name) ?? 'replicated',
-          outputs: n.outputs.filter((o) => o !== '').map((o) => ({ name: o, shape: (g.types.get(o)?.shape ?? []).map(Number), sharding: layoutOf(o) })),
-        })),
+        nodes: g.nodes.map((n): NodeJson => {
+          const alt = alternatives.get(n.name);
+          return {
+            name: n.name,
+            op: n.op,
+            strategy: plan.strategies.get(n.name) ?? 'replicated',
+            inputs: n.inputs.filter((i) => i !== ''),
+            outputs: n.outputs.filter((o) => o !== '').map((o) => ({ name: o, shape: (g.types.get(o)?.shape ?? []).map(Number), sharding: layoutOf(o) })),
+            ...(alt
+              ? { alternative: { strategy: alt.strategy, weight: weightOf.get(n.name) ?? '', weightSharding: alt.weightSharding ? json(alt.weightSharding) : null, outputSharding: alt.outputSharding ? json(alt.outputSharding) : null, extraSeconds: alt.extraSeconds, ops: alt.ops } }
+              : {}),
+          };
+        }),
         collectives,
       },
     ],
