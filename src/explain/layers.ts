@@ -59,6 +59,29 @@ export function layerName(param: string): string {
   return m?.[1] ?? param;
 }
 
+/** Ops that only move a weight (a transpose for the backward pass, an Identity): not its use. */
+const MOVES = new Set(['Identity', 'Transpose', 'Reshape', 'Cast', 'Squeeze', 'Unsqueeze']);
+
+/**
+ * The op that uses a parameter in the forward pass: ops keeping the model's path names
+ * (`/blocks.0/fc/MatMul`) are the model's own, the rest were added by autodiff and the
+ * optimizer; moves are passed over.
+ */
+function forwardReader(readers: readonly NodeJson[]): NodeJson | undefined {
+  const real = readers.filter((n) => !MOVES.has(n.op));
+  return real.find((n) => n.name.startsWith('/')) ?? real[0] ?? readers[0];
+}
+
+/** `/blocks.0/qkv/MatMul.part1` -> `blocks.0.qkv.part1`; undefined for a name without a path. */
+export function modulePath(node: string | undefined): string | undefined {
+  if (node === undefined || !node.startsWith('/')) return undefined;
+  const parts = node.slice(1).split('/');
+  const last = parts.pop() ?? '';
+  if (parts.length === 0) return undefined;
+  const part = /\.(part\d+)$/.exec(last)?.[1];
+  return [...parts, ...(part ? [part] : [])].join('.');
+}
+
 const cost = (c: CollectiveJson): CollectiveCost => ({ kind: c.kind, axes: c.axes, bytes: c.bytes, seconds: c.seconds, phase: c.phase, value: c.value });
 const numel = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
@@ -69,10 +92,14 @@ export function explainPlan(plan: PlanJson): PlanExplanation {
   plan.stages.forEach((stage, s) => {
     const producer = new Map<string, NodeJson>();
     for (const n of stage.nodes) for (const o of n.outputs) producer.set(o.name, n);
-    // Parameters grouped by layer, in the order the model lists them.
+    const readersOf = new Map<string, NodeJson[]>();
+    for (const n of stage.nodes) for (const i of n.inputs ?? []) readersOf.set(i, [...(readersOf.get(i) ?? []), n]);
+    // Parameters grouped by layer, in the order the model lists them: by the module path
+    // of the op that uses them (exporters name weights `onnx::MatMul_273` but keep op
+    // paths like `/blocks.0/proj/MatMul`), else by their own name.
     const groups = new Map<string, (typeof stage.parameters)[number][]>();
     for (const p of stage.parameters) {
-      const key = layerName(p.name);
+      const key = modulePath(forwardReader(readersOf.get(p.name) ?? [])?.name) ?? layerName(p.name);
       const list = groups.get(key) ?? [];
       list.push(p);
       groups.set(key, list);
@@ -83,8 +110,7 @@ export function explainPlan(plan: PlanJson): PlanExplanation {
       if (!main) continue;
       const names = new Set(params.map((p) => p.name));
       const readers = stage.nodes.filter((n) => (n.inputs ?? []).some((i) => names.has(i)));
-      // Forward nodes come first in plan.json, so the first reader of the main weight is its forward op.
-      const node = readers.find((n) => (n.inputs ?? []).includes(main.name)) ?? readers[0];
+      const node = forwardReader(readersOf.get(main.name) ?? []) ?? readers[0];
       const output = node?.outputs[0];
       const outSpec: ShardingJson | undefined = output?.sharding;
       // What this layer's collectives are: those feeding or leaving its ops (forward, weight
