@@ -42,7 +42,7 @@ export function stageLegend(plan: PlanJson): string {
   return plan.stages
     .map(
       (s, i) =>
-        `<span class="key" data-stage-key="${i}"><i style="background:${stageColour(i)}"></i>stage ${i}: layers ${s.layers[0]}-${s.layers[1]}, ${s.devices.length} device${s.devices.length === 1 ? '' : 's'}, mesh [${s.mesh.shape.join('x')}] (${esc(s.mesh.axes.join(', '))})</span>`,
+        `<span class="key" data-stage-key="${i}"><i style="background:${stageColour(i)}"></i>stage ${i}: ${plan.stages.length === 1 ? 'all layers' : `layers ${s.layers[0]}-${s.layers[1]}`}, ${s.devices.length} device${s.devices.length === 1 ? '' : 's'}, mesh [${s.mesh.shape.join('x')}] (${esc(s.mesh.axes.join(', '))})</span>`,
     )
     .join('');
 }
