@@ -90,8 +90,9 @@ export function explainPlan(plan: PlanJson): PlanExplanation {
   const other: CollectiveCost[] = [];
   let alternatives = 0;
   plan.stages.forEach((stage, s) => {
-    const producer = new Map<string, NodeJson>();
-    for (const n of stage.nodes) for (const o of n.outputs) producer.set(o.name, n);
+    // An axis of size 1 splits nothing: the words leave it out (the layouts keep it).
+    const trivial = new Set(stage.mesh.axes.filter((_, i) => stage.mesh.shape[i] === 1));
+    const real = (x: ShardingJson): ShardingJson => (trivial.size === 0 ? x : { dims: x.dims.map((axes) => axes.filter((a) => !trivial.has(a))), partial: x.partial.filter((a) => !trivial.has(a)) });
     const readersOf = new Map<string, NodeJson[]>();
     for (const n of stage.nodes) for (const i of n.inputs ?? []) readersOf.set(i, [...(readersOf.get(i) ?? []), n]);
     // Parameters grouped by layer, in the order the model lists them: by the module path
@@ -112,7 +113,7 @@ export function explainPlan(plan: PlanJson): PlanExplanation {
       const readers = stage.nodes.filter((n) => (n.inputs ?? []).some((i) => names.has(i)));
       const node = forwardReader(readersOf.get(main.name) ?? []) ?? readers[0];
       const output = node?.outputs[0];
-      const outSpec: ShardingJson | undefined = output?.sharding;
+      const outSpec: ShardingJson | undefined = output ? real(output.sharding) : undefined;
       // What this layer's collectives are: those feeding or leaving its ops (forward, weight
       // gradient, update) and those on its parameters and their optimizer values.
       const ops = new Set(readers.map((n) => n.name));
@@ -128,22 +129,22 @@ export function explainPlan(plan: PlanJson): PlanExplanation {
         layer: name,
         node: node?.name,
         op: node?.op,
-        pattern: patternSummary(node?.op ?? '', main.sharding, outSpec),
+        pattern: patternSummary(node?.op ?? '', real(main.sharding), outSpec),
         weights: params.map((p) => ({
           name: p.name,
           shape: p.shape,
           sharding: specText(p.sharding),
-          words: p === main ? weightWords(p.name, node?.op ?? '', p.sharding, outSpec) : weightWords(p.name, node?.op ?? '', p.sharding, undefined),
-          optimizerState: optimizerWords(p.sharding, p.optimizerStateSharding),
+          words: weightWords(p.name, node?.op ?? '', real(p.sharding), p === main ? outSpec : undefined),
+          optimizerState: optimizerWords(real(p.sharding), p.optimizerStateSharding === null ? null : real(p.optimizerStateSharding)),
         })),
-        activation: output ? { name: output.name, shape: output.shape, sharding: specText(output.sharding), words: activationWords(output.sharding) } : undefined,
+        activation: output ? { name: output.name, shape: output.shape, sharding: specText(output.sharding), words: activationWords(real(output.sharding)) } : undefined,
         collectives: collectives.map(cost),
         collectiveSeconds: collectives.reduce((t, c) => t + c.seconds, 0),
         collectiveBytes: collectives.reduce((t, c) => t + c.bytes, 0),
         alternative: alt
           ? {
               strategy: alt.strategy,
-              words: alt.weightSharding ? weightWords(alt.weight, node?.op ?? '', alt.weightSharding, alt.outputSharding ?? undefined) : `strategy ${alt.strategy}`,
+              words: alt.weightSharding ? weightWords(alt.weight, node?.op ?? '', real(alt.weightSharding), alt.outputSharding ? real(alt.outputSharding) : undefined) : `strategy ${alt.strategy}`,
               extraSeconds: alt.extraSeconds,
               ops: alt.ops,
             }

@@ -61,6 +61,18 @@ export function axisRoles(op: string, weight: ShardingJson, output: ShardingJson
   });
 }
 
+/** Axes in the same role on the same weight dimension read as one: "over axis x*y". */
+function mergeRoles(roles: readonly AxisRole[]): AxisRole[] {
+  const out: AxisRole[] = [];
+  for (const r of roles) {
+    const i = out.findIndex((o) => o.pattern === r.pattern && o.weightDim === r.weightDim);
+    const same = out[i];
+    if (same) out[i] = { ...same, axis: `${same.axis}*${r.axis}` };
+    else out.push(r);
+  }
+  return out;
+}
+
 function roleWords(r: AxisRole, name: string): string {
   const dim = r.weightDim === undefined ? '' : ` on dim ${r.weightDim}`;
   switch (r.pattern) {
@@ -87,14 +99,14 @@ function roleWords(r: AxisRole, name: string): string {
 
 /** e.g. "fc1.weight split on dim 1 over axis y: Megatron column-parallel (...)"; "replicated". */
 export function weightWords(name: string, op: string, weight: ShardingJson, output: ShardingJson | undefined): string {
-  const roles = axisRoles(op, weight, output);
+  const roles = mergeRoles(axisRoles(op, weight, output));
   if (roles.length === 0) return output === undefined ? `${name} replicated` : `${name} replicated (every device computes the whole op)`;
   return roles.map((r) => roleWords(r, name)).join('; ');
 }
 
 /** The short pattern name for tables: "column-parallel over y, data-parallel over x". */
 export function patternSummary(op: string, weight: ShardingJson, output: ShardingJson | undefined): string {
-  const roles = axisRoles(op, weight, output);
+  const roles = mergeRoles(axisRoles(op, weight, output));
   if (roles.length === 0) return 'replicated';
   return roles.map((r) => `${r.pattern} over ${r.axis}`).join(', ');
 }
