@@ -50,8 +50,9 @@ export function axisRoles(op: string, weight: ShardingJson, output: ShardingJson
     const od = dimOf(out, axis);
     const weightDim = wd >= 0 ? wd : undefined;
     if (weightDim !== undefined) {
-      if (out.partial.includes(axis)) return { axis, pattern: 'row-parallel', weightDim };
+      // An embedding split by rows: each device looks up its rows, the partial results are summed.
       if (op === 'Gather' && weightDim === 0) return { axis, pattern: 'vocab-parallel', weightDim };
+      if (out.partial.includes(axis)) return { axis, pattern: 'row-parallel', weightDim };
       if (od === lastOut && lastOut > 0) return { axis, pattern: 'column-parallel', weightDim };
       if (od === 0) return { axis, pattern: 'zero3', weightDim };
       return { axis, pattern: 'split', weightDim };
