@@ -52,7 +52,7 @@ export function ganttSvg(t: Timeline): string {
   parts.push(`<line x1="${LEFT}" y1="${axisY}" x2="${LEFT + plot}" y2="${axisY}" stroke="#444"/>`);
   for (let i = 0; i <= 5; i++) {
     const s = (span * i) / 5;
-    parts.push(`<line x1="${x(s)}" y1="${axisY}" x2="${x(s)}" y2="${axisY + 4}" stroke="#444"/><text x="${x(s)}" y="${axisY + 16}" text-anchor="middle" class="tick">${esc(secondsText(s))}</text>`);
+    parts.push(`<line x1="${x(s)}" y1="${axisY}" x2="${x(s)}" y2="${axisY + 4}" stroke="#444"/><text x="${x(s)}" y="${axisY + 16}" text-anchor="${i === 0 ? 'start' : i === 5 ? 'end' : 'middle'}" class="tick">${esc(secondsText(s))}</text>`);
   }
   return `<svg id="gantt" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="pipeline timeline">${parts.join('')}</svg>`;
 }

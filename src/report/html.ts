@@ -72,7 +72,7 @@ export function renderReport(plan: PlanJson): string {
   const explanation = explainPlan(plan);
   const scheduleText = plan.schedule.kind === 'none' ? 'one stage, no pipelining' : `${plan.schedule.kind.toUpperCase()}, ${plan.schedule.microbatches} micro-batches`;
   const gantt = timeline
-    ? `${ganttSvg(timeline)}<div>${ganttLegend()}</div><p class="note">${esc(scheduleText)}: the planner's schedule replayed with its stage costs (forward and backward per micro-batch, then one update per stage); it ends at ${esc(secondsText(timeline.stepSeconds))}.</p>`
+    ? `${ganttSvg(timeline)}<div>${ganttLegend()}</div><p class="note">${esc(scheduleText)}: the planner's schedule replayed with its stage costs (${plan.mode === 'train' ? 'forward and backward per micro-batch, then one update per stage' : 'the forward pass'}); it ends at ${esc(secondsText(timeline.stepSeconds))}.</p>`
     : '<p class="note">plan.json has no stage costs (written by an older version): compile again to see the timeline.</p>';
   const pipelined = plan.stages.length > 1;
   return `<!doctype html>
