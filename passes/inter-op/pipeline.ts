@@ -19,7 +19,7 @@ import type { SolverName } from '../../src/solver/problem.js';
 import type { TrainingGraph } from '../../src/training/build.js';
 import { clusterByBlocks, clusterLayers, layerRangeGraph, type LayerClustering } from '../cluster-layers.js';
 import { buildSchedule } from '../schedule/schedule.js';
-import { simulateSchedule, type SimulationResult } from '../schedule/simulate.js';
+import { simulateSchedule, type SimulationResult, type StageCosts } from '../schedule/simulate.js';
 import { trainingRoles, type ValueRoles } from '../intra-op/build.js';
 import { planIntraOp, type IntraOpPlan } from '../intra-op/plan.js';
 import { createResharder } from '../../src/sharding/reshard.js';
@@ -81,6 +81,8 @@ export interface PipelinePlan {
   readonly clustering: LayerClustering;
   readonly stages: readonly PipelineStage[];
   readonly simulation: SimulationResult;
+  /** What the simulation was given: plan.json keeps it so a report can replay the schedule. */
+  readonly stageCosts: StageCosts;
   readonly stepTimeSeconds: number;
   readonly intraOpSolves: number;
   readonly distinctLayers: number;
@@ -340,13 +342,14 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     return link ? link.latency + bytes / link.bandwidth : 0;
   });
   // Forward is about a third of a training step's work, backward two thirds.
-  const simulation = simulateSchedule(buildSchedule('1f1b', S, opts.microbatches), {
+  const stageCosts: StageCosts = {
     forwardSeconds: stages.map((s) => s.seconds / 3),
     backwardSeconds: stages.map((s) => (2 * s.seconds) / 3),
     activationTransferSeconds: transfer,
     gradientTransferSeconds: transfer,
     updateSeconds: stages.map((s) => s.stepSeconds),
-  });
+  };
+  const simulation = simulateSchedule(buildSchedule('1f1b', S, opts.microbatches), stageCosts);
   const seconds = { pricing: (tPriced - t0) / 1000, stageDp: (tStages - tPriced) / 1000, stagePlans: (performance.now() - tStages) / 1000 };
-  return { microbatches: opts.microbatches, clustering, stages, simulation, stepTimeSeconds: simulation.stepSeconds, intraOpSolves: solves, distinctLayers: new Set(signatures).size, memoryNote, seconds };
+  return { microbatches: opts.microbatches, clustering, stages, simulation, stageCosts, stepTimeSeconds: simulation.stepSeconds, intraOpSolves: solves, distinctLayers: new Set(signatures).size, memoryNote, seconds };
 }

@@ -9,6 +9,7 @@ import { compareStrategies } from '../planner/compare.js';
 import type { CompileOptions, ProgressEvent } from '../planner/compile.js';
 import { writeCompiled } from '../planner/device-programs.js';
 import { planModel } from '../planner/plan-model.js';
+import { writeReport } from '../report/html.js';
 import { collect, parseDims, printJson, runCommand } from './output.js';
 
 interface PlanFlags {
@@ -142,7 +143,7 @@ function withExample(model: string | undefined, o: PlanFlags): string {
 const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
 
 export function registerCompile(program: Command): void {
-  planOptions(program.command('compile').description('plan a model on a cluster and write DIR/plan.json'))
+  planOptions(program.command('compile').description('plan a model on a cluster and write DIR/plan.json and DIR/report.html'))
     .option('--strategy <name>', 'auto (default), dp, megatron, zero3, pipeline, or dp=D,tp=T,pp=P')
     .option('--out <dir>', 'output folder (default: ./<model name>.autopar)')
     .action(async (modelArg: string | undefined, o: PlanFlags & { strategy?: string; out?: string }) => {
@@ -157,7 +158,8 @@ export function registerCompile(program: Command): void {
         const out = o.out ?? `${path.basename(model).replace(/\.onnx$/i, '')}.autopar`;
         // One-mesh training plans are lowered to verified device programs (`autopar run` executes them).
         const { plan: file, programs: devices } = writeCompiled(out, planned);
-        if (o.json) return printJson({ ...summary, plan: file, ...(devices ? { programs: devices } : {}) });
+        const report = writeReport(out, plan);
+        if (o.json) return printJson({ ...summary, plan: file, report, ...(devices ? { programs: devices } : {}) });
         const comm = Object.entries(summary.communicationByKind).map(([k, v]) => `${k} ${v.count}x ${(v.bytes / 2 ** 20).toFixed(1)} MiB`).join(', ');
         process.stdout.write(
           [
@@ -170,6 +172,7 @@ export function registerCompile(program: Command): void {
             `solver      ${summary.solver.name} ${summary.solver.status}, gap ${summary.solver.gap.toExponential(1)}; planned in ${summary.planningSeconds.toFixed(2)} s`,
             `plan        ${path.resolve(file)}`,
             ...(devices ? [`programs    ${path.resolve(devices)} (one verified program per device: .json runs with autopar run, .mjs is the tfjs module)`] : []),
+            `report      ${path.resolve(report)}`,
             ...(summary.notes ?? []).map((n) => `note        ${n}`),
           ].join('\n') + '\n',
         );

@@ -8,6 +8,7 @@ import { registerCluster } from './cluster.js';
 import { registerProfile } from './profile.js';
 import { registerRun } from './run.js';
 import { registerWorker } from './worker.js';
+import { registerExplain } from './explain.js';
 
 const program = new Command();
 program
@@ -24,6 +25,7 @@ registerInspect(program);
 registerEval(program);
 registerCompile(program);
 registerCompare(program);
+registerExplain(program);
 registerCluster(program);
 registerRun(program);
 registerWorker(program);

@@ -89,15 +89,19 @@ function splitDim(rank: number, dim: number, axis: string): ShardingSpec {
  * column-parallel one (through attention, activation functions, reshapes); a row
  * output is whole again (after its all-reduce).
  */
-function megatronWeights(g: Graph, forwardNodes: number): Map<string, 'column' | 'row'> {
+function megatronWeights(g: Graph, forwardNodes: number): { roles: Map<string, 'column' | 'row'>; transposed: Set<string> } {
   const split = new Set<string>();
   const roles = new Map<string, 'column' | 'row'>();
+  // Gemm with transB holds its weight as [out, in] (PyTorch's Linear): columns are dim 0.
+  const transposed = new Set<string>();
   const isWeight = (v: string | undefined): boolean => v !== undefined && (g.initializers.get(v)?.type.shape.length ?? 0) === 2 && isFloat(g.initializers.get(v)?.type.dtype ?? 'int64');
   for (const n of g.nodes.slice(0, forwardNodes)) {
     const w = n.op === 'MatMul' || n.op === 'Gemm' ? n.inputs[1] : undefined;
     if (w && isWeight(w) && !roles.has(w)) {
       const role = split.has(n.inputs[0] ?? '') ? 'row' : 'column';
       roles.set(w, role);
+      const tb = n.attrs.get('transB');
+      if (n.op === 'Gemm' && tb?.kind === 'int' && tb.value !== 0) transposed.add(w);
       if (role === 'column') n.outputs.forEach((o) => split.add(o));
       continue;
     }
@@ -106,7 +110,7 @@ function megatronWeights(g: Graph, forwardNodes: number): Map<string, 'column' |
     if (n.op === 'Add' && !n.inputs.every((i) => split.has(i) || g.initializers.has(i))) continue;
     if (n.inputs.some((i) => split.has(i))) n.outputs.forEach((o) => split.add(o));
   }
-  return roles;
+  return { roles, transposed };
 }
 
 /** Pinned layouts of a manual strategy on its mesh. */
@@ -121,11 +125,14 @@ export function manualPins(s: ManualStrategy, g: Graph, forwardNodes: number, pa
     else if (data && rank > 0) throw new AutoparError('E_USAGE', `input '${inp.name}' has batch ${String(b)}, which does not divide into ${size(data)} data-parallel replicas; choose a batch that is a multiple of ${size(data)}`);
     else pins.set(inp.name, whole(rank));
   }
-  const roles = tensor ? megatronWeights(g, forwardNodes) : new Map<string, 'column' | 'row'>();
+  const { roles, transposed } = tensor ? megatronWeights(g, forwardNodes) : { roles: new Map<string, 'column' | 'row'>(), transposed: new Set<string>() };
   // A column-parallel MatMul's bias is split like its output columns.
   const columnBias = new Set<string>();
   if (tensor) {
     for (const n of g.nodes.slice(0, forwardNodes)) {
+      // Gemm adds its own bias (input 2).
+      const bias = n.inputs[2];
+      if (n.op === 'Gemm' && roles.get(n.inputs[1] ?? '') === 'column' && bias !== undefined && (g.initializers.get(bias)?.type.shape.length ?? 0) === 1) columnBias.add(bias);
       if (n.op !== 'Add') continue;
       const prod = g.nodes.find((m) => m.outputs.includes(n.inputs[0] ?? '') || m.outputs.includes(n.inputs[1] ?? ''));
       const w = prod?.op === 'MatMul' ? prod.inputs[1] : undefined;
@@ -144,8 +151,9 @@ export function manualPins(s: ManualStrategy, g: Graph, forwardNodes: number, pa
       continue;
     }
     const role = roles.get(p);
-    if (tensor && role === 'column' && (shape[1] ?? 0) % size(tensor) === 0) pins.set(p, splitDim(rank, 1, tensor));
-    else if (tensor && role === 'row' && (shape[0] ?? 0) % size(tensor) === 0) pins.set(p, splitDim(rank, 0, tensor));
+    const [inDim, outDim] = transposed.has(p) ? [1, 0] : [0, 1];
+    if (tensor && role === 'column' && (shape[outDim] ?? 0) % size(tensor) === 0) pins.set(p, splitDim(rank, outDim, tensor));
+    else if (tensor && role === 'row' && (shape[inDim] ?? 0) % size(tensor) === 0) pins.set(p, splitDim(rank, inDim, tensor));
     else if (tensor && columnBias.has(p) && (shape[0] ?? 0) % size(tensor) === 0) pins.set(p, splitDim(rank, 0, tensor));
     else pins.set(p, whole(rank));
   }

@@ -168,6 +168,7 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
       devices: [...st.devices],
       mesh: { shape: [...st.mesh.shape], axes: st.mesh.axes.map((a) => a.name) },
       layers: [st.layers[0], st.layers[1]] as [number, number],
+      memoryBytesPerDevice: memory,
       parameters: tg.params
         .filter((q) => {
           const l = p.clustering.paramLayer.get(q) ?? -1;
@@ -179,7 +180,7 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
         }),
       nodes: tg.graph.nodes
         .filter((n) => names.has(n.name))
-        .map((n) => ({ name: n.name, op: n.op, strategy: strategies.get(n.name) ?? 'replicated', outputs: n.outputs.filter((o) => o !== '').map((o) => ({ name: o, shape: (tg.graph.types.get(o)?.shape ?? []).map(Number), sharding: json(layouts.get(o), rank(o)) })) })),
+        .map((n) => ({ name: n.name, op: n.op, strategy: strategies.get(n.name) ?? 'replicated', inputs: n.inputs.filter((x) => x !== ''), outputs: n.outputs.filter((o) => o !== '').map((o) => ({ name: o, shape: (tg.graph.types.get(o)?.shape ?? []).map(Number), sharding: json(layouts.get(o), rank(o)) })) })),
       collectives,
     };
   });
@@ -202,7 +203,7 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
     strategy: label,
     batch,
     cluster: { name: cluster.name, file: cluster.file, devices: cluster.devices.length, hosts: cluster.hosts.length, device: device.name },
-    schedule: { kind: '1f1b', microbatches: m },
+    schedule: { kind: '1f1b', microbatches: m, stageCosts: p.stageCosts },
     ...(typeof modelArg === 'string' && sourceDims
       ? { source: { model: path.resolve(modelArg), dims: sourceDims, batchDim: batchName ?? null, loss: opts.loss ?? 'mse', optimizer: opts.optimizer ?? 'adam', layers: p.clustering.layers, clustering: pipelineClusteringOf(tg, cluster.devices.length, grid?.pp ?? 1).method } }
       : {}),

@@ -5,7 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { axisGroups } from '../cluster/mesh.js';
+import type { StageCosts } from '../../passes/schedule/simulate.js';
 import type { ShardingSpec } from '../sharding/spec.js';
+import { bestAlternatives } from './alternatives.js';
 import type { Compiled } from './compile.js';
 
 export interface ShardingJson {
@@ -27,6 +29,28 @@ export interface CollectiveJson {
   readonly phase: 'forward' | 'backward' | 'update' | 'pipeline';
 }
 
+export interface NodeJson {
+  readonly name: string;
+  readonly op: string;
+  readonly strategy: string;
+  /** Value names read, in order (`explain` finds each weight's op from them). */
+  readonly inputs?: readonly string[];
+  readonly outputs: readonly { readonly name: string; readonly shape: readonly number[]; readonly sharding: ShardingJson }[];
+  /**
+   * Single-stage plans, for a forward op that reads a parameter: its best other strategy
+   * with the rest of the plan fixed (src/planner/alternatives.ts) and the seconds it adds.
+   */
+  readonly alternative?: {
+    readonly strategy: string;
+    readonly weight: string;
+    readonly weightSharding: ShardingJson | null;
+    readonly outputSharding: ShardingJson | null;
+    readonly extraSeconds: number;
+    /** Ops changed together (the op and its tied repeats). */
+    readonly ops: number;
+  };
+}
+
 export interface PlanJson {
   readonly version: 1;
   readonly model: string;
@@ -34,7 +58,16 @@ export interface PlanJson {
   readonly strategy: string;
   readonly batch: number;
   readonly cluster: { readonly name: string; readonly file: string; readonly devices: number; readonly hosts: number; readonly device: string };
-  readonly schedule: { readonly kind: 'none' | 'gpipe' | '1f1b'; readonly microbatches: number };
+  readonly schedule: {
+    readonly kind: 'none' | 'gpipe' | '1f1b';
+    readonly microbatches: number;
+    /**
+     * Seconds per stage of one micro-batch's forward and backward, of the update, and of
+     * each boundary's transfer: what the planner simulated the schedule with, so a report
+     * can replay it (passes/schedule/). A single-stage plan is one stage, one micro-batch.
+     */
+    readonly stageCosts?: StageCosts;
+  };
   /**
    * How to rebuild the planned training graph (`autopar run` needs it): the model file,
    * its bound dimensions (full batch), the batch dimension split into micro-batches, the
@@ -54,6 +87,8 @@ export interface PlanJson {
     readonly devices: readonly number[];
     readonly mesh: { readonly shape: readonly number[]; readonly axes: readonly string[] };
     readonly layers: readonly [number, number];
+    /** The planner's resident estimate on each device of this stage (cost.peakMemoryBytesPerDevice is the largest). */
+    readonly memoryBytesPerDevice?: number;
     readonly parameters: readonly {
       readonly name: string;
       readonly shape: readonly number[];
@@ -62,7 +97,7 @@ export interface PlanJson {
       /** For a parameter cut out of a fused one (q|k|v): where it lies in the model's initializer. */
       readonly source?: { readonly name: string; readonly axis: number; readonly start: number };
     }[];
-    readonly nodes: readonly { readonly name: string; readonly op: string; readonly strategy: string; readonly outputs: readonly { readonly name: string; readonly shape: readonly number[]; readonly sharding: ShardingJson }[] }[];
+    readonly nodes: readonly NodeJson[];
     readonly collectives: readonly CollectiveJson[];
   }[];
   readonly cost: {
@@ -131,8 +166,31 @@ export function buildPlanJson(c: Compiled): PlanJson {
     const l = plan.layouts.get(v);
     return l ? json(l) : replicatedOf(g.types.get(v)?.shape.length ?? 0);
   };
+  // The forward ops that read a parameter (the first they read): where explain prices alternatives.
+  const paramSet = new Set(params);
+  const weightOf = new Map<string, string>();
+  g.nodes.forEach((n, i) => {
+    const w = n.inputs.find((x) => paramSet.has(x));
+    if (w !== undefined && (!c.training || i < c.training.forwardNodes)) weightOf.set(n.name, w);
+  });
+  const alternatives = bestAlternatives(plan, weightOf);
   const communicationBytesPerStep = collectives.reduce((s, x) => s + x.bytes, 0);
   const stepTimeSeconds = plan.computeSeconds + plan.communicationSeconds;
+  // One stage, one micro-batch: forward and backward are their ops' compute and their
+  // phase's collectives; the update takes the rest, so the three add up to the step.
+  const seconds = { forward: 0, backward: 0 };
+  plan.problem.origins.forEach((o, i) => {
+    const ph = o.kind === 'op' ? phaseOf.get(o.node.name) : undefined;
+    if (ph === 'forward' || ph === 'backward') seconds[ph] += plan.problem.computeSeconds[i]?.[plan.solution.choice[i] ?? 0] ?? 0;
+  });
+  for (const col of collectives) if (col.phase === 'forward' || col.phase === 'backward') seconds[col.phase] += col.seconds;
+  const stageCosts: StageCosts = {
+    forwardSeconds: [seconds.forward],
+    backwardSeconds: [seconds.backward],
+    activationTransferSeconds: [],
+    gradientTransferSeconds: [],
+    updateSeconds: [Math.max(0, stepTimeSeconds - seconds.forward - seconds.backward)],
+  };
   return {
     version: 1,
     model: c.model,
@@ -140,13 +198,14 @@ export function buildPlanJson(c: Compiled): PlanJson {
     strategy: c.strategy,
     batch: c.batch,
     cluster: { name: c.cluster.name, file: c.cluster.file, devices: c.cluster.devices.length, hosts: c.cluster.hosts.length, device: c.device.name },
-    schedule: { kind: 'none', microbatches: 1 },
+    schedule: { kind: 'none', microbatches: 1, stageCosts },
     ...(c.source && c.mode === 'train' ? { source: { ...c.source, layers: 1, clustering: 'balanced' as const } } : {}),
     stages: [
       {
         devices: [...mesh.devices],
         mesh: { shape: [...mesh.shape], axes: mesh.axes.map((a) => a.name) },
         layers: [0, 0],
+        memoryBytesPerDevice: plan.memoryBytes,
         parameters: params.map((p) => {
           const st = firstState.get(p);
           const src = sources.get(p);
@@ -158,12 +217,19 @@ export function buildPlanJson(c: Compiled): PlanJson {
             ...(src ? { source: src } : {}),
           };
         }),
-        nodes: g.nodes.map((n) => ({
-          name: n.name,
-          op: n.op,
-          strategy: plan.strategies.get(n.name) ?? 'replicated',
-          outputs: n.outputs.filter((o) => o !== '').map((o) => ({ name: o, shape: (g.types.get(o)?.shape ?? []).map(Number), sharding: layoutOf(o) })),
-        })),
+        nodes: g.nodes.map((n): NodeJson => {
+          const alt = alternatives.get(n.name);
+          return {
+            name: n.name,
+            op: n.op,
+            strategy: plan.strategies.get(n.name) ?? 'replicated',
+            inputs: n.inputs.filter((i) => i !== ''),
+            outputs: n.outputs.filter((o) => o !== '').map((o) => ({ name: o, shape: (g.types.get(o)?.shape ?? []).map(Number), sharding: layoutOf(o) })),
+            ...(alt
+              ? { alternative: { strategy: alt.strategy, weight: weightOf.get(n.name) ?? '', weightSharding: alt.weightSharding ? json(alt.weightSharding) : null, outputSharding: alt.outputSharding ? json(alt.outputSharding) : null, extraSeconds: alt.extraSeconds, ops: alt.ops } }
+              : {}),
+          };
+        }),
         collectives,
       },
     ],
