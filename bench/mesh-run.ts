@@ -4,8 +4,10 @@
  * from the reference folder's weights and inputs: loss and gradient errors against
  * PyTorch's reference (max|got-want|/max|want| per tensor, the worst), and whether the
  * collective calls and bytes the workers counted equal plan.json's, per kind.
+ * With --steps N (> 1), N Adam steps are run and the largest relative difference of the
+ * losses from the single-device trainer's (same weights, same batch) is reported too.
  *   node dist/bench/mesh-run.js [--models mlp,gpt2_tiny] [--devices 2,4,8]
- *     [--strategies dp,megatron,zero3,auto,pipeline] [--transport threads|mpi] [--json]
+ *     [--strategies dp,megatron,zero3,auto,pipeline] [--steps N] [--transport threads|mpi] [--json]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { writeCompiled } from '../src/planner/device-programs.js';
 import { planModel } from '../src/planner/plan-model.js';
 import { readReference } from '../src/reference/folder.js';
-import { runPlan } from '../src/runtime/pipeline/run-plan.js';
+import { unfuseProjections } from '../passes/unfuse-projections.js';
+import { importOnnx } from '../src/onnx/import.js';
+import { trainingGraphOf } from '../src/planner/pipeline-task.js';
+import { batchFor, runPlan } from '../src/runtime/pipeline/run-plan.js';
+import { createTrainer } from '../src/runtime/train.js';
 import { flags } from './flags.js';
 
 const cli = flags();
@@ -23,6 +29,7 @@ const models = list('--models', 'mlp,gpt2_tiny');
 const devices = list('--devices', '2,4,8').map(Number);
 const strategies = list('--strategies', 'dp,megatron,zero3,auto,pipeline');
 const transport = cli.value('--transport', 'threads') === 'mpi' ? 'mpi' : 'threads';
+const steps = Number(cli.value('--steps', '1'));
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const fixtures = path.join(root, 'tests', 'fixtures', 'models');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autopar-mesh-run-'));
@@ -35,6 +42,8 @@ interface Row {
   readonly gradMaxRelError: number;
   readonly worst: string;
   readonly bytesEqual: boolean;
+  /** Largest relative loss difference from the single-device trainer over the steps (with --steps > 1). */
+  readonly trainerLossRelError: number | undefined;
   readonly bytes: number;
   readonly seconds: number;
 }
@@ -43,13 +52,23 @@ for (const model of models) {
   const ref = path.join(fixtures, `${model}.reference`);
   const refLoss = readReference(ref).manifest.loss;
   const loss = refLoss?.kind === 'cross_entropy' ? 'cross-entropy' : 'mse';
+  let single: number[] | undefined;
   for (const n of devices) {
     for (const strategy of strategies) {
       const dir = path.join(tmp, `${model}-${strategy}-${n}`);
       const t0 = performance.now();
       const planned = await planModel({ model: path.join(fixtures, `${model}.onnx`), cluster: path.join(root, 'examples', 'clusters', `1x${n}-a100.yaml`), strategy: strategy === 'pipeline' ? `dp=1,tp=1,pp=${n}` : strategy, loss });
       writeCompiled(dir, planned);
-      const r = await runPlan(dir, { reference: ref, transport });
+      const r = await runPlan(dir, { reference: ref, transport, steps });
+      if (steps > 1 && !single) {
+        const { graph } = unfuseProjections(importOnnx(path.join(fixtures, `${model}.onnx`), {}).graph);
+        const tg = trainingGraphOf({ graph, loss, optimizer: 'adam' });
+        const trainer = createTrainer(tg);
+        const { full } = batchFor(tg, loss, dir, ref, 17);
+        single = [];
+        for (let k = 0; k < steps; k++) single.push((await trainer.step([full])).loss);
+      }
+      const trainerLossRelError = single ? Math.max(...r.loss.map((l, k) => Math.abs(l - (single?.[k] ?? NaN)) / Math.abs(single?.[k] ?? NaN))) : undefined;
       const kinds = new Set([...Object.keys(r.collectives), ...Object.keys(r.plannedCollectives)]);
       const bytesEqual = [...kinds].every((k) => {
         const got = r.collectives[k as keyof typeof r.collectives];
@@ -64,11 +83,12 @@ for (const model of models) {
         gradMaxRelError: r.gradients?.maxRelError ?? NaN,
         worst: r.gradients?.worst ?? '',
         bytesEqual,
+        trainerLossRelError,
         bytes: Object.values(r.collectives).reduce((s, k) => s + (k?.bytes ?? 0), 0),
         seconds: (performance.now() - t0) / 1000,
       });
       const x = rows[rows.length - 1];
-      if (x && !cli.has('--json')) process.stdout.write(`${model.padEnd(10)} ${String(n).padStart(2)} devices  ${strategy.padEnd(9)} loss err ${x.lossRelError.toExponential(2)}  grads err ${x.gradMaxRelError.toExponential(2)} (${x.worst})  measured=planned bytes ${x.bytesEqual ? 'yes' : 'NO'} (${(x.bytes / 2 ** 20).toFixed(2)} MiB)  ${x.seconds.toFixed(1)} s\n`);
+      if (x && !cli.has('--json')) process.stdout.write(`${model.padEnd(10)} ${String(n).padStart(2)} devices  ${strategy.padEnd(9)} loss err ${x.lossRelError.toExponential(2)}  grads err ${x.gradMaxRelError.toExponential(2)} (${x.worst})  ${x.trainerLossRelError === undefined ? '' : `${steps} steps vs one device ${x.trainerLossRelError.toExponential(2)}  `}measured=planned bytes ${x.bytesEqual ? 'yes' : 'NO'} (${(x.bytes / 2 ** 20).toFixed(2)} MiB)  ${x.seconds.toFixed(1)} s\n`);
     }
   }
 }

@@ -65,13 +65,19 @@ describe('autopar run', () => {
     expect(lines.find((l) => l.rank === 1)?.loss).toEqual(r.loss);
   }, 120_000);
 
-  it('refuses, in one line, a plan with sharded stages and a bad --steps', async () => {
+  it('runs a one-mesh plan from its device programs, and refuses, in one line, a plan without them and a bad --steps', async () => {
     const out = path.join(tmp, 'sharded');
-    await runJson(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x2-a100.yaml', '--out', out]);
-    const [sharded, steps] = await Promise.all([runCli(['run', out]), runCli(['run', out, '--steps', 'x'])]);
-    expect(sharded.status).not.toBe(0);
-    expect(sharded.stderr.trim().split('\n')).toHaveLength(1);
-    expect(sharded.stderr).toMatch(/stage 0 has 2 devices; this version runs plans whose stages each hold one device \(e\.g\. --strategy dp=1,tp=1,pp=2\)/);
+    await runJson(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x2-a100.yaml', '--strategy', 'megatron', '--out', out]);
+    const ran = RunJson.parse(await runJson(['run', out, '--reference', model('mlp.reference')]));
+    expect(ran.devices).toBe(2);
+    expect(ran.gradients.maxRelError).toBeLessThan(1e-3);
+    expect(ran.collectives).toEqual(ran.plannedCollectives);
+    expect(Object.keys(ran.collectives).length).toBeGreaterThan(0);
+    fs.rmSync(path.join(out, 'devices'), { recursive: true });
+    const [missing, steps] = await Promise.all([runCli(['run', out]), runCli(['run', out, '--steps', 'x'])]);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+    expect(missing.stderr).toMatch(/a one-mesh plan runs from the device programs in .*devices, which are missing; compile it again/);
     expect(steps.stderr).toMatch(/--steps x: give a whole number of steps/);
   }, 120_000);
 });

@@ -3,6 +3,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { AutoparError } from '../errors.js';
 import { launchedByMpi } from '../runtime/collectives/mpi/launcher.js';
+import { isMeshPlanDir } from '../runtime/spmd/run-mesh.js';
+import { toWireTensor } from '../runtime/spmd/wire.js';
 import { runCommand } from './output.js';
 
 export function registerWorker(program: Command): void {
@@ -20,6 +22,21 @@ export function registerWorker(program: Command): void {
         if (!Number.isInteger(steps) || steps < 1) throw new AutoparError('E_USAGE', `--steps ${o.steps}: give a whole number of steps, at least 1`);
         // Loaded here, not at start-up: it brings libmpi in through koffi.
         const { runRank } = await import('../runtime/collectives/mpi/mpi-main.js');
+        const rank = Number(process.env.OMPI_COMM_WORLD_RANK ?? process.env.PMIX_RANK ?? process.env.PMI_RANK ?? process.env.SLURM_PROCID ?? 0);
+        if (isMeshPlanDir(dir)) {
+          // A one-mesh plan: every rank prepares the same inputs and weight blocks, runs its device.
+          const { prepareMeshRun } = await import('../runtime/spmd/run-mesh.js');
+          const { default: meshWorker, globalLosses, readDeviceProgram } = await import('../runtime/spmd/mesh-worker.js');
+          const prep = prepareMeshRun(dir, { steps, reference: o.reference ? path.resolve(o.reference) : undefined });
+          const feeds = [...prep.feeds].map(([k, t]) => [k, toWireTensor(t)] as const);
+          const loss = await runRank(async (comm, a: { dir: string; steps: number }) => globalLosses(comm, readDeviceProgram(a.dir, comm.rank), await meshWorker(comm, { ...a, feeds })), { dir: path.resolve(dir), steps });
+          if (loss === undefined) {
+            process.exitCode = 1;
+            return;
+          }
+          process.stdout.write(JSON.stringify({ rank, loss }) + '\n');
+          return;
+        }
         const { default: planWorker } = await import('../runtime/pipeline/plan-worker.js');
         const args = { dir: path.resolve(dir), steps, reference: o.reference ? path.resolve(o.reference) : undefined };
         const result = await runRank(planWorker, args);
@@ -27,7 +44,6 @@ export function registerWorker(program: Command): void {
           process.exitCode = 1;
           return;
         }
-        const rank = Number(process.env.OMPI_COMM_WORLD_RANK ?? process.env.PMIX_RANK ?? process.env.PMI_RANK ?? process.env.SLURM_PROCID ?? 0);
         process.stdout.write(JSON.stringify({ rank, loss: result.losses }) + '\n');
       });
     });

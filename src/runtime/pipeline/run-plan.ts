@@ -1,9 +1,9 @@
 /**
- * `autopar run DIR` for plans whose stages each hold one device (pipeline parallelism
- * without sharding inside a stage, e.g. `--strategy dp=1,tp=1,pp=N`): rebuilds the
- * planned training graph from plan.json's `source`, cuts it at the plan's stages and
- * trains on worker threads. Plans with sharded stages need the per-device program
- * emitter, which is not built yet: they are refused with that reason.
+ * `autopar run DIR`. One-mesh plans run their device programs (spmd/run-mesh.ts). Plans
+ * whose stages each hold one device (pipeline parallelism without sharding inside a
+ * stage, e.g. `--strategy dp=1,tp=1,pp=N`) run here: the planned training graph is
+ * rebuilt from plan.json's `source`, cut at the plan's stages and trained on worker
+ * threads. Pipelines of sharded stages are not lowered yet: refused with that reason.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -123,7 +123,8 @@ export function preparePlan(dir: string, opts: RunOptions = {}): PreparedRun {
   const plan = readPlan(dir);
   const file = path.join(dir, 'plan.json');
   const wide = plan.stages.find((s) => s.devices.length !== 1);
-  if (wide) throw new AutoparError('E_USAGE', `${file}: stage ${plan.stages.indexOf(wide)} has ${wide.devices.length} devices; this version runs plans whose stages each hold one device (e.g. --strategy dp=1,tp=1,pp=${plan.cluster.devices}); sharded stages need the per-device program emitter, not built yet`);
+  if (wide && plan.stages.length === 1) throw new AutoparError('E_USAGE', `${file}: a one-mesh plan runs from the device programs in ${path.join(dir, 'devices')}, which are missing; compile it again with this version`);
+  if (wide) throw new AutoparError('E_USAGE', `${file}: stage ${plan.stages.indexOf(wide)} has ${wide.devices.length} devices; this version runs one-mesh plans (dp, megatron, zero3, auto on one host) and pipelines whose stages each hold one device (e.g. --strategy dp=1,tp=1,pp=${plan.cluster.devices}); pipelines of sharded stages are not lowered yet`);
   const src = plan.source;
   if (!src) throw new AutoparError('E_USAGE', `${file} has no 'source' (the model and how it was bound); compile it again with this version`);
   const M = plan.schedule.microbatches;
