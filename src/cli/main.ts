@@ -8,6 +8,7 @@ import { registerCluster } from './cluster.js';
 import { registerProfile } from './profile.js';
 import { registerRun } from './run.js';
 import { registerWorker } from './worker.js';
+import { registerExamples } from './examples.js';
 
 const program = new Command();
 program
@@ -28,5 +29,6 @@ registerCluster(program);
 registerRun(program);
 registerWorker(program);
 registerProfile(program);
+registerExamples(program);
 
 await program.parseAsync(process.argv);
