@@ -1,6 +1,7 @@
 /**
  * Named shapes for `autopar examples --preset`: GPT-3's table 2.1 (Brown et al. 2020;
- * 13B's d_model 5140 rounded to 5120 so that 40 heads divide it), BERT base/large and
+ * 13B's d_model 5140 rounded to 5120 so that 40 heads divide it; 1.3B's 24 heads of 128
+ * do not make its d_model 2048, so 16 heads of 128), BERT base/large and
  * torchvision's wide ResNets. `nominal` is the size the name claims, for checks.
  */
 export type Arch = 'gpt' | 'bert' | 'wide-resnet' | 'moe';
@@ -33,7 +34,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
   'gpt3-125m': gpt3(12, 768, 12, 125e6),
   'gpt3-350m': gpt3(24, 1024, 16, 350e6),
   'gpt3-760m': gpt3(24, 1536, 16, 760e6),
-  'gpt3-1.3b': gpt3(24, 2048, 24, 1.3e9),
+  'gpt3-1.3b': gpt3(24, 2048, 16, 1.3e9),
   'gpt3-2.7b': gpt3(32, 2560, 32, 2.7e9),
   'gpt3-6.7b': gpt3(32, 4096, 32, 6.7e9),
   'gpt3-13b': gpt3(40, 5120, 40, 13e9),
