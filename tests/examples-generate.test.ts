@@ -152,6 +152,10 @@ describe('configurations and graph-only models', () => {
       expect(r.weightsWritten).toBe(false);
       expect(fs.existsSync(r.weightsFile)).toBe(false);
     }
+    // Graph only again over a model that had weights: the stale weights file goes.
+    const rewritten = path.join(dir, 'rewritten.onnx');
+    expect(generateExample('gpt', { layers: 1, seed: 1 }, rewritten).weightsWritten).toBe(true);
+    expect(fs.existsSync(generateExample('gpt', { layers: 1 }, rewritten).weightsFile)).toBe(false);
     // Written through a temporary name: nothing but the models is left in the folder.
     expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
   });

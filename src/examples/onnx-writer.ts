@@ -265,5 +265,8 @@ export function save(w: OnnxWriter, file: string, opts: SaveOptions): SaveResult
   // Weights first: a model file that exists always has the data it claims written, or none.
   if (opts.seed !== undefined) writeWeights(weightsPath, params, weightsBytes, opts.seed);
   writeAtomically(file, (tmp) => fs.writeFileSync(tmp, bytes));
+  // A weights file left by an earlier --weights run of this path no longer matches the
+  // graph: graph only means no weights file, so that executing fails naming it.
+  if (opts.seed === undefined) fs.rmSync(weightsPath, { force: true });
   return { file, weightsFile: weightsPath, weightsWritten: opts.seed !== undefined, modelBytes: bytes.byteLength, weightsBytes };
 }
