@@ -15,6 +15,7 @@ import type { Arch } from '../src/examples/presets.js';
 import type { HostTensor } from '../src/ir/host-tensor.js';
 import type { Graph } from '../src/ir/types.js';
 import { importOnnx } from '../src/onnx/import.js';
+import { onnx, toNum } from '../src/onnx/proto.js';
 import { compareTensors } from '../src/reference/compare.js';
 import { execute } from '../src/runtime/executor.js';
 import { tempDir } from './helpers/onnx-builder.js';
@@ -178,5 +179,38 @@ describe('configurations and graph-only models', () => {
     expect(bad('gpt', { preset: 'gpt3-1.3b', seed: 1 })).toMatch(/--weights would write 4\.9 GiB .* drop --weights/);
     expect(bad('gpt', {}, path.join(dir, 'model.pb'))).toMatch(/-o .*model\.pb: the output must be an \.onnx file/);
     expect(fs.existsSync(path.join(dir, 'bad.onnx'))).toBe(false);
+  });
+});
+
+describe("the exporter's form", () => {
+  it('module-path node names, <node>_output_0 values, external data with offset and length, symbolic batch, opset 17 / IR 8', () => {
+    const file = path.join(dir, 'form.onnx');
+    generateExample('gpt', { layers: 2 }, file);
+    const m = onnx.ModelProto.decode(fs.readFileSync(file));
+    expect(toNum(m.irVersion)).toBe(8);
+    expect(m.opsetImport.map((o) => [o.domain, toNum(o.version)])).toEqual([['', 17]]);
+    const g = m.graph;
+    if (!g) throw new Error('no graph');
+    const nodes = g.node ?? [];
+    const names = new Set(nodes.map((n) => n.name));
+    for (const n of ['/blocks.0/ln1/LayerNormalization', '/blocks.0/attn/qkv/MatMul', '/blocks.0/attn/qkv/Add', '/blocks.0/attn/Split', '/blocks.1/mlp/fc/MatMul', '/blocks.1/mlp/Erf', '/wte/Gather', '/lm_head/MatMul']) {
+      expect(names.has(n), n).toBe(true);
+    }
+    expect(names.size).toBe(nodes.length);
+    const mm = nodes.find((n) => n.name === '/blocks.0/attn/qkv/MatMul');
+    expect(mm?.output).toEqual(['/blocks.0/attn/qkv/MatMul_output_0']);
+    expect(mm?.input?.[1]).toBe('blocks.0.attn.qkv.weight');
+    expect((g.input ?? []).map((i) => i.type?.tensorType?.shape?.dim?.map((d) => d.dimParam || toNum(d.dimValue)))).toEqual([['batch', 64]]);
+    expect((g.output ?? []).map((o) => o.name)).toEqual(['logits']);
+    let end = 0;
+    for (const t of g.initializer ?? []) {
+      expect(t.dataLocation).toBe(onnx.TensorProto.DataLocation.EXTERNAL);
+      const kv = Object.fromEntries((t.externalData ?? []).map((e) => [e.key, e.value]));
+      expect(kv.location).toBe('form.weights.bin');
+      const offset = Number(kv.offset);
+      expect(offset).toBeGreaterThanOrEqual(end);
+      expect(Number(kv.length)).toBe((t.dims ?? []).reduce((p, d) => p * toNum(d), 4));
+      end = offset + Number(kv.length);
+    }
   });
 });
