@@ -1,7 +1,7 @@
 /**
  * GPT (GPT-2/GPT-3 architecture) as torch.onnx.export writes it at opset 17: token and
  * position embeddings by Gather, pre-LayerNorm blocks with fused QKV, a causal mask
- * computed once from the sequence length (Range, Greater) and applied with Where, exact
+ * computed from the sequence length (Range, Greater) and applied with Where, exact
  * GELU, a final LayerNorm and a head tied to the token embedding (MatMul by its
  * Transpose, so the embedding is one parameter, as in the GPT-3 paper's counts).
  */
@@ -41,10 +41,9 @@ export function writeGpt(w: OnnxWriter, c: GptConfig, ffnHook?: FfnHook): void {
   const tok = w.scope('wte', () => w.op('Gather', [wte, ids]));
   const pos = w.scope('wpe', () => w.op('Gather', [w.param('wpe.weight', [c.seq, c.hidden], { normal: 0.01 }), w.op('Unsqueeze', [positions, w.ints([0])])]));
   let x = w.op('Add', [tok, pos]);
-  // torch.arange(t)[None, :] > torch.arange(t)[:, None]: the positions a query may not see.
-  const future = w.op('Greater', [w.op('Unsqueeze', [positions, w.ints([0])]), w.op('Unsqueeze', [positions, w.ints([1])])]);
   for (let l = 0; l < c.layers; l++) {
     x = w.scope(`blocks.${l}`, () => {
+      const future = causalMask(w, x);
       const attn = selfAttention(w, layerNorm(w, x, 'ln1', c.hidden, LN_EPS), { hidden: c.hidden, heads: c.heads, fusedQkv: true, mask: { hide: future } });
       const h = w.op('Add', [x, attn]);
       const normed = layerNorm(w, h, 'ln2', c.hidden, LN_EPS);
@@ -55,6 +54,16 @@ export function writeGpt(w: OnnxWriter, c: GptConfig, ffnHook?: FfnHook): void {
   const final = layerNorm(w, x, 'ln_f', c.hidden, LN_EPS);
   const logits = w.scope('lm_head', () => w.op('MatMul', [final, w.op('Transpose', [wte], { perm: { ints: [1, 0] } })]));
   w.output(w.rename(logits, 'logits'), 'float32', [c.batch, c.seq, c.vocab]);
+}
+
+/**
+ * torch.arange(t)[None, :] > torch.arange(t)[:, None]: the positions a query may not see.
+ * Each block computes its own (as GPT-2's per-block `bias` buffer), so that only the
+ * residual stream crosses from block to block and the blocks repeat exactly.
+ */
+function causalMask(w: OnnxWriter, x: string): string {
+  const positions = w.op('Range', [w.int(0), dimOf(w, x, 1), w.int(1)]);
+  return w.op('Greater', [w.op('Unsqueeze', [positions, w.ints([0])]), w.op('Unsqueeze', [positions, w.ints([1])])]);
 }
 
 /** Parameters of writeGpt's dense model: 12 L h^2 + 13 L h + (V + S) h + 2 h with f = 4h. */
