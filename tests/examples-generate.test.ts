@@ -171,7 +171,7 @@ describe('configurations and graph-only models', () => {
       }
       throw new Error('expected a usage error');
     };
-    expect(bad('gpt', { hidden: 100, heads: 3 })).toMatch(/--hidden 100 is not divisible by --heads 3/);
+    expect(bad('gpt', { hidden: 100, heads: 3 })).toMatch(/--hidden 100 is not divisible by --heads 3; use --heads 2 or 4, or a --hidden that is a multiple of 3/);
     expect(bad('gpt', { preset: 'gpt3-7b' })).toMatch(/--preset 'gpt3-7b' is unknown; presets for gpt: gpt3-125m, .*gpt3-175b/);
     expect(bad('bert', { preset: 'gpt3-125m' })).toMatch(/--preset gpt3-125m is a gpt shape, not bert; presets for bert: bert-base, bert-large/);
     expect(bad('wide-resnet', { layers: 18 })).toMatch(/--layers 18 is not a bottleneck ResNet depth; use one of 14, 26, 50, 101, 152/);

@@ -61,7 +61,14 @@ export function parseArch(name: string): Arch {
 }
 
 function divisible(hidden: number, heads: number): void {
-  if (hidden % heads !== 0) throw usage(`--hidden ${hidden} is not divisible by --heads ${heads}; pick --heads among the divisors of ${hidden} (e.g. ${hidden % 64 === 0 ? hidden / 64 : 1})`);
+  if (hidden % heads === 0) return;
+  // The divisors of hidden nearest the heads asked for.
+  const near = Array.from({ length: Math.min(hidden, 4 * heads) }, (_, i) => i + 1)
+    .filter((d) => hidden % d === 0)
+    .sort((a, b) => Math.abs(a - heads) - Math.abs(b - heads))
+    .slice(0, 2)
+    .sort((a, b) => a - b);
+  throw usage(`--hidden ${hidden} is not divisible by --heads ${heads}; use --heads ${near.join(' or ')}, or a --hidden that is a multiple of ${heads}`);
 }
 
 /** The configuration `generateExample` writes: defaults < preset < flags. */
