@@ -48,6 +48,19 @@ describe('autopar examples --preset: graph only, imported quickly, nominal sizes
   }
 });
 
+describe('autopar examples moe on a GPT-3 shape', () => {
+  it('moe --preset gpt3-175b: 48 mixture layers of 8 experts, graph only, imported with the count the generator wrote', async () => {
+    const file = path.join(tmp, 'moe-175b.onnx');
+    const gen = (await runJson(['examples', 'moe', '--preset', 'gpt3-175b', '-o', file])) as { parameters: number; weightsFile: string };
+    const r = (await runJson(['inspect', file])) as Inspected & { ops: Record<string, number> };
+    expect(r.parameters).toBe(gen.parameters);
+    // Half the 96 MLPs become 8 experts each: about 175B + 48 x 7 x 8 h^2 = 581B.
+    expect(r.parameters / 580.5e9).toBeCloseTo(1, 2);
+    expect(r.ops.Einsum).toBe(4 * 48);
+    expect(fs.existsSync(gen.weightsFile)).toBe(false);
+  });
+});
+
 function feedsFor(inputs: Inspected['inputs'], vocab: number, seed: number): Map<string, HostTensor> {
   const rng = new Rng(seed);
   const feeds = new Map<string, HostTensor>();
