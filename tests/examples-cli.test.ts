@@ -2,7 +2,8 @@
  * `autopar examples` through the CLI: every preset (GPT-3 125M to 175B, BERT, Wide-ResNet)
  * is written graph only and imported by `autopar inspect` quickly, with the size its name
  * claims; small models with --weights pass `autopar eval` against onnxruntime's outputs;
- * a generated GPT plans with `autopar compile`; mistakes name their flag.
+ * a generated GPT plans with `autopar compile` and trains with `autopar run`; mistakes
+ * name their flag.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -113,6 +114,20 @@ describe('autopar compile on a generated GPT', () => {
     expect(r.stepTimeSeconds).toBeGreaterThan(0);
     expect(r.solver.gap).toBeLessThanOrEqual(0.01);
     expect(fs.existsSync(path.join(out, 'plan.json'))).toBe(true);
+  });
+});
+
+describe('autopar run on a generated GPT with --weights', () => {
+  it('trains on a 2-stage pipeline: the first loss is ln(vocab) at random init, and it falls', async () => {
+    const file = path.join(tmp, 'train-gpt.onnx');
+    await runJson(['examples', 'gpt', '--layers', '2', '--hidden', '64', '--heads', '4', '--seq', '32', '--vocab', '128', '--weights', '2', '-o', file]);
+    const out = path.join(tmp, 'train-gpt.autopar');
+    const plan = ['compile', file, '--batch', '4', '--cluster', 'examples/clusters/1x2-a100.yaml', '--loss', 'cross-entropy', '--strategy', 'dp=1,tp=1,pp=2', '--out', out];
+    await runJson(plan);
+    const r = (await runJson(['run', out, '--steps', '3'])) as { loss: number[] };
+    expect(r.loss.length).toBe(3);
+    expect(r.loss[0]).toBeCloseTo(Math.log(128), 0);
+    expect(r.loss[2]).toBeLessThan(r.loss[0] ?? 0);
   });
 });
 
