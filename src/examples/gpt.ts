@@ -6,8 +6,7 @@
  * Transpose, so the embedding is one parameter, as in the GPT-3 paper's counts).
  */
 import { dimOf, layerNorm, mlp, selfAttention } from './layers.js';
-import type { OnnxWriter } from './onnx-writer.js';
-import type { Dim } from './onnx-writer.js';
+import type { Dim, OnnxWriter } from './onnx-writer.js';
 
 export interface GptConfig {
   readonly layers: number;

@@ -11,6 +11,9 @@
  *   dispatch = one_hot(position - 1, C) * kept     [B, T, E, C]
  *   combine  = dispatch * renormalised gates
  *   y        = einsum(combine, FFN_e(einsum(dispatch, x)))
+ *
+ * Unlike torch.topk, exactly tied probabilities are all chosen (random gate weights make
+ * ties vanishingly rare); capacity is assigned in token order, not first choices first.
  */
 import { gelu, linear } from './layers.js';
 import type { OnnxWriter } from './onnx-writer.js';
