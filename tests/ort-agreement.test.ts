@@ -2,7 +2,6 @@
  * onnxruntime and autopar's single-device executor agree on every fixture model that
  * carries its weights, on seeded random inputs (README's measure: max|got-want|/max|want|).
  */
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import type { DType } from '../src/ir/dtype.js';
 import type { HostTensor } from '../src/ir/host-tensor.js';
@@ -11,6 +10,7 @@ import { importOnnx } from '../src/onnx/import.js';
 import { compareTensors } from '../src/reference/compare.js';
 import { execute } from '../src/runtime/executor.js';
 import { model } from './helpers/cli.js';
+import { runOrt } from './helpers/ort.js';
 import { Rng } from './helpers/random.js';
 
 const TOLERANCE = 1e-4;
@@ -48,40 +48,6 @@ function randomFeeds(g: Graph, seed: number): Map<string, HostTensor> {
     }
   }
   return feeds;
-}
-
-function toOrt(t: HostTensor): ort.Tensor {
-  const dims = [...t.shape];
-  switch (t.dtype) {
-    case 'float32':
-      return new ort.Tensor('float32', Float32Array.from(t.data), dims);
-    case 'int64':
-      return new ort.Tensor('int64', BigInt64Array.from(t.data, (v) => BigInt(v)), dims);
-    case 'int32':
-      return new ort.Tensor('int32', Int32Array.from(t.data), dims);
-    default:
-      throw new Error(`no onnxruntime conversion for ${t.dtype}`);
-  }
-}
-
-function fromOrt(t: ort.Tensor): HostTensor {
-  const data = t.data;
-  const shape = t.dims.map(Number);
-  if (data instanceof Float32Array) return { dtype: 'float32', shape, data: Float32Array.from(data) };
-  if (data instanceof BigInt64Array) return { dtype: 'int64', shape, data: Float64Array.from(data, (v) => Number(v)) };
-  throw new Error(`unexpected onnxruntime output type ${t.type}`);
-}
-
-async function runOrt(file: string, feeds: ReadonlyMap<string, HostTensor>): Promise<Map<string, HostTensor>> {
-  const session = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'disabled', intraOpNumThreads: 1 });
-  try {
-    const input: Record<string, ort.Tensor> = {};
-    for (const [k, v] of feeds) input[k] = toOrt(v);
-    const out = await session.run(input);
-    return new Map(Object.entries(out).map(([k, v]) => [k, fromOrt(v)]));
-  } finally {
-    await session.release();
-  }
 }
 
 const CASES: readonly { file: string; dims: Record<string, number>; seed: number }[] = [

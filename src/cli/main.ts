@@ -9,6 +9,7 @@ import { registerProfile } from './profile.js';
 import { registerRun } from './run.js';
 import { registerWorker } from './worker.js';
 import { registerExplain } from './explain.js';
+import { registerExamples } from './examples.js';
 
 const program = new Command();
 program
@@ -30,5 +31,6 @@ registerCluster(program);
 registerRun(program);
 registerWorker(program);
 registerProfile(program);
+registerExamples(program);
 
 await program.parseAsync(process.argv);
