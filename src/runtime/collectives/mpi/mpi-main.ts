@@ -15,6 +15,7 @@ import { CollectiveError } from '../errors.js';
 import { MpiCommunicator } from './mpi-communicator.js';
 import { ERROR_MARK, Watchdog } from './watchdog.js';
 import { encode } from './wire.js';
+import { pinLocalDevice } from './local-device.js';
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 
@@ -26,6 +27,7 @@ const DEFAULT_TIMEOUT_MS = 60_000;
  * program's result on this rank (undefined after an abort).
  */
 export async function runRank<T, A>(program: (comm: MpiCommunicator, args: A) => Promise<T>, args: A): Promise<T | undefined> {
+  pinLocalDevice();
   const comm = new MpiCommunicator();
   const timeoutMs = Number(process.env.AUTOPAR_TIMEOUT_MS ?? DEFAULT_TIMEOUT_MS);
   const watchdog = new Watchdog(comm.rank, timeoutMs);
