@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { countCommunication } from '../src/emit/program.js';
-import { writeCompiled } from '../src/planner/device-programs.js';
+import { verifyPrograms } from '../src/emit/verify.js';
+import { lowerCompiled, writeCompiled } from '../src/planner/device-programs.js';
 import { planModel } from '../src/planner/plan-model.js';
 import { readReference } from '../src/reference/folder.js';
 import { findMpirun } from '../src/runtime/collectives/mpi/launcher.js';
@@ -45,6 +46,9 @@ describe('one-mesh plans against PyTorch', () => {
       const r = await runMeshPlan(dir, { reference: model(`${name}.reference`) });
       const want = ref.manifest.loss?.value ?? NaN;
       expect(Math.abs((r.loss[0] ?? NaN) - want) / Math.abs(want)).toBeLessThan(1e-4);
+      const outputs = Object.values(r.outputs ?? {});
+      expect(outputs).toHaveLength(1);
+      expect(outputs[0]?.maxRelError).toBeLessThan(1e-4);
       expect(r.gradients?.count).toBe(Object.keys(ref.manifest.gradients ?? {}).length);
       expect(r.gradients?.maxRelError).toBeLessThan(1e-3);
       expect(Object.keys(r.plannedCollectives).length).toBeGreaterThan(0);
@@ -85,6 +89,27 @@ describe('one-mesh plans against the single-device trainer', () => {
 });
 
 describe('device programs as files', () => {
+  it('the verifier rejects a lowered set with a dropped collective or two collectives swapped', async () => {
+    const planned = await planModel({ model: model('mlp.onnx'), cluster: 'examples/clusters/1x2-a100.yaml', strategy: 'megatron', loss: 'mse' });
+    if (!planned.compiled) throw new Error('a one-mesh plan was expected');
+    const set = lowerCompiled(planned.compiled);
+    expect(verifyPrograms(set).ok).toBe(true);
+    const p1 = set.programs[1];
+    if (!p1) throw new Error('two programs were expected');
+    const at = p1.instructions.map((ins, i) => (ins.kind === 'collective' ? i : -1)).filter((i) => i >= 0);
+    expect(at.length).toBeGreaterThan(1);
+    const dropped = { ...set, programs: [set.programs[0], { ...p1, instructions: p1.instructions.filter((_, i) => i !== at[0]) }] as typeof set.programs };
+    expect(verifyPrograms(dropped).ok).toBe(false);
+    const [a, b] = [at[0] ?? 0, at[1] ?? 0];
+    const swappedList = p1.instructions.map((ins, i) => (i === a ? p1.instructions[b] : i === b ? p1.instructions[a] : ins)).filter((x) => x !== undefined);
+    const swapped = { ...set, programs: [set.programs[0], { ...p1, instructions: swappedList }] as typeof set.programs };
+    const report = verifyPrograms(swapped);
+    // Device 1 now reaches a collective early: its input is not yet defined, and the order
+    // no longer matches device 0's.
+    expect(report.ok).toBe(false);
+    expect(report.problems.length).toBeGreaterThan(0);
+  }, 120_000);
+
   it('every printed tfjs module parses as JavaScript', async () => {
     const dir = await compiled('gpt2_tiny', 2, 'megatron');
     for (const d of [0, 1]) {

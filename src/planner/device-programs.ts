@@ -21,7 +21,8 @@ export function lowerCompiled(c: Compiled): MeshProgramSet {
     plan: c.best.plan,
     devices: c.best.mesh.devices,
     updates: c.roles.updates,
-    outputs: tg ? [tg.loss, ...tg.grads.values()] : c.graph.outputs,
+    // Loss, then the gradients in parameter order, then the model's output (checked by `run --reference`).
+    outputs: tg ? [tg.loss, ...tg.grads.values(), tg.output] : c.graph.outputs,
   });
   assertVerified(set);
   return set;

@@ -44,6 +44,8 @@ export interface RunSummary {
   readonly devices: number;
   readonly steps: number;
   readonly loss: readonly number[];
+  /** The first step's model outputs against the reference folder's (one-mesh plans). */
+  readonly outputs?: Readonly<Record<string, { readonly maxAbsError: number; readonly maxRelError: number }>>;
   /** The first step's gradients against the reference folder's. */
   readonly gradients?: { readonly count: number; readonly maxRelError: number; readonly worst: string };
   /** Counted by the transport over all steps, summed over workers. */

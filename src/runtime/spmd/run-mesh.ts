@@ -148,7 +148,17 @@ export async function runMeshPlan(dir: string, opts: RunOptions = {}): Promise<M
   const loss = Array.from({ length: steps }, (_, s) => global(s, 0).data[0] ?? NaN);
   const firstGrads = new Map([...prep.tg.grads.keys()].map((p, i) => [p, global(0, i + 1)] as const));
   let gradients: RunSummary['gradients'];
+  let outputs: Record<string, { maxAbsError: number; maxRelError: number }> | undefined;
   const ref = prep.reference;
+  const outAt = prep.tg.grads.size + 1;
+  if (ref && first.outputs.length > outAt) {
+    const got = global(0, outAt);
+    const want = ref.manifest.outputs[prep.tg.output] ?? Object.values(ref.manifest.outputs)[0];
+    if (want) {
+      const e = compareTensors(got, ref.read(want));
+      outputs = { [prep.tg.output]: { maxAbsError: e.maxAbsError, maxRelError: e.maxRelError } };
+    }
+  }
   if (ref) {
     let worst = '';
     let maxRelError = 0;
@@ -164,5 +174,5 @@ export async function runMeshPlan(dir: string, opts: RunOptions = {}): Promise<M
     }
     gradients = { count: entries.length, maxRelError, worst };
   }
-  return { devices: n, steps, loss, ...(gradients ? { gradients } : {}), collectives: addCounts(run.counts), plannedCollectives: prep.planned, firstGrads };
+  return { devices: n, steps, loss, ...(outputs ? { outputs } : {}), ...(gradients ? { gradients } : {}), collectives: addCounts(run.counts), plannedCollectives: prep.planned, firstGrads };
 }
