@@ -21,7 +21,7 @@ import { fromTf, tfDtype, toTf } from '../tensors.js';
 import { tensorComm } from './tensor-comm.js';
 
 export interface ProgramRun {
-  /** Each step's program outputs (local blocks), by output position. */
+  /** Each step's program outputs (local blocks), by output position: all of them for the first step, the first (the loss) after it. */
   readonly steps: readonly (readonly HostTensor[])[];
 }
 
@@ -255,7 +255,8 @@ export async function runProgram(comm: Communicator, program: MeshProgram, weigh
         }
       }
     }
-    results.push(program.outputs.map((o) => fromTf(get(o), declOf(o).dtype)));
+    // Gradients and outputs of the first step are what runs check; later steps keep the loss (memory).
+    results.push((step === 0 ? program.outputs : program.outputs.slice(0, 1)).map((o) => fromTf(get(o), declOf(o).dtype)));
     const next = new Map<string, tf.Tensor>();
     for (const p of persistent) {
       const src = carried.get(p) ?? p;
