@@ -11,25 +11,26 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { countCommunication } from '../src/emit/program.js';
 import { verifyPrograms } from '../src/emit/verify.js';
-import { lowerCompiled, writeCompiled } from '../src/planner/device-programs.js';
+import { lowerCompiled } from '../src/planner/device-programs.js';
 import { planModel } from '../src/planner/plan-model.js';
 import { readReference } from '../src/reference/folder.js';
 import { findMpirun } from '../src/runtime/collectives/mpi/launcher.js';
 import { batchFor } from '../src/runtime/pipeline/run-plan.js';
 import { prepareMeshRun, runMeshPlan } from '../src/runtime/spmd/run-mesh.js';
 import { createTrainer } from '../src/runtime/train.js';
-import { model, runNode } from './helpers/cli.js';
+import { model, runCli, runNode } from './helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autopar-mesh-run-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
+/** `autopar compile` in a child process (planning is long and synchronous: it must not block vitest's worker). */
 async function compiled(name: string, devices: number, strategy: string): Promise<string> {
   const dir = path.join(tmp, `${name}-${strategy.replace(/[^a-z0-9]/gi, '_')}-${devices}`);
   const ref = readReference(model(`${name}.reference`));
   const loss = ref.manifest.loss?.kind === 'cross_entropy' ? 'cross-entropy' : 'mse';
-  const planned = await planModel({ model: model(`${name}.onnx`), cluster: `examples/clusters/1x${devices}-a100.yaml`, strategy, loss });
-  const { programs } = writeCompiled(dir, planned);
-  expect(programs).toBeDefined();
+  const r = await runCli(['compile', model(`${name}.onnx`), '--cluster', `examples/clusters/1x${devices}-a100.yaml`, '--strategy', strategy, '--loss', loss, '--out', dir, '--json']);
+  expect(r.stderr).toBe('');
+  expect(fs.existsSync(path.join(dir, 'devices', 'device-0.json'))).toBe(true);
   return dir;
 }
 
