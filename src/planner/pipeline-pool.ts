@@ -45,25 +45,29 @@ function inWorker(task: PipelineTask): Promise<PipelineOutcome> {
   });
 }
 
-/** Outcomes in the order of `tasks`; `onDone` as each finishes. */
-export async function runPipelineTasks(tasks: readonly PipelineTask[], workers: number, onDone?: (task: PipelineTask) => void): Promise<PipelineOutcome[]> {
-  const out = new Array<PipelineOutcome | undefined>(tasks.length);
-  if (workers <= 1 || tasks.length <= 1) {
-    for (const [i, t] of tasks.entries()) {
+/**
+ * Outcomes of tasks 0..count-1 in order; `onDone` as each finishes. A task is made
+ * (`taskAt`) when a lane takes it, so the first workers start before the last graphs exist.
+ */
+export async function runPipelineTasks(count: number, taskAt: (i: number) => PipelineTask, workers: number, onDone?: (task: PipelineTask) => void): Promise<PipelineOutcome[]> {
+  const out = new Array<PipelineOutcome | undefined>(count);
+  if (workers <= 1 || count <= 1) {
+    for (let i = 0; i < count; i++) {
+      const t = taskAt(i);
       out[i] = await runPipelineTask(t);
       onDone?.(t);
     }
   } else {
     let next = 0;
     const lane = async (): Promise<void> => {
-      while (next < tasks.length) {
+      while (next < count) {
         const i = next++;
-        const t = tasks[i] as PipelineTask;
+        const t = taskAt(i);
         out[i] = await inWorker(t);
         onDone?.(t);
       }
     };
-    await Promise.all(Array.from({ length: Math.min(workers, tasks.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(workers, count) }, lane));
   }
   return out.map((o) => {
     if (!o) throw new AutoparError('E_INTERNAL', 'a pipeline task did not finish');
