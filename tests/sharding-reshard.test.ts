@@ -195,6 +195,19 @@ describe('resharding: caches and errors', () => {
     expect(r.stats()).toEqual({ graphs: 0, trees: 0, plans: 0 });
   });
 
+  it('secondsMatrix equals seconds pair by pair (fresh caches each way), 0 where there is no target', () => {
+    const shape = [8, 12];
+    const specs = legalSpecs(shape, mesh2x4);
+    // Sources repeat (strategies share output specs); targets include "no requirement".
+    const from = [...specs, ...specs.slice(0, 5)];
+    const to = [...specs.slice(3), undefined];
+    const m = createResharder(mesh2x4, cost).secondsMatrix(from, to, shape, 4);
+    const r = createResharder(mesh2x4, cost);
+    expect(m.length).toBe(from.length);
+    from.forEach((f, i) => to.forEach((t, j) => expect(m[i]?.[j], `${specToString(f)} -> ${t ? specToString(t) : 'none'}`).toBe(t ? r.seconds(f, t, shape, 4) : 0)));
+    expect(() => createResharder(mesh2x4, cost).secondsMatrix([spec('[y, -]')], [replicated(2)], [6, 8], 4)).toThrow(/source sharding \[y, -\]/);
+  });
+
   it('an illegal spec is an internal error naming the shape and the spec', () => {
     const r = createResharder(mesh2x4, cost);
     const bad = (f: () => unknown): AutoparError => {

@@ -52,6 +52,31 @@ describe('stage DP', () => {
     expect(compared).toBeGreaterThan(100);
   });
 
+  it('equals enumeration when memory binds with fewer micro-batches than stages (the DP merges stage counts >= B)', () => {
+    const rng = new Rng(11);
+    let compared = 0;
+    let multiStage = 0;
+    for (let k = 0; k < 120; k++) {
+      const L = rng.int(3, 8);
+      const N = rng.pick([4, 6, 8]);
+      const costs = Array.from({ length: L }, () => rng.uniform(0.1, 3));
+      const B = rng.int(1, 4);
+      const p = problem(costs, N, rng.pick([[1, 2, 4], [1, 2], [1]]), B, { memory: rng.uniform(3, 10), act: rng.uniform(0.5, 2), param: rng.uniform(0.5, 2), replicatedParams: rng.next() < 0.5, boundary: rng.uniform(0, 0.2) });
+      const dp = planStages({ ...p, tmaxStep: 0 });
+      const brute = planStagesByEnumeration(p);
+      if (!brute) {
+        expect(dp, `instance ${k}`).toBeUndefined();
+        continue;
+      }
+      expect(dp?.latency ?? NaN, `instance ${k}`).toBeCloseTo(brute.latency, 9);
+      compared++;
+      if (brute.stages.length > B) multiStage++;
+    }
+    expect(compared).toBeGreaterThan(60);
+    // Plans with more stages than micro-batches, where the merged level is exercised.
+    expect(multiStage).toBeGreaterThan(10);
+  });
+
   it('balances a uniform model: equal layer counts per stage', () => {
     const plan = planStages(problem(new Array<number>(8).fill(1), 4, [1], 16));
     expect(plan?.stages.map((s) => s.last - s.first + 1)).toEqual([2, 2, 2, 2]);

@@ -26,6 +26,7 @@ import { createResharder } from '../../src/sharding/reshard.js';
 import { type LayerPlan, stitchStage, type StitchedStage } from './stitch.js';
 import { fixedStages, planStages, type StageOption, type StagePlan, type StageProblem } from './stage-dp.js';
 import { place, stageMeshes } from './placement.js';
+import { dimensionSizes, withoutIdleAxes } from './idle-axes.js';
 import { evenRanges, memoryShortfall } from './stage-report.js';
 
 export { evenRanges } from './stage-report.js';
@@ -248,19 +249,23 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   };
   // Every (submesh, logical mesh), the per-layer results on it, and the resharding
   // between consecutive layers when both are on it (by the pair's structure, cached).
+  const sizes = dimensionSizes(tg.graph);
   const meshes: { submesh: Submesh; index: number; mesh: LogicalMesh; variant: Variant; layers: (LayerOnMesh | undefined)[]; joins: number[] }[] = [];
   const joinCache = new Map<string, number>();
   const addMeshes = async (variant: Variant): Promise<void> => {
     for (const [index, sm] of shapes.entries()) {
       if (grid && sm.size !== stageSize) continue;
       for (const lm of grid ? [logicalMesh(opts.cluster, manualMeshShape({ kind: 'grid', dp: grid.dp, tp: grid.tp, pp: 1 }, stageSize), sm.devices)] : stageMeshes(opts.cluster, sm)) {
+        // A mesh with axes no value can be split over is priced as the mesh without them
+        // (the same problem: see idle-axes.ts); a stage placed on it is planned on itself.
+        const on = (grid ? undefined : withoutIdleAxes(opts.cluster, lm, sizes)) ?? lm;
         const layers: (LayerOnMesh | undefined)[] = [];
-        for (let l = 0; l < L; l++) layers.push(await layerOn(l, lm, variant));
-        const resharder = createResharder(meshFromLogical(lm), opts.cost);
+        for (let l = 0; l < L; l++) layers.push(await layerOn(l, on, variant));
+        const resharder = createResharder(meshFromLogical(on), opts.cost);
         const joins: number[] = [];
         for (let l = 0; l + 1 < L; l++) {
           const [a, b] = [layers[l], layers[l + 1]];
-          const key = `${signatures[l]}|${signatures[l + 1]}|${meshKey(lm)}|${variant}`;
+          const key = `${signatures[l]}|${signatures[l + 1]}|${meshKey(on)}|${variant}`;
           let cost = joinCache.get(key);
           if (cost === undefined && a && b) {
             cost = stitchStage([{ graph: ranges[l] as Graph, rep: a }, { graph: ranges[l + 1] as Graph, rep: b }], resharder).boundarySeconds;

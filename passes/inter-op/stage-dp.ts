@@ -10,6 +10,11 @@
  * gradients back) across a stage boundary is part of the stage's time, and memory is
  * checked with the micro-batches a 1F1B schedule keeps in flight on that stage: the
  * stage with s stages after it (itself included) holds min(s, B) of them.
+ *
+ * Two exact shortcuts keep it to a second or two at GPT scale (26 layers, 35 meshes,
+ * thousands of t_max candidates): the first t_max with any plan is found by bisection
+ * (the passes below it found nothing), and the stage-count dimension is only as deep as
+ * memory can tell counts apart, min(s, B).
  */
 
 export interface StageOption {
@@ -99,73 +104,114 @@ export function planStages(p: StageProblem): StagePlan | undefined {
     }
   });
 
-  let best: StagePlan | undefined;
   const maxStages = Math.min(L, N);
   // When every option fits with the most micro-batches any stage can hold in flight, the
   // stage count does not matter to memory and the DP drops that dimension (L times less work).
   let memoryBinds = false;
   for (let i = 0; i < L && !memoryBinds; i++) for (let j = i; j < L && !memoryBinds; j++) memoryBinds = table(i, j).some((o) => !fits(o, Math.min(maxStages, B)));
-  if (!memoryBinds) return planWithoutStageCount(p, table, [Infinity, ...tmaxes]);
-  // The least Σ t_i with no cap on the slowest stage: every plan with slowest stage t
-  // costs at least that plus (B − 1)·t, so the enumeration can stop sooner (exact).
-  let leastSum = 0;
-  for (const tmax of [Infinity, ...tmaxes]) {
-    if (best && (B - 1) * tmax + leastSum >= best.latency) break;
-    let passSum = Infinity;
-    // f[s][k][d]: least Σ time covering layers k..L-1 with s stages on exactly d devices.
-    const f: Float64Array[][] = [];
-    const choice: Int32Array[][] = [];
-    for (let s = 0; s <= maxStages; s++) {
-      f.push(Array.from({ length: L + 1 }, () => new Float64Array(N + 1).fill(Infinity)));
-      choice.push(Array.from({ length: L + 1 }, () => new Int32Array((N + 1) * 2).fill(-1)));
-    }
+  if (!memoryBinds) return planWithoutStageCount(p, table, tmaxes);
+  // Memory sees a stage's count of stages to go (itself included) only as min(s, B), the
+  // micro-batches it holds in flight: so the DP tracks that level c = min(s, B), not s.
+  // Level c < B is exactly c stages to go; level B is B or more, reached from a stage at
+  // level B - 1 or B after it. Exact, and B levels instead of min(L, N) when B is small.
+  // f[c][k][d]: least Σ time covering layers k..L-1 at level c on exactly d devices.
+  const levels = Math.min(maxStages, B);
+  const f: Float64Array[][] = [];
+  const choice: Int32Array[][] = [];
+  for (let c = 0; c <= levels; c++) {
+    f.push(Array.from({ length: L + 1 }, () => new Float64Array(N + 1)));
+    choice.push(Array.from({ length: L + 1 }, () => new Int32Array((N + 1) * 3).fill(-1)));
+  }
+  /** One DP pass with every stage at most tmax: the best plan over levels, and the least Σ. */
+  const pass = (tmax: number): { best: StagePlan | undefined; leastSum: number } => {
+    for (const rows of f) for (const row of rows) row.fill(Infinity);
     (f[0] as Float64Array[])[L]![0] = 0;
-    for (let s = 1; s <= maxStages; s++) {
-      const inFlight = Math.min(s, B);
+    let best: StagePlan | undefined;
+    let leastSum = Infinity;
+    for (let c = 1; c <= levels; c++) {
+      const inFlight = c;
+      // The stages after this one: level c - 1, or (at level B) level B too.
+      const nexts = c === B ? [c - 1, c] : [c - 1];
       for (let k = L - 1; k >= 0; k--) {
+        const fk = f[c]![k]!;
+        const ck = choice[c]![k]!;
         for (let i = k; i < L; i++) {
           const opts = table(k, i);
           for (let oi = 0; oi < opts.length; oi++) {
             const o = opts[oi]!;
             if (o.total > tmax || !fits(o, inFlight)) continue;
-            const rest = f[s - 1]![i + 1]!;
-            for (let d = o.devices; d <= N; d++) {
-              const r = rest[d - o.devices]!;
-              if (r === Infinity) continue;
-              const v = r + o.total;
-              if (v < f[s]![k]![d]!) {
-                f[s]![k]![d] = v;
-                choice[s]![k]![d * 2] = i;
-                choice[s]![k]![d * 2 + 1] = oi;
+            for (const next of nexts) {
+              const rest = f[next]![i + 1]!;
+              for (let d = o.devices; d <= N; d++) {
+                const r = rest[d - o.devices]!;
+                if (r === Infinity) continue;
+                const v = r + o.total;
+                if (v < fk[d]!) {
+                  fk[d] = v;
+                  ck[d * 3] = i;
+                  ck[d * 3 + 1] = oi;
+                  ck[d * 3 + 2] = next;
+                }
               }
             }
           }
         }
       }
-      const total = f[s]![0]![N]!;
+      const total = f[c]![0]![N]!;
       if (total === Infinity) continue;
-      if (tmax === Infinity) passSum = Math.min(passSum, total);
+      leastSum = Math.min(leastSum, total);
       // Rebuild the stages to know the real max (<= tmax).
       const stages: PlannedStage[] = [];
-      let [k, d, ss] = [0, N, s];
-      while (ss > 0) {
-        const i = choice[ss]![k]![d * 2]!;
-        const o = table(k, i)[choice[ss]![k]![d * 2 + 1]!]!;
+      let [k, d, cc] = [0, N, c];
+      while (cc > 0) {
+        const ck = choice[cc]![k]!;
+        const i = ck[d * 3]!;
+        const o = table(k, i)[ck[d * 3 + 1]!]!;
         stages.push({ first: k, last: i, option: o, seconds: o.total });
+        cc = ck[d * 3 + 2]!;
         d -= o.devices;
         k = i + 1;
-        ss -= 1;
       }
       const maxStageSeconds = Math.max(...stages.map((x) => x.seconds));
       const latency = total + (B - 1) * maxStageSeconds;
       if (!best || latency < best.latency - 1e-15) best = { stages, latency, maxStageSeconds };
     }
-    if (tmax === Infinity) {
-      if (passSum === Infinity) return undefined;
-      leastSum = passSum;
-    }
+    return { best, leastSum };
+  };
+  // The least Σ t_i with no cap on the slowest stage: every plan with slowest stage t
+  // costs at least that plus (B − 1)·t, so the enumeration can stop sooner (exact).
+  const free = pass(Infinity);
+  let best = free.best;
+  if (!best) return undefined;
+  const leastSum = free.leastSum;
+  for (let t = firstFeasible(tmaxes, (tmax) => pass(tmax).best !== undefined, (tmax) => (B - 1) * tmax + leastSum < (best as StagePlan).latency); t < tmaxes.length; t++) {
+    const tmax = tmaxes[t] as number;
+    if ((B - 1) * tmax + leastSum >= best.latency) break;
+    const r = pass(tmax).best;
+    if (r && r.latency < best.latency - 1e-15) best = r;
   }
   return best;
+}
+
+/**
+ * Index of the first t_max (ascending) at which any plan exists, by bisection: a larger
+ * cap allows every option a smaller one does, so feasibility only grows with t_max, and
+ * the passes below the first feasible one find nothing (at GPT scale they were most of
+ * the DP's passes). Only candidates that `worthTrying` are probed (the enumeration
+ * stops at the first that is not); returns tmaxes.length when none is feasible.
+ */
+function firstFeasible(tmaxes: readonly number[], feasible: (tmax: number) => boolean, worthTrying: (tmax: number) => boolean): number {
+  let lo = 0;
+  let hi = tmaxes.length;
+  while (hi > lo && !worthTrying(tmaxes[hi - 1] as number)) hi--;
+  const end = hi;
+  // Invariant: every candidate below lo is infeasible; tmaxes[hi] is feasible (or hi = end).
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (feasible(tmaxes[mid] as number)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo === end ? tmaxes.length : lo;
 }
 
 /**
@@ -178,12 +224,10 @@ function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTa
   const L = p.layers;
   const N = p.devices;
   const B = p.microbatches;
-  let best: StagePlan | undefined;
-  let leastSum = 0;
   const f: Float64Array[] = Array.from({ length: L + 1 }, () => new Float64Array(N + 1));
   const choice: Int32Array[] = Array.from({ length: L + 1 }, () => new Int32Array((N + 1) * 2));
-  for (const tmax of tmaxes) {
-    if (best && (B - 1) * tmax + leastSum >= best.latency) break;
+  /** One DP pass with every stage at most tmax: its least-Σ plan. */
+  const pass = (tmax: number): { plan: StagePlan; total: number } | undefined => {
     for (const row of f) row.fill(Infinity);
     (f[L] as Float64Array)[0] = 0;
     for (let k = L - 1; k >= 0; k--) {
@@ -210,11 +254,7 @@ function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTa
       }
     }
     const total = (f[0] as Float64Array)[N] as number;
-    if (total === Infinity) {
-      if (tmax === Infinity) return undefined;
-      continue;
-    }
-    if (tmax === Infinity) leastSum = total;
+    if (total === Infinity) return undefined;
     const stages: PlannedStage[] = [];
     let [k, d] = [0, N];
     while (k < L) {
@@ -226,8 +266,17 @@ function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTa
       k = i + 1;
     }
     const maxStageSeconds = Math.max(...stages.map((x) => x.seconds));
-    const latency = total + (B - 1) * maxStageSeconds;
-    if (!best || latency < best.latency - 1e-15) best = { stages, latency, maxStageSeconds };
+    return { plan: { stages, latency: total + (B - 1) * maxStageSeconds, maxStageSeconds }, total };
+  };
+  const free = pass(Infinity);
+  if (!free) return undefined;
+  let best = free.plan;
+  const leastSum = free.total;
+  for (let t = firstFeasible(tmaxes, (tmax) => pass(tmax) !== undefined, (tmax) => (B - 1) * tmax + leastSum < best.latency); t < tmaxes.length; t++) {
+    const tmax = tmaxes[t] as number;
+    if ((B - 1) * tmax + leastSum >= best.latency) break;
+    const r = pass(tmax)?.plan;
+    if (r && r.latency < best.latency - 1e-15) best = r;
   }
   return best;
 }

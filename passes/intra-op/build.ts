@@ -196,18 +196,17 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
     if (o.kind === 'op') return o.strategies[i]?.outputs[output] as ShardingSpec;
     return o.specs[i] as ShardingSpec;
   };
-  const matrix = (from: number, output: number, to: number, want: (j: number) => ShardingSpec | undefined, value: string): number[][] => {
+  const matrix = (from: number, output: number, to: number, want: (j: number) => ShardingSpec | undefined, value: string): readonly (readonly number[])[] => {
     const shape = shapeOf(g, value);
     const b = bytesOf(value);
     const nFrom = nodes[from]?.strategies.length ?? 0;
     const nTo = nodes[to]?.strategies.length ?? 0;
-    return Array.from({ length: nFrom }, (_, i) => {
-      const src = specOut(from, output, i);
-      return Array.from({ length: nTo }, (_, j) => {
-        const dst = want(j);
-        return dst ? resharder.seconds(src, dst, shape, b) : 0;
-      });
-    });
+    return resharder.secondsMatrix(
+      Array.from({ length: nFrom }, (_, i) => specOut(from, output, i)),
+      Array.from({ length: nTo }, (_, j) => want(j)),
+      shape,
+      b,
+    );
   };
 
   // A value several ops read is resharded once (an all-reduce of a partial sum is paid

@@ -20,48 +20,84 @@ export function defaultPlanWorkers(): number {
   return Math.max(1, Math.min(4, os.availableParallelism()));
 }
 
-function inWorker(task: PipelineTask): Promise<PipelineOutcome> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(compiledSibling(import.meta.url, 'pipeline-worker.js'), { workerData: task });
-    let settled = false;
-    worker.once('message', (m: { ok?: PipelineOutcome; error?: { code: ErrorCode; message: string } }) => {
-      settled = true;
-      if (m.ok) resolve(m.ok);
-      else reject(new AutoparError(m.error?.code ?? 'E_INTERNAL', m.error?.message ?? 'pipeline worker failed'));
-      void worker.terminate();
+type Reply = { ok?: PipelineOutcome; error?: { code: ErrorCode; message: string } };
+
+/**
+ * A worker thread that plans the tasks it is sent, one at a time: a lane keeps one for
+ * all its counts, so modules load and the solver's code is optimised once per lane,
+ * not once per count.
+ */
+class PlanWorker {
+  // A young generation of 96 MiB (V8's default is a few): the intra-op solves allocate
+  // many short-lived arrays, and scavenging them took about a tenth of the CPU time.
+  private readonly worker = new Worker(compiledSibling(import.meta.url, 'pipeline-worker.js'), { resourceLimits: { maxYoungGenerationSizeMb: 96 } });
+
+  run(task: PipelineTask): Promise<PipelineOutcome> {
+    const w = this.worker;
+    return new Promise((resolve, reject) => {
+      const settle = (): void => {
+        w.off('message', onMessage);
+        w.off('error', onError);
+        w.off('exit', onExit);
+      };
+      const onMessage = (m: Reply): void => {
+        settle();
+        if (m.ok) resolve(m.ok);
+        else reject(new AutoparError(m.error?.code ?? 'E_INTERNAL', m.error?.message ?? 'pipeline worker failed'));
+      };
+      const onError = (e: Error): void => {
+        settle();
+        reject(new AutoparError('E_INTERNAL', `pipeline worker for ${task.microbatches} micro-batches failed: ${e.message}`));
+      };
+      const onExit = (code: number): void => {
+        settle();
+        reject(new AutoparError('E_INTERNAL', `pipeline worker for ${task.microbatches} micro-batches exited with code ${code} before answering`));
+      };
+      w.on('message', onMessage);
+      w.on('error', onError);
+      w.on('exit', onExit);
+      w.postMessage(task);
     });
-    worker.once('error', (e) => {
-      if (settled) return;
-      settled = true;
-      reject(new AutoparError('E_INTERNAL', `pipeline worker for ${task.microbatches} micro-batches failed: ${e.message}`));
-    });
-    worker.once('exit', (code) => {
-      if (settled) return;
-      settled = true;
-      reject(new AutoparError('E_INTERNAL', `pipeline worker for ${task.microbatches} micro-batches exited with code ${code} before answering`));
-    });
-  });
+  }
+
+  async close(): Promise<void> {
+    await this.worker.terminate();
+  }
 }
 
-/** Outcomes in the order of `tasks`; `onDone` as each finishes. */
-export async function runPipelineTasks(tasks: readonly PipelineTask[], workers: number, onDone?: (task: PipelineTask) => void): Promise<PipelineOutcome[]> {
-  const out = new Array<PipelineOutcome | undefined>(tasks.length);
-  if (workers <= 1 || tasks.length <= 1) {
-    for (const [i, t] of tasks.entries()) {
+/**
+ * Outcomes of tasks 0..count-1 in order; `onDone` as each finishes. A task is made
+ * (`taskAt`) when a lane takes it, so the first workers start before the last graphs exist.
+ */
+export async function runPipelineTasks(count: number, taskAt: (i: number) => PipelineTask, workers: number, onDone?: (task: PipelineTask) => void): Promise<PipelineOutcome[]> {
+  const out = new Array<PipelineOutcome | undefined>(count);
+  if (workers <= 1 || count <= 1) {
+    for (let i = 0; i < count; i++) {
+      const t = taskAt(i);
       out[i] = await runPipelineTask(t);
       onDone?.(t);
     }
   } else {
     let next = 0;
+    // After a failure the other lanes finish their task and take no more.
+    let failed = false;
     const lane = async (): Promise<void> => {
-      while (next < tasks.length) {
-        const i = next++;
-        const t = tasks[i] as PipelineTask;
-        out[i] = await inWorker(t);
-        onDone?.(t);
+      const w = new PlanWorker();
+      try {
+        while (next < count && !failed) {
+          const i = next++;
+          const t = taskAt(i);
+          out[i] = await w.run(t);
+          onDone?.(t);
+        }
+      } catch (e) {
+        failed = true;
+        throw e;
+      } finally {
+        await w.close();
       }
     };
-    await Promise.all(Array.from({ length: Math.min(workers, tasks.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(workers, count) }, lane));
   }
   return out.map((o) => {
     if (!o) throw new AutoparError('E_INTERNAL', 'a pipeline task did not finish');

@@ -90,23 +90,22 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
   const candidates = opts.microbatches !== undefined ? [opts.microbatches] : [1, 2, 4, 8, 16, 32, 64].filter((m) => total % m === 0 && (m === 1 || batchName !== undefined));
   let best: { p: PipelinePlan; tg: TrainingGraph; m: number } | undefined;
   const notes: string[] = [];
-  // Every count is planned (in worker threads when there are cores to spare).
-  const graphs = new Map(candidates.map((m) => [m, unfuseProjections(graphAt(m)).graph] as const));
-  const tasks: PipelineTask[] = candidates.map((m) => ({
-    graph: graphs.get(m) as Graph,
-    microbatches: m,
-    cluster,
-    profile: opts.profile,
-    loss: opts.loss,
-    optimizer: opts.optimizer,
-    solver: opts.solver ?? 'auto',
-    timeLimitSeconds: opts.timeLimitSeconds,
-    grid,
-  }));
-  const outcomes = await runPipelineTasks(tasks, opts.planWorkers ?? defaultPlanWorkers(), (t) => opts.progress?.({ kind: 'phase', phase: `pipeline M=${t.microbatches}`, seconds: (performance.now() - t0) / 1000 }));
+  // Every count is planned (in worker threads when there are cores to spare), its graph
+  // built when a lane takes it: the first workers need not wait for all the graphs.
+  const made = new Map<number, PipelineTask>();
+  const taskAt = (i: number): PipelineTask => {
+    let task = made.get(i);
+    if (!task) {
+      const m = candidates[i] ?? 1;
+      task = { graph: unfuseProjections(graphAt(m)).graph, microbatches: m, cluster, profile: opts.profile, loss: opts.loss, optimizer: opts.optimizer, solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, grid };
+      made.set(i, task);
+    }
+    return task;
+  };
+  const outcomes = await runPipelineTasks(candidates.length, taskAt, opts.planWorkers ?? defaultPlanWorkers(), (t) => opts.progress?.({ kind: 'phase', phase: `pipeline M=${t.microbatches}`, seconds: (performance.now() - t0) / 1000 }));
   let chosen: { p: PipelinePlan; task: PipelineTask } | undefined;
   outcomes.forEach((p, i) => {
-    const task = tasks[i] as PipelineTask;
+    const task = taskAt(i);
     if (isRejection(p)) notes.push(`M=${task.microbatches}: ${p.rejected}`);
     else if (!chosen || p.stepTimeSeconds < chosen.p.stepTimeSeconds) chosen = { p, task };
   });

@@ -86,6 +86,12 @@ export interface Resharder {
   reshard(from: ShardingSpec, to: ShardingSpec, globalShape: readonly number[], dtypeBytes: number): ReshardPlan;
   /** `reshard(...).seconds` without building the plan (for resharding matrices). */
   seconds(from: ShardingSpec, to: ShardingSpec, globalShape: readonly number[], dtypeBytes: number): number;
+  /**
+   * `seconds` of every (from, to) pair, to[j] undefined giving 0: the intra-op problem's
+   * edge matrices, with the shape looked up once and each spec once (not per pair).
+   * Sources with the same spec share their row.
+   */
+  secondsMatrix(from: readonly ShardingSpec[], to: readonly (ShardingSpec | undefined)[], globalShape: readonly number[], dtypeBytes: number): readonly (readonly number[])[];
   stats(): ResharderStats;
   /** Drops every cache. */
   clear(): void;
@@ -349,6 +355,34 @@ export function createResharder(mesh: DeviceMesh, cost: CostModel, options: Resh
     seconds(from, to, globalShape, dtypeBytes) {
       const { tree, target } = locate(from, to, globalShape, dtypeBytes);
       return tree.seconds[target] ?? Infinity;
+    },
+    secondsMatrix(from, to, globalShape, dtypeBytes) {
+      if (!(dtypeBytes > 0)) throw new AutoparError('E_INTERNAL', `resharding needs a positive element size, got ${dtypeBytes} bytes`);
+      const { graph, elements } = shapeOf(globalShape);
+      const sized = sizedOf(graph, elements * dtypeBytes);
+      const targets = to.map((spec) => {
+        if (!spec) return -1;
+        const t = graph.index.get(specKey(spec));
+        return t === undefined ? illegal('target', spec, globalShape) : t;
+      });
+      // Strategies share specs: one row per distinct source.
+      const rows = new Map<number, number[]>();
+      return from.map((spec) => {
+        const source = graph.index.get(specKey(spec));
+        if (source === undefined) return illegal('source', spec, globalShape);
+        let row = rows.get(source);
+        if (!row) {
+          let tree = sized.trees.get(source);
+          if (!tree) {
+            tree = dijkstra(graph, sized.prices, source);
+            sized.trees.set(source, tree);
+          }
+          const seconds = tree.seconds;
+          row = targets.map((t) => (t < 0 ? 0 : (seconds[t] ?? Infinity)));
+          rows.set(source, row);
+        }
+        return row;
+      });
     },
     stats() {
       let trees = 0;
