@@ -89,6 +89,25 @@ describe('one-mesh plans against the single-device trainer', () => {
   }
 });
 
+describe('a one-device mesh', () => {
+  it('runs the same arithmetic as the single-device trainer: 5 Adam steps of mlp with equal losses, and no collectives', async () => {
+    const cluster = path.join(tmp, '1x1.yaml');
+    fs.writeFileSync(cluster, 'hosts: 1\ndevicesPerHost: 1\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\n');
+    const dir = path.join(tmp, 'mlp-1x1');
+    const c = await runCli(['compile', model('mlp.onnx'), '--cluster', cluster, '--out', dir, '--json']);
+    expect(c.stderr).toBe('');
+    const r = await runMeshPlan(dir, { steps: 5, reference: model('mlp.reference') });
+    const prep = prepareMeshRun(dir);
+    const { full } = batchFor(prep.tg, 'mse', dir, model('mlp.reference'), 17);
+    const trainer = createTrainer(prep.tg);
+    const losses: number[] = [];
+    for (let k = 0; k < 5; k++) losses.push((await trainer.step([full])).loss);
+    expect(r.loss).toEqual(losses);
+    expect(r.collectives).toEqual({});
+    expect(r.plannedCollectives).toEqual({});
+  }, 120_000);
+});
+
 describe('device programs as files', () => {
   it('the verifier rejects a lowered set with a dropped collective or two collectives swapped', async () => {
     const planned = await planModel({ model: model('mlp.onnx'), cluster: 'examples/clusters/1x2-a100.yaml', strategy: 'megatron', loss: 'mse' });

@@ -40,6 +40,13 @@ export function lowerStep(ctx: StepContext, st: ReshardStep, t: string, spec: Sh
     return name;
   };
   const coll = { value, consumer };
+  // Over axes of size 1 a collective moves nothing (plans list none: reshardCollectives).
+  const groupSize = st.axes.reduce((p, a) => p * sizeOf(ctx.mesh, a), 1);
+  if (groupSize === 1 && st.kind !== 'local-slice' && st.kind !== 'local-partial') {
+    const o = out();
+    b.compute('Identity', consumer, [t], [o]);
+    return o;
+  }
   switch (st.kind) {
     case 'all-reduce': {
       const g = groupOver(ctx.mesh, ctx.devices, ctx.pos, st.axes);

@@ -121,7 +121,7 @@ const HELPERS = new Set(['Scale', 'ZerosLike', 'SliceChunk', 'PadChunk', 'ChunkP
  * inputs, of which each device takes its block. Parameters carry from step to step.
  */
 export async function runProgram(comm: Communicator, program: MeshProgram, weights: Uint8Array, feeds: (step: number) => ReadonlyMap<string, HostTensor>, steps: number): Promise<ProgramRun> {
-  await initBackend();
+  const backend = await initBackend();
   const tc = tensorComm(comm);
   const decls = new Map(program.tensors.map((t) => [t.name, t]));
   const pos = program.mesh.devices.indexOf(program.device);
@@ -146,6 +146,8 @@ export async function runProgram(comm: Communicator, program: MeshProgram, weigh
     for (const r of reads) lastUse.set(r, i);
   });
   const hostConsts = new Map<string, HostTensor>();
+  // AUTOPAR_PROGRAM_PROFILE=1: seconds per instruction kind and op, printed by each worker at the end.
+  const profile = process.env.AUTOPAR_PROGRAM_PROFILE === '1' ? new Map<string, number>() : undefined;
   let state = new Map<string, tf.Tensor>();
   const results: HostTensor[][] = [];
 
@@ -166,6 +168,7 @@ export async function runProgram(comm: Communicator, program: MeshProgram, weigh
       env.set(name, t.dtype === dt ? t : tf.cast(t, dt));
     };
     for (const [i, ins] of program.instructions.entries()) {
+      const t0 = profile ? performance.now() : 0;
       switch (ins.kind) {
         case 'load': {
           if (env.has(ins.tensor)) break;
@@ -246,6 +249,10 @@ export async function runProgram(comm: Communicator, program: MeshProgram, weigh
           throw new AutoparError('E_INTERNAL', `unknown instruction ${JSON.stringify(never)}`);
         }
       }
+      if (profile) {
+        const key = ins.kind === 'compute' ? ins.op : ins.kind === 'collective' ? ins.op : ins.kind;
+        profile.set(key, (profile.get(key) ?? 0) + (performance.now() - t0) / 1000);
+      }
       // Free what no later instruction reads.
       const reads = ins.kind === 'compute' ? ins.inputs : ins.kind === 'collective' ? [ins.input] : ins.kind === 'send' ? [ins.tensor] : [];
       for (const r of reads) {
@@ -268,6 +275,10 @@ export async function runProgram(comm: Communicator, program: MeshProgram, weigh
     state = next;
   }
   for (const t of state.values()) t.dispose();
+  if (profile) {
+    const top = [...profile].sort((a, b) => b[1] - a[1]).slice(0, 8);
+    process.stderr.write(`device ${program.device} (${backend.name}, ${steps} steps): ${top.map(([k, v]) => `${k} ${v.toFixed(2)} s`).join(', ')}\n`);
+  }
   return { steps: results };
 }
 
