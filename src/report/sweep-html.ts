@@ -25,10 +25,18 @@ table{border-collapse:collapse;width:100%;font-size:12px}th,td{text-align:left;p
 tr.stop td{background:#fdecea}tr.rec td{background:#eaf5ea}
 `;
 
-const num = (v: number): string => (v >= 100 ? v.toFixed(0) : v.toPrecision(3));
+/** Compact figures for axis ticks and point labels (the table has them in full). */
+function num(v: number): string {
+  if (v === 0) return '0';
+  if (v >= 1e9) return `${(v / 1e9).toPrecision(3)}G`;
+  if (v >= 1e6) return `${(v / 1e6).toPrecision(3)}M`;
+  if (v >= 1e3) return `${(v / 1e3).toPrecision(3)}k`;
+  return v.toPrecision(3);
+}
 
 /** One series against the sizes (evenly spaced: sizes usually double). */
 function chart(id: string, points: readonly SweepPoint[], value: (p: SweepPoint) => number | null, label: string, colour: string, r: SweepResult): string {
+  const aria = `${label} against devices`;
   const vals = points.map(value);
   const top = Math.max(0, ...vals.map((v) => v ?? 0)) * 1.15 || 1;
   const x = (i: number): number => L + (points.length === 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (points.length - 1));
@@ -55,8 +63,8 @@ function chart(id: string, points: readonly SweepPoint[], value: (p: SweepPoint)
         `<text x="${x(i).toFixed(1)}" y="${(y(v) - 10).toFixed(1)}" text-anchor="middle" class="val">${esc(num(v))}</text>`,
     );
   });
-  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle" class="tick">devices</text><text x="14" y="${T + 4}" class="tick">${esc(label)}</text>`);
-  return `<svg id="${id}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="100%" role="img">${parts.join('')}</svg>`;
+  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle" class="tick">devices</text>`);
+  return `<svg id="${id}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${esc(aria)}">${parts.join('')}</svg>`;
 }
 
 function tableRows(r: SweepResult): string {
