@@ -37,9 +37,13 @@ export function planRow(strategy: string, plan: PlanJson): CompareRow {
   };
 }
 
-/** A strategy that cannot apply stays in the table with its reason; anything else is a bug and is thrown. */
+/**
+ * A strategy that cannot apply (E_USAGE) stays in the table with its reason; an error
+ * about the inputs (an unreadable model or cluster: E_FILE, E_PARSE, ...) is the same for
+ * every strategy and is thrown once, as is a bug.
+ */
 export function rejectedRow(strategy: string, e: unknown): CompareRow {
-  if (!(e instanceof AutoparError) || e.code === 'E_INTERNAL') throw e;
+  if (!(e instanceof AutoparError) || e.code !== 'E_USAGE') throw e;
   return { strategy, feasible: false, stepTimeSeconds: null, throughputSamplesPerSecond: null, peakMemoryBytesPerDevice: null, communicationBytesPerStep: null, meshShape: null, reason: e.message };
 }
 
@@ -67,6 +71,10 @@ export async function compareStrategies(opts: Omit<CompileOptions, 'strategy'>):
     }
   }
   const best = fastest(rows);
+  // One reason for every strategy (e.g. a batch the model cannot take) is said once.
+  const reasons = new Set(rows.map((r) => r.reason));
+  const only = [...reasons][0];
+  if (!best && reasons.size === 1 && only !== undefined) throw new AutoparError('E_USAGE', only);
   if (!best) throw new AutoparError('E_USAGE', `no strategy can run ${model || 'the model'} on this cluster: ${rows.map((r) => `${r.strategy}: ${r.reason ?? '?'}`).join('; ')}`);
   return { model, devices, strategies: rows, best: best.strategy };
 }
