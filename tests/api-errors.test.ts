@@ -99,6 +99,8 @@ describe('API mistakes: a clear AutoparError each', () => {
     expectError(await failure(bad({ batch: 0 })), 'E_USAGE', 'batch must be a positive integer, got 0');
     expectError(await failure(bad({ loss: 'hinge' })), 'E_USAGE', "loss must be one of mse, cross-entropy, got 'hinge'");
     expectError(await failure(bad({ model: 42 })), 'E_USAGE', 'model must be an ONNX file path or its bytes');
+    expectError(await failure(bad({ cluster: undefined })), 'E_USAGE', 'cluster: expected a cluster.yaml path, { yaml } or a Cluster');
+    expectError(await failure(sweep({ model: model('mlp.onnx'), cluster: CLUSTER4, devices: [4, 8], mesh: [2, 2] })), 'E_USAGE', '--mesh 2x2 fits one cluster size');
     expectError(await failure(run(tmp)), 'E_FILE', `${tmp}: no plan.json there`);
     fs.writeFileSync(path.join(tmp, 'plan.json'), '{}');
     expectError(await failure(run(tmp, { steps: 0 })), 'E_USAGE', 'steps must be a whole number of steps, at least 1');

@@ -76,7 +76,9 @@ describe('compare()', () => {
 describe('sweep() and `compare --devices`', () => {
   it('plans each size, marks where adding devices stops paying by the stated rule, and draws it', async () => {
     const html = path.join(tmp, 'mlp.sweep.html');
-    const r = await sweep({ model: model('mlp.onnx'), cluster: CLUSTER8, devices: [16, 2, 4, 8], html });
+    const seen: number[] = [];
+    const r = await sweep({ model: model('mlp.onnx'), cluster: CLUSTER8, devices: [16, 2, 4, 8], html, onPoint: (p) => seen.push(p.devices) });
+    expect(seen).toEqual([2, 4, 8, 16]);
     expect(r.points.map((p) => [p.devices, p.hosts])).toEqual([
       [2, 1],
       [4, 1],

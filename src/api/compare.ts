@@ -35,7 +35,7 @@ export async function sweep(opts: SweepApiOptions): Promise<SweepApiResult> {
   if (!Array.isArray(opts.devices)) throw new AutoparError('E_USAGE', 'devices must be a list of cluster sizes such as [8, 16, 32, 64]');
   const { options, cleanup } = toCompileOptions(opts, undefined);
   try {
-    const r = await sweepDevices(options, { devices: opts.devices, strategies: opts.strategies, interHost: opts.interHost, minGain: opts.minGain });
+    const r = await sweepDevices(options, { devices: opts.devices, strategies: opts.strategies, interHost: opts.interHost, minGain: opts.minGain, onPoint: opts.onPoint });
     return opts.html === undefined ? r : { ...r, html: writeSweepHtml(opts.html, r) };
   } finally {
     cleanup();

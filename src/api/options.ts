@@ -52,6 +52,8 @@ export interface PlanningOptions {
 
 export function resolveCluster(c: ClusterInput): Cluster {
   if (typeof c === 'string') return loadCluster(c);
+  // Plain JS callers can pass anything: say what is expected rather than fail inside.
+  if (typeof c !== 'object' || c === null) throw new AutoparError('E_USAGE', `cluster: expected a cluster.yaml path, { yaml } or a Cluster from loadCluster/parseCluster, got ${c === undefined ? 'none' : c === null ? 'null' : typeof c}`);
   if ('yaml' in c) {
     if (typeof c.yaml !== 'string') throw new AutoparError('E_USAGE', `cluster.yaml must be the text of a cluster description, got ${typeof c.yaml}`);
     return parseCluster(c.yaml, c.name ?? 'cluster.yaml');
@@ -113,7 +115,7 @@ export function toCompileOptions(o: PlanningOptions, dir: string | undefined): {
       cleanup = () => fs.rmSync(tmp, { recursive: true, force: true });
       temporary = true;
     }
-  } else throw new AutoparError('E_USAGE', `model must be an ONNX file path or its bytes (Uint8Array), got ${typeof o.model}`);
+  } else throw new AutoparError('E_USAGE', `model must be an ONNX file path or its bytes (Uint8Array), got ${o.model === undefined ? 'none' : typeof o.model}`);
   return {
     options: {
       model,

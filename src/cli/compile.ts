@@ -217,6 +217,7 @@ export function registerCompare(program: Command): void {
           strategies: o.strategies === undefined ? undefined : parseSweepStrategies(o.strategies),
           interHost: o.interHost,
           minGain,
+          onPoint: o.json === true || !process.stderr.isTTY ? undefined : (p, seconds) => process.stderr.write(`  ${p.devices} devices: ${p.best ?? 'no plan'} (${seconds.toFixed(1)} s)\n`),
           html: o.html ?? `${path.basename(model).replace(/\.onnx$/i, '')}.sweep.html`,
         });
         if (o.json) return printJson(r);

@@ -43,6 +43,8 @@ export interface SweepOptions {
   /** Network preset between hosts (default: the cluster's, else ib-hdr). */
   readonly interHost?: string;
   readonly minGain?: number;
+  /** Called as each size is planned (the CLI prints it on a terminal). */
+  readonly onPoint?: (point: SweepPoint, seconds: number) => void;
 }
 
 export interface SweepPoint {
@@ -115,6 +117,8 @@ export async function sweepDevices(base: Omit<CompileOptions, 'strategy' | 'clus
   if (!Number.isFinite(minGain)) throw new AutoparError('E_USAGE', `--min-gain expects a number such as 0.5, got ${String(opts.minGain)}`);
   const strategies = opts.strategies ?? DEFAULT_SWEEP_STRATEGIES;
   if (strategies.length === 0) throw new AutoparError('E_USAGE', `--strategies is empty; give some of ${SWEEP_STRATEGIES.join(', ')}`);
+  // A mesh shape or manual microbatching fixes one size: they do not carry across a sweep.
+  if (base.mesh) throw new AutoparError('E_USAGE', `--mesh ${base.mesh.join('x')} fits one cluster size; drop it with --devices (each size tries its own meshes)`);
   const link = interHostFor(base.cluster, opts.interHost);
   // Every size is checked before any planning: a bad size fails at once, not after minutes.
   const clusters = sizes.map((n) => resizeCluster(base.cluster, n, link.link));
@@ -123,6 +127,7 @@ export async function sweepDevices(base: Omit<CompileOptions, 'strategy' | 'clus
   const points: SweepPoint[] = [];
   let prev: { devices: number; throughput: number } | undefined;
   for (const cluster of clusters) {
+    const t1 = performance.now();
     const n = cluster.devices.length;
     const rows: CompareRow[] = [];
     for (const s of strategies) {
@@ -141,7 +146,7 @@ export async function sweepDevices(base: Omit<CompileOptions, 'strategy' | 'clus
     const throughput = best?.throughputSamplesPerSecond ?? null;
     let gain: number | null = null;
     if (throughput !== null && prev) gain = (throughput - prev.throughput) / (n - prev.devices) / (prev.throughput / prev.devices);
-    points.push({
+    const point: SweepPoint = {
       devices: n,
       hosts: cluster.hosts.length,
       feasible: best !== undefined,
@@ -152,7 +157,9 @@ export async function sweepDevices(base: Omit<CompileOptions, 'strategy' | 'clus
       gain,
       pays: gain === null ? null : gain >= minGain,
       strategies: rows,
-    });
+    };
+    points.push(point);
+    opts.onPoint?.(point, (performance.now() - t1) / 1000);
     if (throughput !== null) prev = { devices: n, throughput };
   }
   const stop = points.find((p) => p.pays === false);
