@@ -39,7 +39,9 @@ function chart(id: string, points: readonly SweepPoint[], value: (p: SweepPoint)
   const aria = `${label} against devices`;
   const vals = points.map(value);
   const top = Math.max(0, ...vals.map((v) => v ?? 0)) * 1.15 || 1;
-  const x = (i: number): number => L + (points.length === 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (points.length - 1));
+  // Points stay clear of the axis labels on the left and of the edge on the right.
+  const pad = 40;
+  const x = (i: number): number => L + pad + (points.length === 1 ? (W - L - R - 2 * pad) / 2 : (i * (W - L - R - 2 * pad)) / (points.length - 1));
   const y = (v: number): number => T + (1 - v / top) * (H - T - B);
   const parts: string[] = [];
   for (let k = 0; k <= 4; k++) {
