@@ -66,10 +66,21 @@ describe('compile()', () => {
 });
 
 describe('compare()', () => {
-  it('is the object `autopar compare --json` prints', async () => {
-    const [api, cli] = await Promise.all([compare({ model: model('mlp.onnx'), cluster: CLUSTER2 }), runJson(['compare', model('mlp.onnx'), '--cluster', CLUSTER2])]);
-    expect(api).toEqual(cli);
+  it('is the object `autopar compare --json` prints, and draws the strategies side by side', async () => {
+    const apiHtml = path.join(tmp, 'api-compare.html');
+    const cliHtml = path.join(tmp, 'cli-compare.html');
+    const [api, cli] = await Promise.all([compare({ model: model('mlp.onnx'), cluster: CLUSTER2, html: apiHtml }), runJson(['compare', model('mlp.onnx'), '--cluster', CLUSTER2, '--html', cliHtml])]);
+    expect({ ...api, html: '' }).toEqual({ ...(cli as object), html: '' });
+    expect(api.html).toBe(apiHtml);
     expect(api.strategies.map((s) => s.strategy)).toEqual(['auto', 'dp', 'megatron', 'zero3', 'pipeline']);
+    const page = fs.readFileSync(apiHtml, 'utf8');
+    expect(fs.readFileSync(cliHtml, 'utf8')).toBe(page);
+    expect(page).not.toMatch(/https?:\/\/(?!www\.w3\.org)/);
+    expect(page).toContain(`<b id="best">${api.best}</b>`);
+    for (const s of api.strategies) {
+      if (s.feasible) expect(page).toContain(`data-strategy="${s.strategy}" data-value="${s.stepTimeSeconds}"`);
+      else expect(page).toContain(`data-rejected="${s.strategy}"`);
+    }
   }, 120_000);
 });
 
@@ -139,9 +150,9 @@ describe('sweep() and `compare --devices`', () => {
   it('refuses sizes that are not whole hosts, and sweep-only flags without --devices', async () => {
     await expect(sweep({ model: model('mlp.onnx'), cluster: CLUSTER8, devices: [8, 12] })).rejects.toThrow(/--devices 12: hosts of .*1x8-a100.yaml hold 8 devices/);
     await expect(sweep({ model: model('mlp.onnx'), cluster: CLUSTER8, devices: [8], interHost: 'carrier-pigeon' })).rejects.toThrow(/--inter-host 'carrier-pigeon' is not a network preset; use one of .*ib-hdr/);
-    const r = await runCli(['compare', model('mlp.onnx'), '--cluster', CLUSTER8, '--html', 'x.html']);
+    const r = await runCli(['compare', model('mlp.onnx'), '--cluster', CLUSTER8, '--min-gain', '0.3']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('--html goes with --devices');
+    expect(r.stderr).toContain('--min-gain goes with --devices');
   });
 });
 

@@ -6,22 +6,31 @@
 import { AutoparError } from '../errors.js';
 import { compareStrategies, type CompareResult } from '../planner/compare.js';
 import { sweepDevices, type SweepOptions, type SweepResult } from '../planner/sweep.js';
+import { writeCompareHtml } from '../report/compare-html.js';
 import { writeSweepHtml } from '../report/sweep-html.js';
 import { type PlanningOptions, toCompileOptions } from './options.js';
 
-export type CompareApiOptions = PlanningOptions;
 export type { CompareResult, SweepResult };
 
-export async function compare(opts: CompareApiOptions): Promise<CompareResult> {
+export interface CompareApiOptions extends PlanningOptions {
+  /** Also write the strategies side by side as a chart page (self-contained HTML) here. */
+  readonly html?: string;
+}
+
+/** What `autopar compare --json` prints (`html`: the page, when asked for). */
+export type CompareApiResult = CompareResult & { readonly html?: string };
+
+export async function compare(opts: CompareApiOptions): Promise<CompareApiResult> {
   const { options, cleanup } = toCompileOptions(opts, undefined);
   try {
-    return await compareStrategies(options);
+    const r = await compareStrategies(options);
+    return opts.html === undefined ? r : { ...r, html: writeCompareHtml(opts.html, r) };
   } finally {
     cleanup();
   }
 }
 
-export interface SweepApiOptions extends CompareApiOptions, Omit<SweepOptions, 'devices'> {
+export interface SweepApiOptions extends PlanningOptions, Omit<SweepOptions, 'devices'> {
   /** Cluster sizes to plan, e.g. [8, 16, 32, 64]: hosts of the given cluster's size. */
   readonly devices: readonly number[];
   /** Also write the chart page here (self-contained HTML). */

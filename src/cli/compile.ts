@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { AutoparError } from '../errors.js';
 import { compile, defaultOut } from '../api/compile.js';
-import { compare, sweep } from '../api/compare.js';
+import { compare, type CompareApiResult, sweep } from '../api/compare.js';
 import type { PlanningOptions } from '../api/options.js';
 import type { ProgressEvent } from '../planner/compile.js';
 import { parseSweepStrategies } from '../planner/sweep.js';
@@ -199,15 +199,15 @@ export function registerCompare(program: Command): void {
     .option('--strategies <list>', 'with --devices: strategies planned at each size (default dp,zero3,megatron,hybrid; also pipeline, auto)')
     .option('--inter-host <preset>', 'with --devices: network between hosts when the cluster has none (default ib-hdr)')
     .option('--min-gain <f>', 'with --devices: adding devices pays while each added device brings at least this fraction of the throughput per device (default 0.5)')
-    .option('--html <file>', 'with --devices: the chart page (default ./<model>.sweep.html)')
+    .option('--html <file>', 'also write the chart page: the strategies side by side, or with --devices the sweep (default ./<model>.sweep.html)')
     .action(async (modelArg: string | undefined, o: PlanFlags & SweepFlags) => {
       await runCommand(o.debug === true, async () => {
         const model = withExample(modelArg, o);
         if (o.devices === undefined) {
-          for (const flag of ['strategies', 'interHost', 'minGain', 'html'] as const) {
+          for (const flag of ['strategies', 'interHost', 'minGain'] as const) {
             if (o[flag] !== undefined) throw new AutoparError('E_USAGE', `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --devices (the sweep over cluster sizes)`);
           }
-          return printCompare(await compare(options(model, o, undefined)), o.json === true);
+          return printCompare(await compare({ ...options(model, o, undefined), html: o.html }), o.json === true);
         }
         const minGain = o.minGain === undefined ? undefined : Number(o.minGain);
         if (minGain !== undefined && !Number.isFinite(minGain)) throw new AutoparError('E_USAGE', `--min-gain expects a number such as 0.5, got '${o.minGain}'`);
@@ -226,7 +226,7 @@ export function registerCompare(program: Command): void {
     });
 }
 
-function printCompare(r: Awaited<ReturnType<typeof compare>>, json: boolean): void {
+function printCompare(r: CompareApiResult, json: boolean): void {
   if (json) return printJson(r);
   const lines = [`${r.model} on ${r.devices} devices (best: ${r.best})`, 'strategy    step (ms)    samples/s    memory/device   comm/step     mesh'];
   for (const s of r.strategies) {
@@ -238,5 +238,6 @@ function printCompare(r: Awaited<ReturnType<typeof compare>>, json: boolean): vo
       `${s.strategy.padEnd(11)} ${((s.stepTimeSeconds ?? 0) * 1e3).toFixed(3).padEnd(12)} ${(s.throughputSamplesPerSecond ?? 0).toFixed(1).padEnd(12)} ${gib(s.peakMemoryBytesPerDevice ?? 0).padEnd(15)} ${(((s.communicationBytesPerStep ?? 0) / 2 ** 20).toFixed(1) + ' MiB').padEnd(13)} [${(s.meshShape ?? []).join('x')}]`,
     );
   }
+  if (r.html) lines.push(`chart ${path.resolve(r.html)}`);
   process.stdout.write(lines.join('\n') + '\n');
 }
