@@ -149,6 +149,7 @@ describe('sweep() and `compare --devices`', () => {
 
   it('refuses sizes that are not whole hosts, and sweep-only flags without --devices', async () => {
     await expect(sweep({ model: model('mlp.onnx'), cluster: CLUSTER8, devices: [8, 12] })).rejects.toThrow(/--devices 12: hosts of .*1x8-a100.yaml hold 8 devices/);
+    await expect(sweep({ model: model('mlp.onnx'), cluster: CLUSTER8, devices: [0, 8] })).rejects.toThrow(/--devices 0: a cluster size is a whole number of devices, at least 1/);
     await expect(sweep({ model: model('mlp.onnx'), cluster: CLUSTER8, devices: [8], interHost: 'carrier-pigeon' })).rejects.toThrow(/--inter-host 'carrier-pigeon' is not a network preset; use one of .*ib-hdr/);
     const r = await runCli(['compare', model('mlp.onnx'), '--cluster', CLUSTER8, '--min-gain', '0.3']);
     expect(r.status).toBe(2);

@@ -37,7 +37,8 @@ export function resizeCluster(cluster: Cluster, devices: number, interHost: Link
     throw new AutoparError('E_USAGE', `${cluster.file}: --devices sweeps a cluster of one device type and host size; this one has ${cluster.groups.length} host groups (give a cluster file with one)`);
   }
   const per = group.devicesPerHost;
-  if (!Number.isInteger(devices) || devices < 1 || (devices > per && devices % per !== 0)) {
+  if (!Number.isInteger(devices) || devices < 1) throw new AutoparError('E_USAGE', `--devices ${devices}: a cluster size is a whole number of devices, at least 1`);
+  if (devices > per && devices % per !== 0) {
     throw new AutoparError('E_USAGE', `--devices ${devices}: hosts of ${cluster.file} hold ${per} devices, so a size above ${per} must be a multiple of it (e.g. ${per}, ${2 * per}, ${4 * per}); a size up to ${per} is one host`);
   }
   const hosts = devices <= per ? 1 : devices / per;
