@@ -10,6 +10,7 @@ import type { PipelinePlan, PipelineRejection } from '../../passes/inter-op/pipe
 import { AutoparError, type ErrorCode } from '../errors.js';
 import { compiledSibling } from '../runtime/collectives/compiled.js';
 import { runPipelineTask, type PipelineTask } from './pipeline-task.js';
+import { workerExecArgv } from '../runtime/worker-argv.js';
 
 export type PipelineOutcome = PipelinePlan | PipelineRejection;
 
@@ -22,7 +23,7 @@ export function defaultPlanWorkers(): number {
 
 function inWorker(task: PipelineTask): Promise<PipelineOutcome> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(compiledSibling(import.meta.url, 'pipeline-worker.js'), { workerData: task });
+    const worker = new Worker(compiledSibling(import.meta.url, 'pipeline-worker.js'), { workerData: task, execArgv: workerExecArgv() });
     let settled = false;
     worker.once('message', (m: { ok?: PipelineOutcome; error?: { code: ErrorCode; message: string } }) => {
       settled = true;
