@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compare, compile, loadCluster, sweep, type ProgressEvent } from '../src/api.js';
+import { findMpirun } from '../src/runtime/collectives/mpi/launcher.js';
 import { model, ROOT, runCli, runJson, runNode } from './helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autopar-api-'));
@@ -53,25 +54,33 @@ describe('compile()', () => {
     expect(fs.readFileSync(path.join(apiDir, 'plan.json'), 'utf8')).toBe(fs.readFileSync(path.join(cliDir, 'plan.json'), 'utf8'));
   }, 120_000);
 
-  it('saves a model given as bytes into out, so run() can re-read it', async () => {
+  it('saves a model given as bytes into out, so run() can re-read it (threads, and mpi where installed)', async () => {
     const dir = path.join(tmp, 'bytes-out');
+    const mpirun = findMpirun();
     // In a child process, as a user's script: planning and the run's set-up hold the event loop for seconds.
     const script = `
       import fs from 'node:fs';
       import { compile, run } from 'autopar';
       const r = await compile({ model: fs.readFileSync(${JSON.stringify(model('gpt2_tiny.onnx'))}), modelName: 'gpt2_tiny.onnx', cluster: ${JSON.stringify(CLUSTER2)}, strategy: 'dp', loss: 'cross-entropy', out: ${JSON.stringify(dir)} });
       const ran = await run(${JSON.stringify(dir)}, { steps: 2 });
-      console.log(JSON.stringify({ source: r.planJson.source?.model ?? null, ran }));
+      const mpi = ${mpirun ? 'true' : 'false'} ? await run(${JSON.stringify(dir)}, { steps: 2, transport: 'mpi' }) : null;
+      console.log(JSON.stringify({ source: r.planJson.source?.model ?? null, ran, mpi }));
     `;
     const child = await runNode(['--input-type=module', '-e', script], { timeoutMs: 120_000 });
     expect(child.status, child.stderr).toBe(0);
-    const out = JSON.parse(child.stdout) as { source: string | null; ran: { devices: number; loss: number[]; collectives: unknown; plannedCollectives: unknown } };
+    type Ran = { devices: number; loss: number[]; collectives: unknown; plannedCollectives: unknown };
+    const out = JSON.parse(child.stdout) as { source: string | null; ran: Ran; mpi: Ran | null };
     expect(out.source).toBe(path.resolve(dir, 'gpt2_tiny.onnx'));
     expect(fs.readFileSync(path.join(dir, 'gpt2_tiny.onnx'))).toEqual(fs.readFileSync(model('gpt2_tiny.onnx')));
     expect(out.ran.devices).toBe(2);
     expect(out.ran.loss).toHaveLength(2);
     expect(out.ran.collectives).toEqual(out.ran.plannedCollectives);
-  }, 150_000);
+    // The same plan under mpirun (when installed): the same losses and collectives.
+    if (out.mpi) {
+      expect(out.mpi.loss.map((l) => l.toPrecision(5))).toEqual(out.ran.loss.map((l) => l.toPrecision(5)));
+      expect(out.mpi.collectives).toEqual(out.ran.collectives);
+    } else process.stderr.write('api run with transport mpi: skipped (no mpirun on PATH)\n');
+  }, 180_000);
 });
 
 describe('compare()', () => {
