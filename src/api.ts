@@ -41,7 +41,8 @@ export { buildSchedule } from '../passes/schedule/schedule.js';
 export { simulateSchedule } from '../passes/schedule/simulate.js';
 // The three calls training code needs (docs: README "Programmatic API").
 export { compile, type CompileApiOptions, type CompileResult, type CompileFiles } from './api/compile.js';
-export { compare, sweep, type CompareApiOptions, type CompareApiResult, type SweepApiOptions, type SweepApiResult } from './api/compare.js';
+export { compare, type CompareApiOptions, type CompareApiResult } from './api/compare.js';
+export { sweep, type SweepApiOptions, type SweepApiResult } from './api/sweep.js';
 export { run, type RunApiOptions } from './api/run.js';
 export type { ClusterInput, ModelInput, PlanningOptions } from './api/options.js';
 export type { ProgressEvent } from './planner/compile.js';

@@ -1,16 +1,12 @@
 /**
  * `compare()` of the programmatic API: the model planned with every built-in strategy
- * and `auto` on one cluster, as `autopar compare --json` prints it; `sweep()`, the same
- * over cluster sizes, as `autopar compare --devices ... --json` prints it.
+ * and `auto` on one cluster, as `autopar compare --json` prints it.
  */
-import { AutoparError } from '../errors.js';
 import { compareStrategies, type CompareResult } from '../planner/compare.js';
-import { sweepDevices, type SweepOptions, type SweepResult } from '../planner/sweep.js';
 import { writeCompareHtml } from '../report/compare-html.js';
-import { writeSweepHtml } from '../report/sweep-html.js';
 import { type PlanningOptions, toCompileOptions } from './options.js';
 
-export type { CompareResult, SweepResult };
+export type { CompareResult };
 
 export interface CompareApiOptions extends PlanningOptions {
   /** Also write the strategies side by side as a chart page (self-contained HTML) here. */
@@ -25,27 +21,6 @@ export async function compare(opts: CompareApiOptions): Promise<CompareApiResult
   try {
     const r = await compareStrategies(options);
     return opts.html === undefined ? r : { ...r, html: writeCompareHtml(opts.html, r) };
-  } finally {
-    cleanup();
-  }
-}
-
-export interface SweepApiOptions extends PlanningOptions, Omit<SweepOptions, 'devices'> {
-  /** Cluster sizes to plan, e.g. [8, 16, 32, 64]: hosts of the given cluster's size. */
-  readonly devices: readonly number[];
-  /** Also write the chart page here (self-contained HTML). */
-  readonly html?: string;
-}
-
-/** The sweep `autopar compare --devices` prints with --json (`html`: the page, when asked for). */
-export type SweepApiResult = SweepResult & { readonly html?: string };
-
-export async function sweep(opts: SweepApiOptions): Promise<SweepApiResult> {
-  if (!Array.isArray(opts.devices)) throw new AutoparError('E_USAGE', 'devices must be a list of cluster sizes such as [8, 16, 32, 64]');
-  const { options, cleanup } = toCompileOptions(opts, undefined);
-  try {
-    const r = await sweepDevices(options, { devices: opts.devices, strategies: opts.strategies, interHost: opts.interHost, minGain: opts.minGain, onPoint: opts.onPoint });
-    return opts.html === undefined ? r : { ...r, html: writeSweepHtml(opts.html, r) };
   } finally {
     cleanup();
   }

@@ -1,6 +1,6 @@
 /** The terminal table of `autopar compare --devices`. */
 import path from 'node:path';
-import type { SweepApiResult } from '../api/compare.js';
+import type { SweepApiResult } from '../api/sweep.js';
 
 export function printSweep(r: SweepApiResult): void {
   const cell = (v: number | null, digits: number): string => (v === null ? '-' : v.toFixed(digits));
