@@ -1,5 +1,6 @@
 /**
- * The programmatic API: `import { importOnnx, buildTrainingGraph, ... } from 'autopar'`.
+ * The programmatic API: `import { compile, compare, run } from 'autopar'` (src/api/), and the
+ * lower-level pieces they are built from (importOnnx, planModel, runPlan, ...).
  * The same objects the CLI prints with --json.
  */
 export { AutoparError, type ErrorCode } from './errors.js';
@@ -38,3 +39,12 @@ export { isRejection, pipelineClustering, planPipeline, type PipelinePlan, type 
 export { clusterLayers, type LayerClustering } from '../passes/cluster-layers.js';
 export { buildSchedule } from '../passes/schedule/schedule.js';
 export { simulateSchedule } from '../passes/schedule/simulate.js';
+// The three calls training code needs (docs: README "Programmatic API").
+export { compile, type CompileApiOptions, type CompileResult, type CompileFiles } from './api/compile.js';
+export { compare, type CompareApiOptions, type CompareApiResult } from './api/compare.js';
+export { sweep, type SweepApiOptions, type SweepApiResult } from './api/sweep.js';
+export { run, type RunApiOptions } from './api/run.js';
+export type { ClusterInput, ModelInput, PlanningOptions } from './api/options.js';
+export type { ProgressEvent } from './planner/compile.js';
+export { DEFAULT_MIN_GAIN, DEFAULT_SWEEP_STRATEGIES, SWEEP_STRATEGIES, type SweepPoint, type SweepResult, type SweepStrategy } from './planner/sweep.js';
+export { resizeCluster } from './cluster/resize.js';

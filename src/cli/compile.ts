@@ -5,11 +5,13 @@ import { z } from 'zod';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { AutoparError } from '../errors.js';
-import { compareStrategies } from '../planner/compare.js';
-import type { CompileOptions, ProgressEvent } from '../planner/compile.js';
-import { writeCompiled } from '../planner/device-programs.js';
-import { planModel } from '../planner/plan-model.js';
-import { writeReport } from '../report/html.js';
+import { compile, defaultOut } from '../api/compile.js';
+import { compare, type CompareApiResult } from '../api/compare.js';
+import { sweep } from '../api/sweep.js';
+import type { PlanningOptions } from '../api/options.js';
+import type { ProgressEvent } from '../planner/compile.js';
+import { parseSweepStrategies } from '../planner/sweep.js';
+import { printSweep } from './sweep.js';
 import { collect, parseDims, printJson, runCommand } from './output.js';
 
 interface PlanFlags {
@@ -76,7 +78,7 @@ export const EXAMPLE = {
   loss: 'cross-entropy',
 } as const;
 
-function options(model: string, o: PlanFlags, progress?: (e: ProgressEvent) => void): Omit<CompileOptions, 'strategy'> {
+function options(model: string, o: PlanFlags, progress?: (e: ProgressEvent) => void): PlanningOptions {
   if (!o.cluster) throw new AutoparError('E_USAGE', `--cluster FILE is required with a model (run without arguments for the bundled example, or see examples/clusters/)`);
   const timeLimit = o.timeLimit === undefined ? undefined : Number(o.timeLimit);
   if (timeLimit !== undefined && !(timeLimit > 0)) throw new AutoparError('E_USAGE', `--time-limit expects seconds > 0, got '${o.timeLimit}'`);
@@ -97,7 +99,7 @@ function options(model: string, o: PlanFlags, progress?: (e: ProgressEvent) => v
     profile: o.profile,
     mesh: o.mesh === undefined ? undefined : parseMesh(o.mesh),
     pin: o.pin === undefined ? undefined : readPins(o.pin),
-    progress,
+    onProgress: progress,
   };
 }
 
@@ -149,17 +151,16 @@ export function registerCompile(program: Command): void {
     .action(async (modelArg: string | undefined, o: PlanFlags & { strategy?: string; out?: string }) => {
       await runCommand(o.debug === true, async () => {
         const model = withExample(modelArg, o);
-        const base = options(model, o, progressPrinter(o.json === true));
-        const planned = await planModel({ ...base, strategy: o.strategy });
-        const { plan, summary } = planned;
+        // Default output beside the caller, not beside the model (which may be read-only).
+        const out = o.out ?? defaultOut(model);
+        // The API's result without the plan object is what --json prints.
+        const { planJson: plan, ...summary } = await compile({ ...options(model, o, progressPrinter(o.json === true)), strategy: o.strategy, out });
         const deviceName = plan.cluster.device;
         const batch = plan.batch;
-        // Default output beside the caller, not beside the model (which may be read-only).
-        const out = o.out ?? `${path.basename(model).replace(/\.onnx$/i, '')}.autopar`;
-        // One-mesh training plans are lowered to verified device programs (`autopar run` executes them).
-        const { plan: file, programs: devices } = writeCompiled(out, planned);
-        const report = writeReport(out, plan);
-        if (o.json) return printJson({ ...summary, plan: file, report, ...(devices ? { programs: devices } : {}) });
+        const file = summary.plan ?? out;
+        const report = summary.report ?? out;
+        const devices = summary.programs;
+        if (o.json) return printJson(summary);
         const comm = Object.entries(summary.communicationByKind).map(([k, v]) => `${k} ${v.count}x ${(v.bytes / 2 ** 20).toFixed(1)} MiB`).join(', ');
         process.stdout.write(
           [
@@ -180,23 +181,64 @@ export function registerCompile(program: Command): void {
     });
 }
 
+interface SweepFlags {
+  devices?: string;
+  strategies?: string;
+  interHost?: string;
+  minGain?: string;
+  html?: string;
+}
+
+function parseSizes(v: string): number[] {
+  if (!/^\d+(,\d+)*$/.test(v)) throw new AutoparError('E_USAGE', `--devices expects sizes separated by commas, e.g. 8,16,32,64; got '${v}'`);
+  return v.split(',').map(Number);
+}
+
 export function registerCompare(program: Command): void {
-  planOptions(program.command('compare').description('plan the model with every built-in strategy and auto, side by side')).action(async (modelArg: string | undefined, o: PlanFlags) => {
-    await runCommand(o.debug === true, async () => {
-      const model = withExample(modelArg, o);
-      const r = await compareStrategies(options(model, o, undefined));
-      if (o.json) return printJson(r);
-      const lines = [`${r.model} on ${r.devices} devices (best: ${r.best})`, 'strategy    step (ms)    samples/s    memory/device   comm/step     mesh'];
-      for (const s of r.strategies) {
-        if (!s.feasible) {
-          lines.push(`${s.strategy.padEnd(11)} -            -            -               -             -      ${s.reason ?? ''}`);
-          continue;
+  planOptions(program.command('compare').description('plan the model with every built-in strategy and auto, side by side; --devices: over cluster sizes'))
+    .option('--devices <sizes>', 'sweep the cluster size, e.g. 8,16,32,64 (hosts of the given cluster, same devices and links)')
+    .option('--strategies <list>', 'with --devices: strategies planned at each size (default dp,zero3,megatron,hybrid; also pipeline, auto)')
+    .option('--inter-host <preset>', 'with --devices: network between hosts when the cluster has none (default ib-hdr)')
+    .option('--min-gain <f>', 'with --devices: adding devices pays while each added device brings at least this fraction of the throughput per device (default 0.5)')
+    .option('--html <file>', 'also write the chart page: the strategies side by side, or with --devices the sweep (default ./<model>.sweep.html)')
+    .action(async (modelArg: string | undefined, o: PlanFlags & SweepFlags) => {
+      await runCommand(o.debug === true, async () => {
+        const model = withExample(modelArg, o);
+        if (o.devices === undefined) {
+          for (const flag of ['strategies', 'interHost', 'minGain'] as const) {
+            if (o[flag] !== undefined) throw new AutoparError('E_USAGE', `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --devices (the sweep over cluster sizes)`);
+          }
+          return printCompare(await compare({ ...options(model, o, undefined), html: o.html }), o.json === true);
         }
-        lines.push(
-          `${s.strategy.padEnd(11)} ${((s.stepTimeSeconds ?? 0) * 1e3).toFixed(3).padEnd(12)} ${(s.throughputSamplesPerSecond ?? 0).toFixed(1).padEnd(12)} ${gib(s.peakMemoryBytesPerDevice ?? 0).padEnd(15)} ${(((s.communicationBytesPerStep ?? 0) / 2 ** 20).toFixed(1) + ' MiB').padEnd(13)} [${(s.meshShape ?? []).join('x')}]`,
-        );
-      }
-      process.stdout.write(lines.join('\n') + '\n');
+        const minGain = o.minGain === undefined ? undefined : Number(o.minGain);
+        if (minGain !== undefined && !Number.isFinite(minGain)) throw new AutoparError('E_USAGE', `--min-gain expects a number such as 0.5, got '${o.minGain}'`);
+        const r = await sweep({
+          ...options(model, o, undefined),
+          devices: parseSizes(o.devices),
+          strategies: o.strategies === undefined ? undefined : parseSweepStrategies(o.strategies),
+          interHost: o.interHost,
+          minGain,
+          onPoint: o.json === true || !process.stderr.isTTY ? undefined : (p, seconds) => process.stderr.write(`  ${p.devices} devices: ${p.best ?? 'no plan'} (${seconds.toFixed(1)} s)\n`),
+          html: o.html ?? `${path.basename(model).replace(/\.onnx$/i, '')}.sweep.html`,
+        });
+        if (o.json) return printJson(r);
+        printSweep(r);
+      });
     });
-  });
+}
+
+function printCompare(r: CompareApiResult, json: boolean): void {
+  if (json) return printJson(r);
+  const lines = [`${r.model} on ${r.devices} devices (best: ${r.best})`, 'strategy    step (ms)    samples/s    memory/device   comm/step     mesh'];
+  for (const s of r.strategies) {
+    if (!s.feasible) {
+      lines.push(`${s.strategy.padEnd(11)} -            -            -               -             -      ${s.reason ?? ''}`);
+      continue;
+    }
+    lines.push(
+      `${s.strategy.padEnd(11)} ${((s.stepTimeSeconds ?? 0) * 1e3).toFixed(3).padEnd(12)} ${(s.throughputSamplesPerSecond ?? 0).toFixed(1).padEnd(12)} ${gib(s.peakMemoryBytesPerDevice ?? 0).padEnd(15)} ${(((s.communicationBytesPerStep ?? 0) / 2 ** 20).toFixed(1) + ' MiB').padEnd(13)} [${(s.meshShape ?? []).join('x')}]`,
+    );
+  }
+  if (r.html) lines.push(`chart ${path.resolve(r.html)}`);
+  process.stdout.write(lines.join('\n') + '\n');
 }

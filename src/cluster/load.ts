@@ -39,7 +39,7 @@ function need<T>(value: T | undefined, path: readonly PropertyKey[], message: st
   return value;
 }
 
-interface GroupSpec {
+export interface GroupSpec {
   readonly name: string;
   readonly hosts: number;
   readonly devicesPerHost: number;
@@ -91,6 +91,11 @@ function resolve(raw: RawCluster): { readonly groups: readonly GroupSpec[]; read
 
 function build(file: string, raw: RawCluster): Cluster {
   const { groups: specs, interHost } = resolve(raw);
+  return assembleCluster(file, raw.name ?? file, specs, interHost);
+}
+
+/** Host and device ids of validated groups, host-major (also what resizeCluster builds with). */
+export function assembleCluster(file: string, name: string, specs: readonly GroupSpec[], interHost: Link | undefined): Cluster {
   const groups: HostGroup[] = [];
   const hosts: Host[] = [];
   const devices: Device[] = [];
@@ -106,7 +111,7 @@ function build(file: string, raw: RawCluster): Cluster {
       hosts.push({ id, group: index, devices: ids });
     }
   }
-  return { file, name: raw.name ?? file, groups, hosts, devices, interHost };
+  return { file, name, groups, hosts, devices, interHost };
 }
 
 /** Parses and validates the text of a cluster file; `fileName` appears in messages. */

@@ -21,7 +21,7 @@ import { verifySharding } from '../sharding/verify.js';
 import type { SolverName } from '../solver/problem.js';
 import { buildTrainingGraph, type TrainingGraph } from '../training/build.js';
 import { manualMeshShape, manualPins, parseStrategy, type StrategyName, strategyName } from './manual.js';
-import { minimumMemory } from './memory-floor.js';
+import { doesNotFit, minimumMemory } from './memory-floor.js';
 
 export interface CompileOptions {
   /**
@@ -160,6 +160,8 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
   if (opts.mesh && strategy !== 'auto') throw new AutoparError('E_USAGE', `--mesh goes with --strategy auto; ${strategyName(strategy)} sets its own mesh`);
   const meshes = strategy !== 'auto' ? [logicalMesh(cluster, manualMeshShape(strategy, n))] : opts.mesh ? [meshOf(cluster, opts.mesh)] : logicalMeshes(cluster);
   const candidates: Candidate[] = [];
+  // The meshes whose plans did not fit, with their pins: an error re-plans one to say by how much.
+  const overBudget: { readonly mesh: ReturnType<typeof meshFromLogical>; readonly pinned: Map<string, ShardingSpec> }[] = [];
   for (const [i, lm] of meshes.entries()) {
     const mesh = meshFromLogical(lm);
     let pinned = new Map<string, ShardingSpec>();
@@ -176,6 +178,7 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
       for (const [name, spec] of userPins(opts.pin, planned, lm)) pinned.set(name, spec);
       const plan = await planIntraOp(planned, roles, mesh, costModel, device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, pinned, tieRepeats: opts.tieRepeats, memoryBudget: opts.allowOom ? Number.MAX_SAFE_INTEGER : undefined });
       const feasible = plan.solution.status !== 'infeasible';
+      if (!feasible) overBudget.push({ mesh, pinned });
       candidates.push({ mesh: lm, plan: feasible ? plan : undefined, stepTimeSeconds: feasible ? plan.computeSeconds + plan.communicationSeconds : Infinity, reason: feasible ? undefined : 'does not fit in device memory' });
       opts.progress?.({ kind: 'mesh', shape: lm.shape, done: i + 1, total: meshes.length, status: plan.solution.status });
     } catch (e) {
@@ -188,15 +191,17 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
   const feasible = candidates.filter((c): c is Candidate & { plan: IntraOpPlan } => c.plan !== undefined).sort((a, b) => a.stepTimeSeconds - b.stepTimeSeconds);
   const best = feasible[0];
   if (!best) {
-    const memoryMesh = meshes[meshes.length - 1];
-    const floor = memoryMesh ? minimumMemory(planned, roles, meshFromLogical(memoryMesh)) : NaN;
     const rejected = candidates.find((c) => c.reason && c.reason !== 'does not fit in device memory');
     if (rejected && candidates.every((c) => c.reason !== 'does not fit in device memory')) throw new AutoparError('E_USAGE', rejected.reason ?? 'no plan');
-    const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
-    throw new AutoparError(
-      'E_USAGE',
-      `${modelName} does not fit on ${n} x ${device.name}: even sharding every parameter, optimizer state and activation over all ${n} devices needs ${gib(floor)} per device, and each has ${gib(device.memoryBytes)} (short by ${gib(floor - device.memoryBytes)}); use about ${Math.ceil((n * floor) / device.memoryBytes)} devices, a smaller batch, or --allow-oom to plan anyway`,
-    );
+    const memoryMesh = meshes[meshes.length - 1];
+    const floor = memoryMesh ? minimumMemory(planned, roles, meshFromLogical(memoryMesh)) : NaN;
+    // Where even the fully sharded layout would fit, it is the strategy (or the solver's layouts) that
+    // does not: plan one mesh again without the budget to say by how much.
+    const retry = floor <= device.memoryBytes ? overBudget[overBudget.length - 1] : undefined;
+    const needed = retry
+      ? (await planIntraOp(planned, roles, retry.mesh, costModel, device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, pinned: retry.pinned, tieRepeats: opts.tieRepeats, memoryBudget: Number.MAX_SAFE_INTEGER })).memoryBytes
+      : undefined;
+    throw new AutoparError('E_USAGE', doesNotFit({ model: modelName, strategy: strategyName(strategy), devices: n, device, floor, needed }));
   }
   return {
     model: modelName,

@@ -10,6 +10,7 @@ import type { PipelinePlan, PipelineRejection } from '../../passes/inter-op/pipe
 import { AutoparError, type ErrorCode } from '../errors.js';
 import { compiledSibling } from '../runtime/collectives/compiled.js';
 import { runPipelineTask, type PipelineTask } from './pipeline-task.js';
+import { workerExecArgv } from '../runtime/worker-argv.js';
 
 export type PipelineOutcome = PipelinePlan | PipelineRejection;
 
@@ -30,7 +31,7 @@ type Reply = { ok?: PipelineOutcome; error?: { code: ErrorCode; message: string 
 class PlanWorker {
   // A young generation of 96 MiB (V8's default is a few): the intra-op solves allocate
   // many short-lived arrays, and scavenging them took about a tenth of the CPU time.
-  private readonly worker = new Worker(compiledSibling(import.meta.url, 'pipeline-worker.js'), { resourceLimits: { maxYoungGenerationSizeMb: 96 } });
+  private readonly worker = new Worker(compiledSibling(import.meta.url, 'pipeline-worker.js'), { resourceLimits: { maxYoungGenerationSizeMb: 96 }, execArgv: workerExecArgv() });
 
   run(task: PipelineTask): Promise<PipelineOutcome> {
     const w = this.worker;

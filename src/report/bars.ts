@@ -6,7 +6,7 @@ const WIDTH = 960;
 const LEFT = 230;
 const ROW = 26;
 
-interface Row {
+export interface BarRow {
   readonly label: string;
   readonly value: number;
   readonly text: string;
@@ -14,7 +14,7 @@ interface Row {
   readonly attrs: string;
 }
 
-function barChart(id: string, rows: readonly Row[], scale: number, limit?: { readonly at: number; readonly label: string }): string {
+export function barChart(id: string, rows: readonly BarRow[], scale: number, limit?: { readonly at: number; readonly label: string }): string {
   const plot = WIDTH - LEFT - 170;
   const x = (v: number): number => LEFT + (scale > 0 ? (v / scale) * plot : 0);
   const parts = rows.map((r, i) => {
@@ -37,7 +37,7 @@ function barChart(id: string, rows: readonly Row[], scale: number, limit?: { rea
 /** Compute, communication and bubble against the step. */
 export function costSvg(plan: PlanJson): string {
   const c = plan.cost;
-  const rows: Row[] = [
+  const rows: BarRow[] = [
     { label: 'step', value: c.stepTimeSeconds, text: secondsText(c.stepTimeSeconds), fill: '#333', attrs: 'data-cost="step"' },
     { label: 'compute', value: c.computeSeconds, text: secondsText(c.computeSeconds), fill: '#4e79a7', attrs: 'data-cost="compute"' },
     { label: 'communication', value: c.communicationSeconds, text: secondsText(c.communicationSeconds), fill: '#f28e2b', attrs: 'data-cost="communication"' },
@@ -49,7 +49,7 @@ export function costSvg(plan: PlanJson): string {
 /** Each stage's devices hold the same estimate: one bar per stage, with the device limit marked. */
 export function memorySvg(plan: PlanJson): string {
   const limit = plan.cost.memoryLimitBytesPerDevice;
-  const rows: Row[] = plan.stages.map((s, i) => {
+  const rows: BarRow[] = plan.stages.map((s, i) => {
     const bytes = s.memoryBytesPerDevice ?? plan.cost.peakMemoryBytesPerDevice;
     const devices = s.devices.length > 4 ? `${s.devices[0]}-${s.devices[s.devices.length - 1]}` : s.devices.join(', ');
     return {

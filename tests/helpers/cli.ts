@@ -23,14 +23,14 @@ export interface CliResult {
  * answering its RPC (a synchronous wait over 60 s fails the run with "Timeout calling
  * onTaskUpdate" even when every test passes).
  */
-export function runNode(args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+export function runNode(args: readonly string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
   return runProcess(process.execPath, args, opts);
 }
 
 /** Any program (e.g. mpirun), the same way. */
-export function runProcess(command: string, args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+export function runProcess(command: string, args: readonly string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, [...args], { cwd: ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' }, stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 90_000 });
+    const child = spawn(command, [...args], { cwd: opts.cwd ?? ROOT, env: { ...process.env, NODE_NO_WARNINGS: '1' }, stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 90_000 });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
