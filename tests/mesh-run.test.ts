@@ -17,11 +17,18 @@ import { readReference } from '../src/reference/folder.js';
 import { findMpirun } from '../src/runtime/collectives/mpi/launcher.js';
 import { batchFor } from '../src/runtime/pipeline/run-plan.js';
 import { prepareMeshRun, runMeshPlan } from '../src/runtime/spmd/run-mesh.js';
-import { createTrainer } from '../src/runtime/train.js';
+import type { HostTensor } from '../src/ir/host-tensor.js';
+import { createTrainer, type Trainer } from '../src/runtime/train.js';
 import { model, runCli, runNode } from './helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autopar-mesh-run-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** A trainer step, after letting timers run: a step is synchronous work, and 20 in a row would block vitest's worker. */
+async function stepYielding(trainer: Trainer, feeds: ReadonlyMap<string, HostTensor>): Promise<{ loss: number }> {
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  return trainer.step([feeds]);
+}
 
 /** `autopar compile` in a child process (planning is long and synchronous: it must not block vitest's worker). */
 async function compiled(name: string, devices: number, strategy: string): Promise<string> {
@@ -81,7 +88,7 @@ describe('one-mesh plans against the single-device trainer', () => {
       const { full } = batchFor(prep.tg, name === 'mlp' ? 'mse' : 'cross-entropy', dir, model(`${name}.reference`), 17);
       const trainer = createTrainer(prep.tg);
       const losses: number[] = [];
-      for (let k = 0; k < steps; k++) losses.push((await trainer.step([full])).loss);
+      for (let k = 0; k < steps; k++) losses.push((await stepYielding(trainer, full)).loss);
       expect(r.loss).toHaveLength(steps);
       r.loss.forEach((l, k) => expect(Math.abs(l - (losses[k] ?? NaN)) / Math.abs(losses[k] ?? 1), `step ${k}`).toBeLessThan(1e-4));
       expect(losses[steps - 1]).toBeLessThan(losses[0] ?? 0);
@@ -101,7 +108,7 @@ describe('a one-device mesh', () => {
     const { full } = batchFor(prep.tg, 'mse', dir, model('mlp.reference'), 17);
     const trainer = createTrainer(prep.tg);
     const losses: number[] = [];
-    for (let k = 0; k < 5; k++) losses.push((await trainer.step([full])).loss);
+    for (let k = 0; k < 5; k++) losses.push((await stepYielding(trainer, full)).loss);
     expect(r.loss).toEqual(losses);
     expect(r.collectives).toEqual({});
     expect(r.plannedCollectives).toEqual({});
