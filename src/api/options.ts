@@ -9,7 +9,7 @@ import path from 'node:path';
 import { loadCluster, parseCluster } from '../cluster/load.js';
 import type { Cluster } from '../cluster/types.js';
 import { AutoparError } from '../errors.js';
-import type { CompileOptions, ProgressEvent } from '../planner/compile.js';
+import { type CompileOptions, PRINT_IR_PASSES, type PrintIrPass, type ProgressEvent } from '../planner/compile.js';
 
 /** ONNX model: a file path, or the bytes of one (`fs.readFileSync`, a download, an export in memory). */
 export type ModelInput = string | Uint8Array;
@@ -48,6 +48,9 @@ export interface PlanningOptions {
   readonly pin?: Readonly<Record<string, string>>;
   /** Called as planning proceeds: each phase with its seconds, each mesh as it is solved. */
   readonly onProgress?: (event: ProgressEvent) => void;
+  /** Print the IR after this pass to `onIr` (default: stderr); one-mesh plans (see CompileOptions.printIrAfter). */
+  readonly printIrAfter?: PrintIrPass;
+  readonly onIr?: (text: string) => void;
 }
 
 export function resolveCluster(c: ClusterInput): Cluster {
@@ -100,6 +103,7 @@ export function toCompileOptions(o: PlanningOptions, dir: string | undefined): {
   oneOf('loss', o.loss, ['mse', 'cross-entropy']);
   oneOf('solver', o.solver, ['highs', 'glpk', 'auto']);
   oneOf('precision', o.precision, ['model', 'mixed']);
+  oneOf('printIrAfter', o.printIrAfter, PRINT_IR_PASSES);
   if (o.timeLimitSeconds !== undefined && !(o.timeLimitSeconds > 0)) throw new AutoparError('E_USAGE', `timeLimitSeconds must be > 0, got ${String(o.timeLimitSeconds)}`);
   const cluster = resolveCluster(o.cluster);
   let model: string;
@@ -135,6 +139,8 @@ export function toCompileOptions(o: PlanningOptions, dir: string | undefined): {
       mesh: o.mesh,
       pin: o.pin,
       progress: o.onProgress,
+      printIrAfter: o.printIrAfter,
+      printIr: o.onIr,
     },
     cleanup,
     temporary,

@@ -9,13 +9,14 @@ import { compile, defaultOut } from '../api/compile.js';
 import { compare, type CompareApiResult } from '../api/compare.js';
 import { sweep } from '../api/sweep.js';
 import type { PlanningOptions } from '../api/options.js';
-import type { ProgressEvent } from '../planner/compile.js';
+import { PRINT_IR_PASSES, type ProgressEvent } from '../planner/compile.js';
 import { parseSweepStrategies } from '../planner/sweep.js';
 import { printSweep } from './sweep.js';
 import { collect, parseDims, printJson, runCommand } from './output.js';
 
 interface PlanFlags {
   cluster?: string;
+  printIrAfter?: string;
   batch?: string;
   batchDim?: string;
   dim?: string[];
@@ -100,6 +101,7 @@ function options(model: string, o: PlanFlags, progress?: (e: ProgressEvent) => v
     mesh: o.mesh === undefined ? undefined : parseMesh(o.mesh),
     pin: o.pin === undefined ? undefined : readPins(o.pin),
     onProgress: progress,
+    printIrAfter: oneOf('--print-ir-after', o.printIrAfter, PRINT_IR_PASSES),
   };
 }
 
@@ -121,6 +123,7 @@ function planOptions(cmd: Command): Command {
     .option('--profile <file>', 'calibrated cost model from `autopar profile`')
     .option('--mesh <shape>', 'only this logical mesh, e.g. 4 or 2x8 (default: try every shape)')
     .option('--pin <file>', 'JSON object of value name -> sharding fixed by hand, e.g. {"wte.weight": "[-, x]"}')
+    .option('--print-ir-after <pass>', `print the IR to stderr after a pass: ${PRINT_IR_PASSES.join(', ')} (one-mesh plans)`)
     .option('--json', 'machine-readable output (CLI.md)')
     .option('--debug', 'stack traces on errors');
 }

@@ -16,7 +16,8 @@ import { AutoparError } from '../errors.js';
 import type { Graph } from '../ir/types.js';
 import { importOnnx } from '../onnx/import.js';
 import { meshFromLogical } from '../sharding/mesh.js';
-import { parseSpec, type ShardingSpec } from '../sharding/spec.js';
+import { parseSpec, specToString, type ShardingSpec } from '../sharding/spec.js';
+import { printGraph } from '../ir/print.js';
 import { verifySharding } from '../sharding/verify.js';
 import type { SolverName } from '../solver/problem.js';
 import { buildTrainingGraph, type TrainingGraph } from '../training/build.js';
@@ -51,9 +52,20 @@ export interface CompileOptions {
   readonly pin?: Readonly<Record<string, string | ShardingSpec>>;
   /** Worker threads for the pipeline search over micro-batch counts (default: the cores, at most 4). */
   readonly planWorkers?: number;
+  /**
+   * Print the IR after a pass (`--print-ir-after`): 'import' (bound, folded, dead code
+   * removed), 'unfuse-projections', 'training' (the training graph) or 'intra-op' (the
+   * training graph, then each op's chosen strategy and each value's layout). Written to
+   * `printIr` (default: stderr).
+   */
+  readonly printIrAfter?: PrintIrPass;
+  readonly printIr?: (text: string) => void;
   /** Progress: each phase as it starts and the meshes as they are solved. */
   readonly progress?: (event: ProgressEvent) => void;
 }
+
+export const PRINT_IR_PASSES = ['import', 'unfuse-projections', 'training', 'intra-op'] as const;
+export type PrintIrPass = (typeof PRINT_IR_PASSES)[number];
 
 export type ProgressEvent =
   | { readonly kind: 'phase'; readonly phase: string; readonly seconds: number }
@@ -140,7 +152,12 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
     if (opts.batch !== undefined && opts.batch !== batch) throw new AutoparError('E_USAGE', `--batch ${opts.batch}: the graph ${modelName} has batch ${String(lead)}; build it with the batch you want`);
   }
   phase('import');
+  const printIr = (pass: PrintIrPass, text: () => string): void => {
+    if (opts.printIrAfter === pass) (opts.printIr ?? ((t: string) => void process.stderr.write(t)))(`# IR after ${pass}\n${text()}`);
+  };
+  printIr('import', () => printGraph(imported));
   const { graph, unfused } = unfuseProjections(imported);
+  printIr('unfuse-projections', () => printGraph(graph));
   const mode = opts.mode ?? 'train';
   let training: TrainingGraph | undefined;
   let roles: ValueRoles;
@@ -155,6 +172,7 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
     planned = graph;
   }
   phase(mode === 'train' ? 'training graph' : 'forward graph');
+  printIr('training', () => printGraph(planned));
 
   const n = cluster.devices.length;
   if (opts.mesh && strategy !== 'auto') throw new AutoparError('E_USAGE', `--mesh goes with --strategy auto; ${strategyName(strategy)} sets its own mesh`);
@@ -203,6 +221,13 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
       : undefined;
     throw new AutoparError('E_USAGE', doesNotFit({ model: modelName, strategy: strategyName(strategy), devices: n, device, floor, needed }));
   }
+  printIr('intra-op', () => {
+    const { plan } = best;
+    const lines = [printGraph(planned).trimEnd(), `# mesh ${best.mesh.shape.join('x')} (${best.mesh.axes.map((a) => a.name).join(', ')}): strategy per op, layout per value`];
+    for (const node of planned.nodes) lines.push(`${node.name}: ${plan.strategies.get(node.name) ?? 'replicated'}`);
+    for (const [v, spec] of plan.layouts) lines.push(`${v} ${specToString(spec)}`);
+    return lines.join('\n') + '\n';
+  });
   return {
     model: modelName,
     cluster,
