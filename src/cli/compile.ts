@@ -130,9 +130,29 @@ function planOptions(cmd: Command): Command {
 
 function progressPrinter(quiet: boolean): ((e: ProgressEvent) => void) | undefined {
   if (quiet || !process.stderr.isTTY) return undefined;
+  // Counted phases redraw one line with a bar; a phase's end starts a new line.
+  const bar = (done: number, total: number): string => `[${'#'.repeat(Math.round((20 * done) / Math.max(1, total))).padEnd(20, '.')}] ${done}/${total}`;
+  let open = false;
+  const line = (text: string, last: boolean): void => {
+    process.stderr.write(`\r\x1b[2K  ${text}${last ? '\n' : ''}`);
+    open = !last;
+  };
   return (e) => {
-    if (e.kind === 'phase') process.stderr.write(`  ${e.phase.padEnd(16)} ${e.seconds.toFixed(2)} s\n`);
-    else process.stderr.write(`  mesh [${e.shape.join('x')}] ${e.done}/${e.total} ${e.status}\n`);
+    switch (e.kind) {
+      case 'phase':
+        if (open) process.stderr.write('\n');
+        open = false;
+        process.stderr.write(`  ${e.phase.padEnd(16)} ${e.seconds.toFixed(2)} s\n`);
+        return;
+      case 'mesh':
+        return line(`meshes           ${bar(e.done, e.total)}  [${e.shape.join('x')}] ${e.status}`, e.done === e.total);
+      case 'microbatches':
+        return line(`micro-batches    ${bar(e.done, e.total)}  M=${e.microbatches} planned, ${e.seconds.toFixed(1)} s`, e.done === e.total);
+      default: {
+        const never: never = e;
+        return never;
+      }
+    }
   };
 }
 

@@ -69,7 +69,9 @@ export type PrintIrPass = (typeof PRINT_IR_PASSES)[number];
 
 export type ProgressEvent =
   | { readonly kind: 'phase'; readonly phase: string; readonly seconds: number }
-  | { readonly kind: 'mesh'; readonly shape: readonly number[]; readonly done: number; readonly total: number; readonly status: string };
+  | { readonly kind: 'mesh'; readonly shape: readonly number[]; readonly done: number; readonly total: number; readonly status: string }
+  /** A pipelined plan's micro-batch count planned (stage candidates priced, stage DP run). */
+  | { readonly kind: 'microbatches'; readonly microbatches: number; readonly done: number; readonly total: number; readonly seconds: number };
 
 export interface Candidate {
   readonly mesh: LogicalMesh;

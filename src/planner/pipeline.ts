@@ -102,7 +102,11 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
     }
     return task;
   };
-  const outcomes = await runPipelineTasks(candidates.length, taskAt, opts.planWorkers ?? defaultPlanWorkers(), (t) => opts.progress?.({ kind: 'phase', phase: `pipeline M=${t.microbatches}`, seconds: (performance.now() - t0) / 1000 }));
+  let finished = 0;
+  const outcomes = await runPipelineTasks(candidates.length, taskAt, opts.planWorkers ?? defaultPlanWorkers(), (t) => {
+    finished++;
+    opts.progress?.({ kind: 'microbatches', microbatches: t.microbatches, done: finished, total: candidates.length, seconds: (performance.now() - t0) / 1000 });
+  });
   let chosen: { p: PipelinePlan; task: PipelineTask } | undefined;
   outcomes.forEach((p, i) => {
     const task = taskAt(i);
