@@ -30,8 +30,17 @@ async function stepYielding(trainer: Trainer, feeds: ReadonlyMap<string, HostTen
   return trainer.step([feeds]);
 }
 
-/** `autopar compile` in a child process (planning is long and synchronous: it must not block vitest's worker). */
-async function compiled(name: string, devices: number, strategy: string): Promise<string> {
+const compiledDirs = new Map<string, Promise<string>>();
+
+/** `autopar compile` in a child process (planning is long and synchronous: it must not block vitest's worker), once per plan. */
+function compiled(name: string, devices: number, strategy: string): Promise<string> {
+  const key = `${name}|${devices}|${strategy}`;
+  let dir = compiledDirs.get(key);
+  if (!dir) compiledDirs.set(key, (dir = compileOnce(name, devices, strategy)));
+  return dir;
+}
+
+async function compileOnce(name: string, devices: number, strategy: string): Promise<string> {
   const dir = path.join(tmp, `${name}-${strategy.replace(/[^a-z0-9]/gi, '_')}-${devices}`);
   const ref = readReference(model(`${name}.reference`));
   const loss = ref.manifest.loss?.kind === 'cross_entropy' ? 'cross-entropy' : 'mse';
@@ -152,7 +161,7 @@ describe('device programs as files', () => {
 
   const mpirun = findMpirun();
   it.skipIf(!mpirun)(`the same run as MPI processes gives the same numbers${mpirun ? '' : ' (skipped: mpirun not found; .ci/run installs Open MPI)'}`, async () => {
-    const dir = await compiled('gpt2_tiny', 2, 'dp');
+    const dir = await compiled('gpt2_tiny', 2, 'megatron');
     const threads = await runMeshPlan(dir, { steps: 2, reference: model('gpt2_tiny.reference') });
     const mpi = await runMeshPlan(dir, { steps: 2, reference: model('gpt2_tiny.reference'), transport: 'mpi' });
     expect(mpi.loss).toEqual(threads.loss);
