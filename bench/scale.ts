@@ -229,6 +229,8 @@ async function parent(): Promise<void> {
         quality,
       };
       cells.push(cell);
+      // Each cell as it is done, so that a run stopped early keeps what it measured.
+      if (json) log(`cell ${JSON.stringify(cell)}`);
       log(`  ${status} in ${r.seconds.toFixed(1)} s, peak rss ${(cell.peakRssBytes / 2 ** 30).toFixed(2)} GiB${cell.error ? ` (${cell.error.slice(0, 200)})` : ''}`);
     }
   }
