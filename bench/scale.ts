@@ -258,7 +258,7 @@ function render(report: Report): string {
     `${gib(c.peakRssBytes)}${c.peakRssSource === 'sampled VmHWM' ? '*' : ''}`,
     ms(c.auto?.stepTimeSeconds),
     c.auto ? `${c.auto.stages.length}/M=${c.auto.microbatches}` : '-',
-    c.quality ? (c.quality.best ? `${c.quality.best.strategy} ${ms(c.quality.best.stepTimeSeconds)}${c.quality.capped ? ` (${c.quality.points.length}/${c.quality.of} pts in ${c.quality.capSeconds} s)` : ''}` : c.quality.capped ? `none in ${c.quality.capSeconds} s` : 'none fits') : '-',
+    c.quality ? (c.quality.best ? `${c.quality.best.strategy} ${ms(c.quality.best.stepTimeSeconds)}${c.quality.capped ? ` (${c.quality.points.length}/${c.quality.of} pts in ${c.quality.capSeconds} s)` : ''}` : `none of ${c.quality.points.length}/${c.quality.of} pts fits${c.quality.capped ? ` (cap ${c.quality.capSeconds} s)` : ''}`) : '-',
     c.quality?.autoOverBest ? c.quality.autoOverBest.toFixed(3) : '-',
     c.auto ? (c.auto.stepTimeSeconds / c.idealSeconds).toFixed(2) : '-',
   ]);
