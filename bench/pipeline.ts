@@ -6,6 +6,7 @@
  *   node dist/bench/pipeline.js [--shape 1.3B] [--blocks N] [--cluster examples/clusters/8x8-v100.yaml] [--batch 64] [--no-grid] [--json]
  */
 import { flags } from './flags.js';
+import { gptStepFlops, gridStrategies } from './grid.js';
 import os from 'node:os';
 import { loadCluster } from '../src/cluster/load.js';
 import { buildGpt, GPT3_SHAPES } from '../src/models/gpt.js';
@@ -43,27 +44,21 @@ interface GridRow {
 }
 const grid: GridRow[] = [];
 if (!cli.has('--no-grid')) {
-  for (let tp = 1; tp <= perHost; tp *= 2) {
-    for (let pp = 1; pp * tp <= N; pp *= 2) {
-      if (N % (tp * pp) !== 0) continue;
-      const strategy = `dp=${N / tp / pp},tp=${tp},pp=${pp}`;
-      const t1 = performance.now();
-      try {
-        const s: CompileSummary = (await planModel({ ...base, strategy })).summary;
-        grid.push({ strategy, stepTimeSeconds: s.stepTimeSeconds, microbatches: s.microbatches, planningSeconds: (performance.now() - t1) / 1000 });
-      } catch (e) {
-        if (!(e instanceof AutoparError) || e.code === 'E_INTERNAL') throw e;
-        grid.push({ strategy, stepTimeSeconds: null, microbatches: null, planningSeconds: (performance.now() - t1) / 1000, reason: e.message.slice(0, 160) });
-      }
+  for (const strategy of gridStrategies(N, perHost)) {
+    const t1 = performance.now();
+    try {
+      const s: CompileSummary = (await planModel({ ...base, strategy })).summary;
+      grid.push({ strategy, stepTimeSeconds: s.stepTimeSeconds, microbatches: s.microbatches, planningSeconds: (performance.now() - t1) / 1000 });
+    } catch (e) {
+      if (!(e instanceof AutoparError) || e.code === 'E_INTERNAL') throw e;
+      grid.push({ strategy, stepTimeSeconds: null, microbatches: null, planningSeconds: (performance.now() - t1) / 1000, reason: e.message.slice(0, 160) });
     }
   }
 }
 const bestGrid = grid.filter((g) => g.stepTimeSeconds !== null).sort((a, b) => (a.stepTimeSeconds ?? 0) - (b.stepTimeSeconds ?? 0))[0];
-// Ideal: the step's FLOPs (6 per parameter per token, the usual transformer estimate) at peak on every device.
-const tokens = batch * shape.seq;
+// Ideal: the step's FLOPs (6 per parameter per token + attention) at peak on every device.
 const h = shape.hidden;
-const blockParams = 12 * h * h + 13 * h;
-const flops = 6 * tokens * (blocks * blockParams + shape.vocab * h) + 12 * blocks * batch * shape.seq * shape.seq * h;
+const flops = gptStepFlops({ ...shape, layers: blocks }, batch);
 // The model trains in float32 here, so float32 peak.
 const idealSeconds = flops / (N * device.peakFlops.float32);
 const row = {
