@@ -5,6 +5,7 @@
  * external data is referenced (location, offset, length) and only written on request,
  * so a 175B-parameter graph is a few megabytes.
  */
+import { SeededRandom } from './seeded-random.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { AutoparError } from '../errors.js';
@@ -179,24 +180,6 @@ export class OnnxWriter {
   }
 }
 
-/** mulberry32: small, seeded and the same on every machine. */
-export class SeededRandom {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** Approximately N(0, std^2): a sum of three uniforms (variance 1/4), cheap and bounded. */
-  normal(std: number): number {
-    return (this.next() + this.next() + this.next() - 1.5) * 2 * std;
-  }
-}
 
 /** Writes to `file` through a temporary name, renamed when complete (no half-written file). */
 function writeAtomically(file: string, write: (tmp: string) => void): void {

@@ -1,17 +1,7 @@
-/** A small seeded PRNG (mulberry32) so that random tests are reproducible from their seed. */
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
+/** The seeded generator of src/examples (mulberry32) with what tests draw: reproducible from their seed. */
+import { SeededRandom } from '../../src/examples/seeded-random.js';
+
+export class Rng extends SeededRandom {
   /** Integer in [lo, hi). */
   int(lo: number, hi: number): number {
     return lo + Math.floor(this.next() * (hi - lo));
