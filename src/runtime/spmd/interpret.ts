@@ -58,9 +58,11 @@ function onnxAttrs(a: Attrs): Map<string, AttrValue> {
 }
 
 /** The helper ops of the lowering, on local tensors. */
-function helper(op: string, x: readonly tf.Tensor[], a: Attrs, out: TensorDecl | undefined): tf.Tensor | undefined {
+function helper(op: string, x: readonly tf.Tensor[], a: Attrs): tf.Tensor | undefined {
   const [t] = x;
   switch (op) {
+    case 'Identity':
+      return t && tf.clone(t);
     case 'Scale':
       return t && tf.mul(t, tf.scalar(num(a, 'factor'), t.dtype === 'float32' ? 'float32' : 'int32'));
     case 'ZerosLike':
@@ -92,7 +94,7 @@ function helper(op: string, x: readonly tf.Tensor[], a: Attrs, out: TensorDecl |
     }
     case 'GatherShard': {
       const [X, I] = x;
-      if (!X || !I || !out) return undefined;
+      if (!X || !I) return undefined;
       const axis = num(a, 'axis');
       const rows = num(a, 'rows');
       return tf.tidy(() => {
@@ -113,7 +115,8 @@ function helper(op: string, x: readonly tf.Tensor[], a: Attrs, out: TensorDecl |
 /** Words of 4 bytes per element the plan counts for a declared dtype (tfjs holds 64-bit types in 32). */
 const widthOf = (dt: DType): number => Math.max(1, dtypeBytes(dt) / 4);
 
-const HELPERS = new Set(['Scale', 'ZerosLike', 'SliceChunk', 'PadChunk', 'ChunkPermute', 'GatherShard', 'Constant']);
+/** Ops the lowering adds (Constant is read by the interpreter itself); Identity is the lowering's copy. */
+const HELPERS = new Set(['Identity', 'Scale', 'ZerosLike', 'SliceChunk', 'PadChunk', 'ChunkPermute', 'GatherShard']);
 
 /**
  * Runs `steps` steps of `program` on this worker. `weights` is the device's weight file
@@ -191,8 +194,8 @@ export async function runProgram(comm: Communicator, program: MeshProgram, weigh
             break;
           }
           const xs = ins.inputs.map(get);
-          if (HELPERS.has(ins.op) || ins.op === 'Identity') {
-            const y = ins.op === 'Identity' ? (xs[0] ? tf.clone(xs[0]) : undefined) : helper(ins.op, xs, a, decls.get(ins.outputs[0] ?? ''));
+          if (HELPERS.has(ins.op)) {
+            const y = helper(ins.op, xs, a);
             if (!y) throw new AutoparError('E_INTERNAL', `device ${program.device}: helper op ${ins.op} of '${ins.node}' got bad inputs`);
             set(ins.outputs[0] ?? '', y);
             break;
