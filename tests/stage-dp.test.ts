@@ -77,6 +77,47 @@ describe('stage DP', () => {
     expect(multiStage).toBeGreaterThan(10);
   });
 
+  it('equals enumeration with several meshes per device count and many close stage times (the cap search skips covered caps)', () => {
+    // Several options per device count with nearly equal times: many distinct caps, most
+    // of them covered by a pass at a larger cap. Exact search (tmaxStep 0) must still
+    // find the enumeration's optimum, with memory binding or not.
+    const rng = new Rng(23);
+    let compared = 0;
+    for (let k = 0; k < 80; k++) {
+      const L = rng.int(2, 7);
+      const N = rng.pick([4, 6, 8]);
+      const B = rng.int(1, 12);
+      const sizes = rng.pick([[1, 2, 4], [1, 2, 3, 6], [2, 4, 8], [1, 4]]).filter((d) => d <= N);
+      const variants = rng.int(1, 4);
+      const work = Array.from({ length: L }, () => rng.uniform(0.5, 2));
+      const memory = rng.next() < 0.5 ? rng.uniform(2, 8) : Infinity;
+      const p: StageProblem = {
+        layers: L,
+        devices: N,
+        microbatches: B,
+        tmaxStep: 0,
+        options: (first, last) =>
+          sizes.flatMap((d, i) =>
+            Array.from({ length: variants }, (_, v) => {
+              const w = work.slice(first, last + 1).reduce((s, c) => s + c, 0);
+              // Variant v: a little slower, a little leaner (a lean layout).
+              return { submesh: i * variants + v, devices: d, seconds: (w / d) * (1 + 0.03 * v) + 0.01 * ((first * 7 + last * 3 + v) % 5), staticBytes: (0.6 * (last - first + 1)) / (1 + 0.2 * v), activationBytes: (0.4 * (last - first + 1)) / d, memoryLimit: memory };
+            }),
+          ),
+        boundarySeconds: () => 0.02,
+      };
+      const dp = planStages(p);
+      const brute = planStagesByEnumeration(p);
+      if (!brute) {
+        expect(dp, `instance ${k}`).toBeUndefined();
+        continue;
+      }
+      expect(dp?.latency ?? NaN, `instance ${k}`).toBeCloseTo(brute.latency, 9);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(50);
+  });
+
   it('balances a uniform model: equal layer counts per stage', () => {
     const plan = planStages(problem(new Array<number>(8).fill(1), 4, [1], 16));
     expect(plan?.stages.map((s) => s.last - s.first + 1)).toEqual([2, 2, 2, 2]);

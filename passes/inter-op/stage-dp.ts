@@ -76,7 +76,8 @@ function rangeTable(p: StageProblem): (first: number, last: number) => readonly 
       // An option no faster, no smaller and on as many devices as another never helps (exact).
       const dominated = (o: (typeof all)[number], q: (typeof all)[number]): boolean =>
         q.devices === o.devices && q.memoryLimit >= o.memoryLimit && q.total <= o.total && q.staticBytes <= o.staticBytes && q.activationBytes <= o.activationBytes;
-      v = all.filter((o, i) => !all.some((q, j) => j !== i && dominated(o, q) && (!dominated(q, o) || j < i)));
+      // Fastest first: a pass under a cap stops at the first option above it.
+      v = all.filter((o, i) => !all.some((q, j) => j !== i && dominated(o, q) && (!dominated(q, o) || j < i))).sort((a, b) => a.total - b.total);
       cache.set(key, v);
     }
     return v;
@@ -123,11 +124,12 @@ export function planStages(p: StageProblem): StagePlan | undefined {
     choice.push(Array.from({ length: L + 1 }, () => new Int32Array((N + 1) * 3).fill(-1)));
   }
   /** One DP pass with every stage at most tmax: the best plan over levels, and the least Σ. */
-  const pass = (tmax: number): { best: StagePlan | undefined; leastSum: number } => {
+  const pass = (tmax: number): { best: StagePlan | undefined; leastSum: number; cover: number } => {
     for (const rows of f) for (const row of rows) row.fill(Infinity);
     (f[0] as Float64Array[])[L]![0] = 0;
     let best: StagePlan | undefined;
     let leastSum = Infinity;
+    let cover = 0;
     for (let c = 1; c <= levels; c++) {
       const inFlight = c;
       // The stages after this one: level c - 1, or (at level B) level B too.
@@ -139,7 +141,8 @@ export function planStages(p: StageProblem): StagePlan | undefined {
           const opts = table(k, i);
           for (let oi = 0; oi < opts.length; oi++) {
             const o = opts[oi]!;
-            if (o.total > tmax || !fits(o, inFlight)) continue;
+            if (o.total > tmax) break;
+            if (!fits(o, inFlight)) continue;
             for (const next of nexts) {
               const rest = f[next]![i + 1]!;
               for (let d = o.devices; d <= N; d++) {
@@ -173,45 +176,91 @@ export function planStages(p: StageProblem): StagePlan | undefined {
         k = i + 1;
       }
       const maxStageSeconds = Math.max(...stages.map((x) => x.seconds));
+      cover = Math.max(cover, maxStageSeconds);
       const latency = total + (B - 1) * maxStageSeconds;
       if (!best || latency < best.latency - 1e-15) best = { stages, latency, maxStageSeconds };
     }
-    return { best, leastSum };
+    return { best, leastSum, cover };
   };
-  // The least Σ t_i with no cap on the slowest stage: every plan with slowest stage t
-  // costs at least that plus (B − 1)·t, so the enumeration can stop sooner (exact).
+  return searchCaps(tmaxes, B, (tmax) => {
+    const r = pass(tmax);
+    return r.best ? { plan: r.best, leastSum: r.leastSum, cover: r.cover } : undefined;
+  });
+}
+
+/** What one DP pass under a cap on stage time gives the search. */
+interface CapResult {
+  /** Its best plan (least latency over whatever the pass tracks). */
+  readonly plan: StagePlan;
+  /** The least Σ t_i of any plan under this cap (a bound for every smaller cap). */
+  readonly leastSum: number;
+  /**
+   * The slowest stage of the plans the pass's minima came from: every cap in
+   * [cover, tmax] has the same minima, so a pass there finds nothing better.
+   */
+  readonly cover: number;
+}
+
+/**
+ * The search over the cap t_max on the slowest stage. The optimum (slowest stage t*,
+ * sum Σ*) is found by the pass at cap t*, which gives a plan with Σ <= Σ* and slowest
+ * stage <= t*. Caps are tried from the largest worth trying downwards: the pass at cap
+ * t whose minima come from plans with slowest stage m has the same minima at every cap
+ * in [m, t], so the next cap tried is the largest below m; and as caps fall the least Σ
+ * only grows, so the search stops once that Σ plus (B − 1) times the smallest feasible
+ * cap reaches the best latency. The smallest feasible cap is found by bisection
+ * (feasibility grows with the cap). Exact when `tmaxes` holds every stage time.
+ */
+function searchCaps(tmaxes: readonly number[], B: number, pass: (tmax: number) => CapResult | undefined): StagePlan | undefined {
   const free = pass(Infinity);
-  let best = free.best;
-  if (!best) return undefined;
-  const leastSum = free.leastSum;
-  for (let t = firstFeasible(tmaxes, (tmax) => pass(tmax).best !== undefined, (tmax) => (B - 1) * tmax + leastSum < (best as StagePlan).latency); t < tmaxes.length; t++) {
+  if (!free) return undefined;
+  let best = free.plan;
+  // Every plan with slowest stage t costs at least free.leastSum + (B − 1)·t.
+  const worth = (tmax: number): boolean => (B - 1) * tmax + free.leastSum < best.latency;
+  let hi = tmaxes.length - 1;
+  while (hi >= 0 && !worth(tmaxes[hi] as number)) hi--;
+  const lo = firstFeasible(tmaxes, hi + 1, (tmax) => pass(tmax) !== undefined);
+  // No plan has its slowest stage at or below the cap before lo.
+  const floor = lo > 0 ? (tmaxes[lo - 1] as number) : 0;
+  let t = hi;
+  while (t >= lo) {
     const tmax = tmaxes[t] as number;
-    if ((B - 1) * tmax + leastSum >= best.latency) break;
-    const r = pass(tmax).best;
-    if (r && r.latency < best.latency - 1e-15) best = r;
+    if (!worth(tmax)) {
+      t--;
+      continue;
+    }
+    const r = pass(tmax);
+    if (!r) break;
+    if (r.plan.latency < best.latency - 1e-15) best = r.plan;
+    if (r.leastSum + (B - 1) * floor >= best.latency) break;
+    // Next: the largest candidate below the cover (tmaxes ascends).
+    let [a, b] = [lo, t];
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if ((tmaxes[mid] as number) < r.cover) a = mid + 1;
+      else b = mid;
+    }
+    t = Math.min(t, a) - 1;
   }
   return best;
 }
 
 /**
- * Index of the first t_max (ascending) at which any plan exists, by bisection: a larger
- * cap allows every option a smaller one does, so feasibility only grows with t_max, and
- * the passes below the first feasible one find nothing (at GPT scale they were most of
- * the DP's passes). Only candidates that `worthTrying` are probed (the enumeration
- * stops at the first that is not); returns tmaxes.length when none is feasible.
+ * Index of the first t_max (ascending, among the first `end`) at which any plan exists,
+ * by bisection: a larger cap allows every option a smaller one does, so feasibility only
+ * grows with t_max (at GPT scale the infeasible caps were most of the DP's passes).
+ * Returns `end` when none is feasible.
  */
-function firstFeasible(tmaxes: readonly number[], feasible: (tmax: number) => boolean, worthTrying: (tmax: number) => boolean): number {
+function firstFeasible(tmaxes: readonly number[], end: number, feasible: (tmax: number) => boolean): number {
   let lo = 0;
-  let hi = tmaxes.length;
-  while (hi > lo && !worthTrying(tmaxes[hi - 1] as number)) hi--;
-  const end = hi;
+  let hi = end;
   // Invariant: every candidate below lo is infeasible; tmaxes[hi] is feasible (or hi = end).
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
     if (feasible(tmaxes[mid] as number)) hi = mid;
     else lo = mid + 1;
   }
-  return lo === end ? tmaxes.length : lo;
+  return lo;
 }
 
 /**
@@ -238,7 +287,7 @@ function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTa
         const rest = f[i + 1] as Float64Array;
         for (let oi = 0; oi < opts.length; oi++) {
           const o = opts[oi] as (typeof opts)[number];
-          if (o.total > tmax) continue;
+          if (o.total > tmax) break;
           const dev = o.devices;
           for (let d = dev; d <= N; d++) {
             const r = rest[d - dev] as number;
@@ -268,17 +317,10 @@ function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTa
     const maxStageSeconds = Math.max(...stages.map((x) => x.seconds));
     return { plan: { stages, latency: total + (B - 1) * maxStageSeconds, maxStageSeconds }, total };
   };
-  const free = pass(Infinity);
-  if (!free) return undefined;
-  let best = free.plan;
-  const leastSum = free.total;
-  for (let t = firstFeasible(tmaxes, (tmax) => pass(tmax) !== undefined, (tmax) => (B - 1) * tmax + leastSum < best.latency); t < tmaxes.length; t++) {
-    const tmax = tmaxes[t] as number;
-    if ((B - 1) * tmax + leastSum >= best.latency) break;
-    const r = pass(tmax)?.plan;
-    if (r && r.latency < best.latency - 1e-15) best = r;
-  }
-  return best;
+  return searchCaps(tmaxes, B, (tmax) => {
+    const r = pass(tmax);
+    return r ? { plan: r.plan, leastSum: r.total, cover: r.plan.maxStageSeconds } : undefined;
+  });
 }
 
 /**
