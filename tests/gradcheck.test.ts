@@ -176,6 +176,16 @@ const CASES: Readonly<Record<string, Case>> = {
     const idx = c.b.constant(hostTensor('int64', [2, 2], [0, dim - 1, -1, 0]));
     return [c.b.op('Gather', [c.param(s), idx], { axis })];
   },
+  ScatterND: (c) => {
+    const s = [3, 4, c.rng.int(1, 4)];
+    const k = c.rng.int(1, 3);
+    const reduction = c.rng.pick(['none', 'add']);
+    // 'add' also sums a repeated position ('none' leaves repeats undefined).
+    const rows = k === 1 ? [[0], [2], [1]] : [[0, 1], [2, 3], [1, 2]];
+    if (reduction === 'add') rows.push(rows[0] ?? []);
+    const idx = c.b.constant(hostTensor('int64', [rows.length, k], rows.flat()));
+    return [c.b.op('ScatterND', [c.param(s), idx, c.param([rows.length, ...s.slice(k)])], { reduction })];
+  },
   ReduceSum: reduce('ReduceSum'),
   ReduceMean: reduce('ReduceMean'),
   ReduceMax: reduce('ReduceMax'),
