@@ -63,7 +63,8 @@ const reduce = (op: string): Case => (c) => {
   const axes = s.map((_, i) => i).filter(() => c.rng.next() < 0.5);
   const keep = c.rng.int(0, 2);
   const x = c.param(s, -2, 2);
-  if (op === 'ReduceSum') return [c.b.op(op, axes.length ? [x, c.ints(axes)] : [x], { keepdims: keep })];
+  // ReduceSum takes its axes as an input from opset 13, the other reductions from 18.
+  if (op === 'ReduceSum' || c.b.opset >= 18) return [c.b.op(op, axes.length ? [x, c.ints(axes)] : [x], { keepdims: keep })];
   return [c.b.op(op, [x], axes.length ? { axes, keepdims: keep } : { keepdims: keep })];
 };
 
@@ -250,7 +251,8 @@ const CASES: Readonly<Record<string, Case>> = {
   },
 };
 
-const OPSET = 17;
+/** Both forms of the opset-dependent inputs: axes of ReduceMean/Max/Min/Prod as an attribute (17) and as an input (18). */
+const OPSETS = [17, 18];
 const PROBES = 5;
 /**
  * |finite difference - analytic| / max|analytic|. Correct rules stay below 6e-4 on
@@ -286,9 +288,9 @@ async function lossOf(g: Graph, loss: string, weights: ReadonlyMap<string, HostT
   return r.outputs.get(loss)?.data[0] ?? NaN;
 }
 
-async function check(op: string, seed: number): Promise<void> {
+async function check(op: string, seed: number, opset: number): Promise<void> {
   const rng = new Rng(seed);
-  const b = GraphBuilder.empty(OPSET, `${op}-${seed}`);
+  const b = GraphBuilder.empty(opset, `${op}-${seed}`);
   const params: string[] = [];
   const outs = CASES[op]?.(makeCtx(b, rng, params)) ?? [];
   // loss = Σ_i Σ out_i · R_i with fixed random R_i.
@@ -334,8 +336,8 @@ describe('gradient rules against finite differences', () => {
     expect(withRule.filter((t) => !(t in CASES))).toEqual([]);
   });
   for (const op of Object.keys(CASES).sort()) {
-    it.each([1, 2, 3])(`${op} (seed %i)`, async (seed) => {
-      await check(op, seed * 7919 + op.length);
+    it.each(OPSETS.flatMap((opset) => [1, 2, 3].map((seed) => [opset, seed])))(`${op} (opset %i, seed %i)`, async (opset, seed) => {
+      await check(op, seed * 7919 + op.length, opset);
     });
   }
 });
