@@ -1,5 +1,5 @@
 /** Indexing: Gather (embedding lookups, picking shape entries). */
-import { numel } from '../ir/host-tensor.js';
+import { hostTensor, numel } from '../ir/host-tensor.js';
 import type { Dim } from '../ir/types.js';
 import { hostRemap } from './host.js';
 import { AutoparError } from '../errors.js';
@@ -99,7 +99,9 @@ export const ScatterND = defineOp<ScatterNDAttrs>({
   type: 'ScatterND',
   family: 'gather',
   arity: [3, 3],
-  differentiable: false,
+  // The data and the updates carry gradients (the indices do not): marked
+  // non-differentiable, a ScatterND on a trained path silently gave them zero.
+  differentiable: true,
   attrs: (r) => {
     const reduction = r.string('reduction', 'none');
     if (reduction !== 'none' && reduction !== 'add' && reduction !== 'mul' && reduction !== 'max' && reduction !== 'min') {
@@ -130,6 +132,39 @@ export const ScatterND = defineOp<ScatterNDAttrs>({
     const tail = data.shape.slice(k).map((d, i) => rb.factor(`t${i}`, d));
     const dataDims = [...data.shape.slice(0, k).map(() => ''), ...tail];
     return rb.build([dataDims, [...rows, ''], [...rows, ...tail]], [dataDims]);
+  },
+  // 'none': the written positions of data lose their gradient, and each update gets the
+  // gradient at the position it went to (GatherND of dY, spelt as a Gather over the
+  // first k axes flattened); 'add': data passes dY through and the updates get the same
+  // GatherND. mul, max and min are refused, not given a wrong gradient.
+  gradient: (g, a) => {
+    const { b } = g;
+    const [data, idx, upd] = g.node.inputs;
+    const dy = g.dy[0];
+    if (!data || !idx || !upd || !dy) return [undefined, undefined, undefined];
+    switch (a.reduction) {
+      case 'none':
+      case 'add':
+        break;
+      case 'mul':
+      case 'max':
+      case 'min':
+        throw new AutoparError('E_UNSUPPORTED_OP', `node '${g.node.name}' (ScatterND): no gradient rule for reduction '${a.reduction}'`);
+    }
+    const dData = !g.needs[0] ? undefined : a.reduction === 'add' ? dy : b.op('ScatterND', [dy, idx, zerosOf(b, b.shape(upd), b.type(upd).dtype)]);
+    if (!g.needs[2]) return [dData, undefined, undefined];
+    const ds = b.shape(data);
+    const is = b.shape(idx);
+    const k = is[is.length - 1] ?? 1;
+    const it = b.type(idx).dtype;
+    const lead = ds.slice(0, k);
+    // Row-major linear index over the first k axes, negative indices wrapped per axis.
+    const dims = b.constant(hostTensor(it, [lead.length], lead));
+    const wrapped = b.op('Where', [b.op('Less', [idx, b.scalar(0, it)]), b.op('Add', [idx, dims]), idx]);
+    const strides = lead.map((_, j) => numel(lead.slice(j + 1)));
+    const linear = k === 1 ? b.op('Squeeze', [wrapped, b.ints([-1])]) : b.op('ReduceSum', [b.op('Mul', [wrapped, b.constant(hostTensor(it, [strides.length], strides))]), b.ints([-1])], { keepdims: 0 });
+    const table = reshape(b, dy, [numel(lead), ...ds.slice(k)]);
+    return [dData, undefined, b.op('Gather', [table, linear], { axis: 0 })];
   },
   cost: (ctx) => {
     const upd = ctx.inputs[2];
