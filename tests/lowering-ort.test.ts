@@ -149,6 +149,20 @@ const CASES: readonly Case[] = [
       attrs: { reduction: { string: reduction } },
     }),
   ),
+  // Negative indices count from the end (tf.scatterND alone would write out of bounds).
+  ...(['none', 'add'] as const).map(
+    (reduction): Case => ({
+      name: `ScatterND reduction '${reduction}', negative indices`,
+      op: 'ScatterND',
+      opset: 18,
+      x: [4, 3, 2],
+      inits: [
+        { name: 'indices', dtype: 'int64', dims: [3, 2], values: [-1, 0, 1, -2, -4, 2] },
+        { name: 'updates', dims: [3, 2] },
+      ],
+      attrs: { reduction: { string: reduction } },
+    }),
+  ),
   { name: 'Cast to float16', op: 'Cast', x: [64], attrs: { to: int(10) }, outputs: [{ name: 'y', dtype: 'float16' }] },
   // onnxruntime-node returns no bfloat16 tensors: cast back to float32 inside the model.
   { name: 'Cast to bfloat16 and back', op: 'Cast', x: [64], attrs: { to: int(16) }, then: { op: 'Cast', attrs: { to: int(1) } } },

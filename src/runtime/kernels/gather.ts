@@ -1,4 +1,4 @@
-/** tfjs lowering of Gather: negative indices wrap, as ONNX allows. */
+/** tfjs lowering of Gather and ScatterND: negative indices wrap, as ONNX allows. */
 import { Gather, ScatterND } from '../../ops/gather.js';
 import { tf } from '../backend.js';
 import { type Kernel, need } from './kernel.js';
@@ -44,10 +44,15 @@ export const gatherKernels: Readonly<Record<string, Kernel>> = {
   ScatterND: (x, k) => {
     const { reduction } = ScatterND.attrsOf(k.node, k.opset);
     const data = need(x, 0, k);
-    const idx = tf.cast(need(x, 1, k), 'int32');
+    const I = need(x, 1, k);
     const upd = need(x, 2, k);
     return [
       tf.tidy(() => {
+        // Negative indices count from the end of their dimension (ONNX); tf.scatterND
+        // reads them as addresses out of bounds.
+        const raw = tf.cast(I, 'int32');
+        const dims = tf.tensor1d(data.shape.slice(0, I.shape[I.rank - 1] ?? 0), 'int32');
+        const idx = tf.where(tf.less(raw, tf.scalar(0, 'int32')), tf.add(raw, dims), raw);
         // tf.scatterND sums duplicate indices, which is exactly reduction 'add'.
         const scattered = tf.scatterND(idx, upd, data.shape);
         switch (reduction) {
