@@ -100,6 +100,20 @@ describe('presets and devices', () => {
     expect(d?.memoryBandwidth).toBeGreaterThan(800e9);
   });
 
+  // NVIDIA datasheets, dense figures (H100 SXM5: half the "with sparsity" ones); memory as nvidia-smi reports it (GiB).
+  const datasheet: readonly [string, Record<string, number>, number, number][] = [
+    ['V100-16GB', { float64: 7.8e12, float32: 15.7e12, float16: 125e12 }, 16 * 2 ** 30, 900e9],
+    ['A100-40GB', { float64: 19.5e12, float32: 19.5e12, tf32: 156e12, float16: 312e12, bfloat16: 312e12 }, 40 * 2 ** 30, 1555e9],
+    ['A100-80GB', { float64: 19.5e12, float32: 19.5e12, tf32: 156e12, float16: 312e12, bfloat16: 312e12 }, 80 * 2 ** 30, 2039e9],
+    ['H100-80GB', { float64: 67e12, float32: 67e12, tf32: 494.7e12, float16: 989.4e12, bfloat16: 989.4e12 }, 80 * 2 ** 30, 3.35e12],
+  ];
+  it.each(datasheet)('%s: the datasheet peak per dtype, memory and HBM bandwidth', (name, peaks, memory, bandwidth) => {
+    const d = one(name).groups[0]?.device;
+    expect(d?.peakFlops).toEqual(peaks);
+    expect(d?.memoryBytes).toBe(memory);
+    expect(d?.memoryBandwidth).toBe(bandwidth);
+  });
+
   it('A100 has tf32 and bfloat16, V100 has neither', () => {
     expect(DEVICE_PRESETS['A100-80GB']?.peakFlops.tf32).toBe(156e12);
     expect(DEVICE_PRESETS['A100-80GB']?.peakFlops.bfloat16).toBe(312e12);
