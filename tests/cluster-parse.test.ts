@@ -35,6 +35,23 @@ describe('units', () => {
     if (r.ok) expect(r.value).toBeCloseTo(want, 6);
   });
 
+  it('reads a number with a unit as the double nearest its value (no second rounding)', () => {
+    const exact: readonly [QuantityKind, string, number][] = [
+      ['time', '10us', 1e-5], // 10 * 1e-6 would be one ulp below
+      ['time', '25us', 25e-6],
+      ['time', '3ns', 3e-9],
+      ['time', '1.5ms', 1.5e-3],
+      ['bandwidth', '2.039TB/s', 2039e9], // 2.039 * 1e12 would not be an integer
+      ['bandwidth', '200Gb/s', 25e9],
+      ['bandwidth', '15.75GB/s', 15.75e9],
+      ['bytes', '5e3GB', 5e12],
+      ['bytes', '1.5GiB', 1.5 * 2 ** 30],
+      ['flops', '494.7TFLOP/s', 494.7e12],
+    ];
+    for (const [kind, input, want] of exact) expect(parseQuantity(kind, input), input).toEqual({ ok: true, value: want });
+    expect(parseQuantity('bytes', '1e400GB').ok).toBe(false);
+  });
+
   it('rejects bits for sizes, unknown units and words', () => {
     for (const [kind, input] of [
       ['bytes', '8Gb'],
