@@ -46,6 +46,12 @@ describe.concurrent('autopar cluster', () => {
     }
     // crossing hosts is slower than NVLink
     expect(mesh?.axes[0]?.beta ?? 0).toBeGreaterThan(mesh?.axes[1]?.beta ?? Infinity);
+    // the figures, in seconds and seconds per byte: x crosses the 200 Gb/s (25 GB/s) host
+    // port, shared by its 8 concurrent pairs; y is NVLink 3 (300 GB/s, 5 us)
+    expect(mesh?.axes[0]?.alpha).toBeCloseTo(10e-6, 12);
+    expect(mesh?.axes[0]?.beta).toBeCloseTo(8 / 25e9, 20);
+    expect(mesh?.axes[1]?.alpha).toBeCloseTo(5e-6, 12);
+    expect(mesh?.axes[1]?.beta).toBeCloseTo(1 / 300e9, 20);
     expect(s.meshes.map((m) => m.shape.length)).toEqual(expect.arrayContaining([1, 2, 3]));
   });
 

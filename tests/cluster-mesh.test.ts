@@ -73,6 +73,16 @@ describe('alpha-beta per mesh axis', () => {
     expect(y?.link).toBe('intra-host');
   });
 
+  it('a mixed axis whose intra-host link is the slower one is bounded by it', () => {
+    // PCIe 3 (15.75 GB/s per device) inside, 400 Gb/s (50 GB/s) between hosts
+    const p = parseCluster('hosts: 2\ndevicesPerHost: 8\ndevice: A100-80GB\nintraHost: pcie3\ninterHost: ib-ndr\n', 'pcie.yaml');
+    const [x] = logicalMesh(p, [16]).axes;
+    expect(x).toMatchObject({ size: 16, link: 'mixed', sharedNic: 1 });
+    expect(1 / intra(p).bandwidth).toBeGreaterThan(1 / inter(p).bandwidth);
+    expect(x?.beta).toBeCloseTo(1 / intra(p).bandwidth, 20);
+    expect(x?.alpha).toBe(Math.max(intra(p).latency, inter(p).latency));
+  });
+
   it('an axis over several hosts of different links is bounded by the slowest', () => {
     const m = load('mixed.yaml');
     // pairs of neighbouring devices: all inside a host, some on the PCIe V100 hosts

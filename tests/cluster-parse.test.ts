@@ -35,6 +35,23 @@ describe('units', () => {
     if (r.ok) expect(r.value).toBeCloseTo(want, 6);
   });
 
+  it('reads a number with a unit as the double nearest its value (no second rounding)', () => {
+    const exact: readonly [QuantityKind, string, number][] = [
+      ['time', '10us', 1e-5], // 10 * 1e-6 would be one ulp below
+      ['time', '25us', 25e-6],
+      ['time', '3ns', 3e-9],
+      ['time', '1.5ms', 1.5e-3],
+      ['bandwidth', '2.039TB/s', 2039e9], // 2.039 * 1e12 would not be an integer
+      ['bandwidth', '200Gb/s', 25e9],
+      ['bandwidth', '15.75GB/s', 15.75e9],
+      ['bytes', '5e3GB', 5e12],
+      ['bytes', '1.5GiB', 1.5 * 2 ** 30],
+      ['flops', '494.7TFLOP/s', 494.7e12],
+    ];
+    for (const [kind, input, want] of exact) expect(parseQuantity(kind, input), input).toEqual({ ok: true, value: want });
+    expect(parseQuantity('bytes', '1e400GB').ok).toBe(false);
+  });
+
   it('rejects bits for sizes, unknown units and words', () => {
     for (const [kind, input] of [
       ['bytes', '8Gb'],
@@ -98,6 +115,20 @@ describe('presets and devices', () => {
     expect(d?.peakFlops.float16).toBeGreaterThan(d?.peakFlops.float32 ?? Infinity);
     expect(d?.memoryBytes).toBeGreaterThan(15 * 2 ** 30);
     expect(d?.memoryBandwidth).toBeGreaterThan(800e9);
+  });
+
+  // NVIDIA datasheets, dense figures (H100 SXM5: half the "with sparsity" ones); memory as nvidia-smi reports it (GiB).
+  const datasheet: readonly [string, Record<string, number>, number, number][] = [
+    ['V100-16GB', { float64: 7.8e12, float32: 15.7e12, float16: 125e12 }, 16 * 2 ** 30, 900e9],
+    ['A100-40GB', { float64: 19.5e12, float32: 19.5e12, tf32: 156e12, float16: 312e12, bfloat16: 312e12 }, 40 * 2 ** 30, 1555e9],
+    ['A100-80GB', { float64: 19.5e12, float32: 19.5e12, tf32: 156e12, float16: 312e12, bfloat16: 312e12 }, 80 * 2 ** 30, 2039e9],
+    ['H100-80GB', { float64: 67e12, float32: 67e12, tf32: 494.7e12, float16: 989.4e12, bfloat16: 989.4e12 }, 80 * 2 ** 30, 3.35e12],
+  ];
+  it.each(datasheet)('%s: the datasheet peak per dtype, memory and HBM bandwidth', (name, peaks, memory, bandwidth) => {
+    const d = one(name).groups[0]?.device;
+    expect(d?.peakFlops).toEqual(peaks);
+    expect(d?.memoryBytes).toBe(memory);
+    expect(d?.memoryBandwidth).toBe(bandwidth);
   });
 
   it('A100 has tf32 and bfloat16, V100 has neither', () => {

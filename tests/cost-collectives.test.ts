@@ -55,6 +55,18 @@ describe('algorithm choice', () => {
     expect(small.seconds).toBeLessThan(model.collective({ kind: 'all-reduce', bytes: 1024, algorithm: 'ring' }, g).seconds);
   });
 
+  it('tree all-reduce is 2⌈log2 n⌉·α + 2·S·β; broadcast: ring (n-1)·α + S·β, tree ⌈log2 n⌉·(α + S·β)', () => {
+    const n = 12; // ⌈log2 12⌉ = 4
+    const alpha = 3e-6;
+    const B = 40e9;
+    const S = 5e6;
+    const l = groupOf([link(n, alpha, B)]);
+    expect(model.collective({ kind: 'all-reduce', bytes: S, algorithm: 'tree' }, l).seconds).toBeCloseTo(2 * 4 * alpha + (2 * S) / B, 15);
+    expect(model.collective({ kind: 'broadcast', bytes: S, algorithm: 'ring' }, l).seconds).toBeCloseTo((n - 1) * alpha + S / B, 15);
+    expect(model.collective({ kind: 'broadcast', bytes: S, algorithm: 'tree' }, l).seconds).toBeCloseTo(4 * (alpha + S / B), 15);
+    expect(model.collective({ kind: 'broadcast', bytes: S }, l).busBytes).toBe(S);
+  });
+
   it('all-gather has no tree', () => {
     expect(() => model.collective({ kind: 'all-gather', bytes: 1024, algorithm: 'tree' }, g)).toThrow(/no tree algorithm/);
   });
@@ -105,6 +117,21 @@ describe('collectives over mesh axes of a real cluster', () => {
     const est = model.collective({ kind: 'all-gather', bytes: S, algorithm: 'hierarchical' }, commGroup(mesh, ['x', 'y']));
     const slowFirst = (x.size - 1) * x.alpha + ((x.size - 1) / x.size) * (S / y.size) * x.beta + (y.size - 1) * y.alpha + ((y.size - 1) / y.size) * S * y.beta;
     expect(est.seconds).toBeCloseTo(slowFirst, 9);
+  });
+
+  it('hierarchical reduce-scatter runs the fast axis first on the whole input, the slow one on 1/8 of it', () => {
+    if (!x || !y) throw new Error('mesh axes');
+    const est = model.collective({ kind: 'reduce-scatter', bytes: S, algorithm: 'hierarchical' }, commGroup(mesh, ['x', 'y']));
+    const fastFirst = (y.size - 1) * y.alpha + ((y.size - 1) / y.size) * S * y.beta + (x.size - 1) * x.alpha + ((x.size - 1) / x.size) * (S / y.size) * x.beta;
+    expect(est.seconds).toBeCloseTo(fastFirst, 9);
+    expect(est.busBytes).toBeCloseTo((15 / 16) * S, 3);
+  });
+
+  it('hierarchical broadcast is one broadcast per axis, each at its best algorithm', () => {
+    if (!x || !y) throw new Error('mesh axes');
+    const est = model.collective({ kind: 'broadcast', bytes: S, algorithm: 'hierarchical' }, commGroup(mesh, ['x', 'y']));
+    // x has 2 ranks (ring and tree coincide: α + S·β); y has 8 (tree 3(α + S·β) vs ring 7α + S·β: ring for 1 GB)
+    expect(est.seconds).toBeCloseTo(x.alpha + S * x.beta + (7 * y.alpha + S * y.beta), 9);
   });
 
   it('transfer between stages is α + bytes·β', () => {

@@ -14,19 +14,35 @@ export const QUANTITY_FORMS: Readonly<Record<QuantityKind, string>> = {
   flops: "a rate in FLOP/s: a number or a string like '312TFLOP/s'",
 };
 
-const DECIMAL: Readonly<Record<string, number>> = { '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
-const BINARY: Readonly<Record<string, number>> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50 };
-const TIME: Readonly<Record<string, number>> = { s: 1, ms: 1e-3, us: 1e-6, 'µs': 1e-6, 'μs': 1e-6, ns: 1e-9 };
+/**
+ * A unit's scale, applied without a second rounding: decimal prefixes and time units
+ * shift the decimal exponent of the number as written ('10us' is read as 10e-6, the
+ * double nearest 1e-5, where 10 * 1e-6 is one ulp below it, and '2.039TB/s' as
+ * 2.039e12 where 2.039 * 1e12 is not an integer); `factor` is a power of two (binary
+ * prefixes, bits to bytes), so multiplying by it is exact.
+ */
+interface Scale {
+  readonly exponent: number;
+  readonly factor: number;
+}
 
-const NUMBER_UNIT = /^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(\S*)$/;
+const DECIMAL: Readonly<Record<string, number>> = { '': 0, k: 3, K: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+const BINARY: Readonly<Record<string, number>> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50 };
+const TIME: Readonly<Record<string, number>> = { s: 0, ms: -3, us: -6, 'µs': -6, 'μs': -6, ns: -9 };
+
+/** Digits, then an optional exponent, then the unit (with or without a space). */
+const NUMBER_UNIT = /^([+-]?(?:\d+\.?\d*|\.\d+))(?:[eE]([+-]?\d+))?\s*(\S*)$/;
 
 export type Parsed = { readonly ok: true; readonly value: number } | { readonly ok: false; readonly reason: string };
 
-function prefixScale(prefix: string, allowBinary: boolean): number | undefined {
-  return DECIMAL[prefix] ?? (allowBinary ? BINARY[prefix] : undefined);
+function prefixScale(prefix: string, allowBinary: boolean): Scale | undefined {
+  const exponent = DECIMAL[prefix];
+  if (exponent !== undefined) return { exponent, factor: 1 };
+  const factor = allowBinary ? BINARY[prefix] : undefined;
+  return factor === undefined ? undefined : { exponent: 0, factor };
 }
 
-function unitScale(kind: QuantityKind, unit: string): number | string {
+function unitScale(kind: QuantityKind, unit: string): Scale | string {
   switch (kind) {
     case 'bytes': {
       const m = /^([kKMGTPE]i?|)B$/.exec(unit);
@@ -39,13 +55,13 @@ function unitScale(kind: QuantityKind, unit: string): number | string {
       const m = /^([kKMGTPE]i?|)(B|b|bit)(\/s|ps)$/.exec(unit);
       if (m) {
         const scale = prefixScale(m[1] ?? '', true);
-        if (scale !== undefined) return m[2] === 'B' ? scale : scale / 8;
+        if (scale !== undefined) return m[2] === 'B' ? scale : { exponent: scale.exponent, factor: scale.factor / 8 };
       }
       return `unknown bandwidth unit '${unit}' (use GB/s for bytes or Gb/s for bits, also kB/s, MB/s, TB/s, Mb/s, Tb/s, GiB/s)`;
     }
     case 'time': {
-      const scale = TIME[unit];
-      if (scale !== undefined) return scale;
+      const exponent = TIME[unit];
+      if (exponent !== undefined) return { exponent, factor: 1 };
       return `unknown time unit '${unit}' (use s, ms, us or ns)`;
     }
     case 'flops': {
@@ -67,13 +83,15 @@ export function parseQuantity(kind: QuantityKind, input: number | string): Parse
     return Number.isFinite(input) ? { ok: true, value: input } : { ok: false, reason: `${input} is not a finite number` };
   }
   const m = NUMBER_UNIT.exec(input.trim());
-  if (!m || m[1] === undefined) return { ok: false, reason: `cannot read '${input}' as a number with a unit` };
-  const unit = m[2] ?? '';
-  const number = Number(m[1]);
-  if (unit === '') return { ok: true, value: number };
-  const scale = unitScale(kind, unit);
+  const digits = m?.[1];
+  if (!m || digits === undefined) return { ok: false, reason: `cannot read '${input}' as a number with a unit` };
+  const written = Number(m[2] ?? 0);
+  const unit = m[3] ?? '';
+  const scale = unit === '' ? { exponent: 0, factor: 1 } : unitScale(kind, unit);
   if (typeof scale === 'string') return { ok: false, reason: scale };
-  return { ok: true, value: number * scale };
+  const value = Number(`${digits}e${written + scale.exponent}`) * scale.factor;
+  if (!Number.isFinite(value)) return { ok: false, reason: `'${input}' is too large` };
+  return { ok: true, value };
 }
 
 // ---- formatting for the human summary -------------------------------------------------
