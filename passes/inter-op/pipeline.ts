@@ -124,6 +124,22 @@ function memorySplit(plan: IntraOpPlan, g: Graph, roles: ValueRoles, grads: Read
   return { staticBytes, activationBytes };
 }
 
+/** memorySplit of a range with every value whole (replicated). */
+function replicatedSplit(g: Graph, roles: ValueRoles, grads: ReadonlySet<string>): { staticBytes: number; activationBytes: number } {
+  const bytes = (v: string): number => {
+    const t = g.types.get(v);
+    return t ? t.shape.reduce<number>((p, d) => p * Number(d), 1) * dtypeBytes(t.dtype) : 0;
+  };
+  let staticBytes = 0;
+  let activationBytes = 0;
+  for (const v of g.initializers.keys()) staticBytes += bytes(v);
+  for (const v of roles.resident) {
+    if (grads.has(v)) staticBytes += bytes(v);
+    else activationBytes += bytes(v);
+  }
+  return { staticBytes, activationBytes };
+}
+
 /**
  * The clustering the pipeline planner uses, and how to make it again: the model's
  * repeated blocks as layers where it repeats (one block priced per mesh), else
@@ -252,10 +268,45 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   const sizes = dimensionSizes(tg.graph);
   const meshes: { submesh: Submesh; index: number; mesh: LogicalMesh; variant: Variant; layers: (LayerOnMesh | undefined)[]; joins: number[] }[] = [];
   const joinCache = new Map<string, number>();
+  // Each layer's resident bytes unsharded: no layout on n devices holds less than this / n.
+  const whole = ranges.map((g) => replicatedSplit(g, rangeRoles(roles, g), grads));
+  const deepest = Math.min(opts.microbatches, L, N);
+  /**
+   * Whether a lean variant could give a stage on this mesh an option the fast one lacks:
+   * some layer range whose fast plan does not fit with the most micro-batches in flight
+   * but whose floor fits with one, and which is fast enough to be a stage of a plan
+   * better than the best one found (a stage of a plan of latency U takes at most U / B,
+   * and a lean layout is priced no faster than the fast one). Elsewhere the lean solves
+   * (half the pricing when memory binds) cannot change the DP's answer.
+   */
+  let slowestUseful = Infinity;
+  const leanCanHelp = (fast: (typeof meshes)[number]): boolean => {
+    const n = fast.submesh.size;
+    const limit = opts.device.memoryBytes;
+    for (let a = 0; a < L; a++) {
+      let [held, perBatch, floor, seconds] = [0, 0, 0, 0];
+      for (let b = a; b < L; b++) {
+        const x = fast.layers[b];
+        const w = whole[b];
+        if (!x || !w) break;
+        seconds += x.seconds + (b > a ? (fast.joins[b - 1] ?? 0) : 0);
+        if (seconds > slowestUseful) break;
+        held += x.staticBytes;
+        perBatch += x.activationBytes;
+        floor += (w.staticBytes + w.activationBytes) / n;
+        if (held + perBatch * deepest > limit && floor <= limit) return true;
+      }
+    }
+    return false;
+  };
   const addMeshes = async (variant: Variant): Promise<void> => {
+    let position = 0;
     for (const [index, sm] of shapes.entries()) {
       if (grid && sm.size !== stageSize) continue;
       for (const lm of grid ? [logicalMesh(opts.cluster, manualMeshShape({ kind: 'grid', dp: grid.dp, tp: grid.tp, pp: 1 }, stageSize), sm.devices)] : stageMeshes(opts.cluster, sm)) {
+        // The lean pass walks the meshes in the fast pass's order.
+        const fast = variant === 'lean' ? meshes[position++] : undefined;
+        if (fast && !leanCanHelp(fast)) continue;
         // A mesh with axes no value can be split over is priced as the mesh without them
         // (the same problem: see idle-axes.ts); a stage placed on it is planned on itself.
         const on = (grid ? undefined : withoutIdleAxes(opts.cluster, lm, sizes)) ?? lm;
@@ -316,6 +367,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   const memoryNote = free && (!stagePlan || free.latency < stagePlan.latency * (1 - 1e-9)) ? memoryShortfall(free, opts.microbatches, opts.device.memoryBytes) : undefined;
   if (memoryNote && !grid) {
     // Memory binds: offer each layer's lean variant too, and plan again.
+    slowestUseful = stagePlan ? stagePlan.latency / Math.max(1, opts.microbatches) : Infinity;
     await addMeshes('lean');
     stagePlan = stages0(true);
   }
