@@ -6,10 +6,12 @@
  */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { AutoparError } from '../src/errors.js';
 import type { Graph } from '../src/ir/types.js';
 import { isExternal } from '../src/ir/types.js';
-import { importOnnx } from '../src/onnx/import.js';
+import { importBytes, importOnnx } from '../src/onnx/import.js';
 import { model } from './helpers/cli.js';
+import { buildModel, type ModelSpec } from './helpers/onnx-builder.js';
 
 /** Ops PyTorch emits for dynamic-batch shape arithmetic. */
 const SHAPE_ARITHMETIC = ['Shape', 'Range', 'ConstantOfShape', 'Unsqueeze', 'Concat', 'Cast', 'Slice'];
@@ -62,4 +64,45 @@ describe('ONNX import folds shape arithmetic to static shapes', () => {
     for (const i of inits) expect(isExternal(i.data), i.name).toBe(true);
     expect(new Set(inits.map((i) => (isExternal(i.data) ? i.data.location : '')))).toEqual(new Set(['gpt_350m.weights.bin']));
   });
+});
+
+describe('opsets 13 to 21', () => {
+  /** x[2,6] -> ReduceMean over axis 1 (axes an attribute before opset 18, an input from 18) -> Softmax (default axis -1). */
+  function reduceModel(opset: number): ModelSpec {
+    const axesAsInput = opset >= 18;
+    return {
+      opset,
+      inputs: [{ name: 'x', dtype: 'float32', shape: [2, 6] }],
+      outputs: ['y'],
+      initializers: axesAsInput ? [{ name: 'axes', dtype: 'int64', dims: [1], values: [1] }] : [],
+      nodes: [
+        axesAsInput
+          ? { op: 'ReduceMean', name: 'mean', inputs: ['x', 'axes'], outputs: ['m'], attrs: { keepdims: { int: 0 } } }
+          : { op: 'ReduceMean', name: 'mean', inputs: ['x'], outputs: ['m'], attrs: { axes: { ints: [1] }, keepdims: { int: 0 } } },
+        { op: 'Softmax', name: 'sm', inputs: ['m'], outputs: ['y'] },
+      ],
+    };
+  }
+
+  for (let opset = 13; opset <= 21; opset++) {
+    it(`opset ${opset} imports, with that opset's form of ReduceMean's axes`, () => {
+      const { graph } = importBytes(buildModel(reduceModel(opset)), `opset${opset}.onnx`);
+      expect(graph.opset).toBe(opset);
+      expect(graph.types.get('m')?.shape).toEqual([2]);
+      expect(graph.types.get('y')?.shape).toEqual([2]);
+    });
+  }
+
+  for (const opset of [12, 22]) {
+    it(`opset ${opset} is refused, saying which opsets are supported`, () => {
+      let caught: unknown;
+      try {
+        importBytes(buildModel(reduceModel(opset)), `opset${opset}.onnx`);
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toBeInstanceOf(AutoparError);
+      expect(caught instanceof AutoparError ? caught.message : '').toContain(`opset${opset}.onnx: opset ${opset} is not supported (supported: 13 to 21)`);
+    });
+  }
 });
