@@ -5,8 +5,9 @@
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { printGraph } from '../src/ir/print.js';
 import { inspectModel, summarize } from '../src/inspect.js';
-import { importBytes } from '../src/onnx/import.js';
+import { importBytes, importOnnx } from '../src/onnx/import.js';
 import { model, runCli, runJson } from './helpers/cli.js';
 import { buildModel, type ModelSpec, tempDir, writeModel } from './helpers/onnx-builder.js';
 
@@ -195,5 +196,31 @@ describe('forward FLOPs of single contractions (hand-computed)', () => {
     const r = InspectJson.parse(await runJson(['inspect', file]));
     expect(r.forwardFlops).toBe(2 * (2 * 6 * 5 * 7) * (2 * 3 * 2)); // 10080
     expect(r.parameters).toBe(6 * 2 * 3 * 2);
+  });
+});
+
+describe('autopar inspect --print-ir', () => {
+  it('prints the imported IR on stderr (after dce by default), the --json on stdout untouched', async () => {
+    const r = await runCli(['inspect', model('mlp.onnx'), '--print-ir', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(InspectJson.parse(JSON.parse(r.stdout)).parameters).toBe(2_099_712);
+    expect(r.stderr).toBe(`// after dce\n${printGraph(importOnnx(model('mlp.onnx')).graph)}`);
+  });
+
+  it("'all' prints after each import pass, in order; the last is the graph import returns", async () => {
+    const r = await runCli(['inspect', model('gpt2_tiny_opset17.onnx'), '--dim', 'batch=8', '--print-ir', 'all']);
+    expect(r.status, r.stderr).toBe(0);
+    const after = [...r.stderr.matchAll(/^\/\/ after (\S+)$/gm)].map((m) => m[1]);
+    expect(after).toEqual(['infer-shapes', 'dce']);
+    const last = r.stderr.slice(r.stderr.indexOf('// after dce\n') + '// after dce\n'.length);
+    expect(last).toBe(printGraph(importOnnx(model('gpt2_tiny_opset17.onnx'), { dims: { batch: 8 } }).graph));
+    expect(last).toContain('input idx: int64[8,64]');
+  });
+
+  it('an unknown pass is a usage error (exit 2) naming the choices', async () => {
+    const r = await runCli(['inspect', model('mlp.onnx'), '--print-ir', 'bogus']);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe("autopar: --print-ir must be one of infer-shapes, dce, all, got 'bogus'\n");
   });
 });
