@@ -88,6 +88,40 @@ describe('autopar inspect --json on the fixtures', () => {
   });
 });
 
+describe('forward FLOPs of a conv-dominated graph (hand-computed)', () => {
+  it('resnet18 at batch 8: 2 x the multiply-adds of its convs and fc, plus one op per bias, ReLU, residual add, pooling tap', () => {
+    // [Cin, Cout, kernel, output side] of every conv (BatchNorm folded in: each has a bias).
+    const convs: [number, number, number, number][] = [[3, 64, 7, 112]];
+    const stages: [number, number, number][] = [
+      [64, 64, 56],
+      [64, 128, 28],
+      [128, 256, 14],
+      [256, 512, 7],
+    ];
+    for (const [cin, cout, side] of stages) {
+      // Two basic blocks of two 3x3 convs; the first conv of a widening stage takes cin, and a 1x1 downsample joins it.
+      convs.push([cin, cout, 3, side], [cout, cout, 3, side], [cout, cout, 3, side], [cout, cout, 3, side]);
+      if (cin !== cout) convs.push([cin, cout, 1, side]);
+    }
+    expect(convs.length).toBe(20);
+    const outputs = (c: [number, number, number, number]): number => c[1] * c[3] * c[3];
+    const convMacs = convs.reduce((sum, c) => sum + outputs(c) * c[0] * c[2] * c[2], 0);
+    const fcMacs = 512 * 1000;
+    const biases = convs.reduce((sum, c) => sum + outputs(c), 0) + 1000;
+    // ReLU after conv1 and after both convs of each block; the residual adds; the maxpool's
+    // 3x3 taps per output (64 x 56 x 56); the global average pool reads 512 x 7 x 7.
+    const blockOut = stages.map(([, cout, side]) => cout * side * side);
+    const relus = 64 * 112 * 112 + blockOut.reduce((sum, n) => sum + 4 * n, 0);
+    const adds = blockOut.reduce((sum, n) => sum + 2 * n, 0);
+    const pools = 9 * 64 * 56 * 56 + 512 * 7 * 7;
+    const perImage = 2 * (convMacs + fcMacs) + biases + relus + adds + pools;
+    expect(convMacs + fcMacs).toBe(1_814_073_344); // torchvision's published 1.81 GMACs
+    const r = inspectModel(model('resnet18.onnx'));
+    expect(r.inputs[0]?.shape).toEqual([8, 3, 224, 224]);
+    expect(r.forwardFlops).toBe(8 * perImage); // 29,084,188,480
+  });
+});
+
 describe('forward FLOPs of single contractions (hand-computed)', () => {
   it('MatMul [B,M,K] x [K,N] = 2*B*M*K*N', () => {
     // B=3, M=5, K=7, N=11 (distinct primes, so a swapped dimension would show).
