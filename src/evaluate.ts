@@ -4,6 +4,7 @@ import { AutoparError } from './errors.js';
 import type { HostTensor } from './ir/host-tensor.js';
 import type { Graph } from './ir/types.js';
 import { importOnnx } from './onnx/import.js';
+import { fmtShape } from './ops/util.js';
 import { compareTensors, type TensorError } from './reference/compare.js';
 import { readReference, writeReference } from './reference/folder.js';
 import { initBackend } from './runtime/backend.js';
@@ -51,6 +52,14 @@ export async function evaluateModel(model: string, opts: EvalOptions): Promise<E
   for (const name of feeds.keys()) {
     if (!graph.inputs.some((i) => i.name === name)) {
       throw new AutoparError('E_REFERENCE', `${opts.reference}: input '${name}' is not an input of ${path.basename(model)} (its inputs: ${graph.inputs.map((i) => i.name).join(', ')})`);
+    }
+  }
+  for (const inp of graph.inputs) {
+    if (!feeds.has(inp.name)) {
+      throw new AutoparError(
+        'E_REFERENCE',
+        `${opts.reference}: manifest.json gives no value for input '${inp.name}' (${inp.type.dtype}${fmtShape(inp.type.shape)}) of ${path.basename(model)}`,
+      );
     }
   }
   const backend = await initBackend();

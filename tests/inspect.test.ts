@@ -5,8 +5,9 @@
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { printGraph } from '../src/ir/print.js';
 import { inspectModel, summarize } from '../src/inspect.js';
-import { importBytes } from '../src/onnx/import.js';
+import { importBytes, importOnnx } from '../src/onnx/import.js';
 import { model, runCli, runJson } from './helpers/cli.js';
 import { buildModel, type ModelSpec, tempDir, writeModel } from './helpers/onnx-builder.js';
 
@@ -84,6 +85,40 @@ describe('autopar inspect --json on the fixtures', () => {
     expect(r.forwardFlops).toBe(gemms + relus);
     expect(r.parameters).toBe(layers.reduce((s, [i, o]) => s + i * o + o, 0));
     expect(r.ops).toEqual({ Gemm: 3, Relu: 2 });
+  });
+});
+
+describe('forward FLOPs of a conv-dominated graph (hand-computed)', () => {
+  it('resnet18 at batch 8: 2 x the multiply-adds of its convs and fc, plus one op per bias, ReLU, residual add, pooling tap', () => {
+    // [Cin, Cout, kernel, output side] of every conv (BatchNorm folded in: each has a bias).
+    const convs: [number, number, number, number][] = [[3, 64, 7, 112]];
+    const stages: [number, number, number][] = [
+      [64, 64, 56],
+      [64, 128, 28],
+      [128, 256, 14],
+      [256, 512, 7],
+    ];
+    for (const [cin, cout, side] of stages) {
+      // Two basic blocks of two 3x3 convs; the first conv of a widening stage takes cin, and a 1x1 downsample joins it.
+      convs.push([cin, cout, 3, side], [cout, cout, 3, side], [cout, cout, 3, side], [cout, cout, 3, side]);
+      if (cin !== cout) convs.push([cin, cout, 1, side]);
+    }
+    expect(convs.length).toBe(20);
+    const outputs = (c: [number, number, number, number]): number => c[1] * c[3] * c[3];
+    const convMacs = convs.reduce((sum, c) => sum + outputs(c) * c[0] * c[2] * c[2], 0);
+    const fcMacs = 512 * 1000;
+    const biases = convs.reduce((sum, c) => sum + outputs(c), 0) + 1000;
+    // ReLU after conv1 and after both convs of each block; the residual adds; the maxpool's
+    // 3x3 taps per output (64 x 56 x 56); the global average pool reads 512 x 7 x 7.
+    const blockOut = stages.map(([, cout, side]) => cout * side * side);
+    const relus = 64 * 112 * 112 + blockOut.reduce((sum, n) => sum + 4 * n, 0);
+    const adds = blockOut.reduce((sum, n) => sum + 2 * n, 0);
+    const pools = 9 * 64 * 56 * 56 + 512 * 7 * 7;
+    const perImage = 2 * (convMacs + fcMacs) + biases + relus + adds + pools;
+    expect(convMacs + fcMacs).toBe(1_814_073_344); // torchvision's published 1.81 GMACs
+    const r = inspectModel(model('resnet18.onnx'));
+    expect(r.inputs[0]?.shape).toEqual([8, 3, 224, 224]);
+    expect(r.forwardFlops).toBe(8 * perImage); // 29,084,188,480
   });
 });
 
@@ -195,5 +230,31 @@ describe('forward FLOPs of single contractions (hand-computed)', () => {
     const r = InspectJson.parse(await runJson(['inspect', file]));
     expect(r.forwardFlops).toBe(2 * (2 * 6 * 5 * 7) * (2 * 3 * 2)); // 10080
     expect(r.parameters).toBe(6 * 2 * 3 * 2);
+  });
+});
+
+describe('autopar inspect --print-ir', () => {
+  it('prints the imported IR on stderr (after dce by default), the --json on stdout untouched', async () => {
+    const r = await runCli(['inspect', model('mlp.onnx'), '--print-ir', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(InspectJson.parse(JSON.parse(r.stdout)).parameters).toBe(2_099_712);
+    expect(r.stderr).toBe(`// after dce\n${printGraph(importOnnx(model('mlp.onnx')).graph)}`);
+  });
+
+  it("'all' prints after each import pass, in order; the last is the graph import returns", async () => {
+    const r = await runCli(['inspect', model('gpt2_tiny_opset17.onnx'), '--dim', 'batch=8', '--print-ir', 'all']);
+    expect(r.status, r.stderr).toBe(0);
+    const after = [...r.stderr.matchAll(/^\/\/ after (\S+)$/gm)].map((m) => m[1]);
+    expect(after).toEqual(['infer-shapes', 'dce']);
+    const last = r.stderr.slice(r.stderr.indexOf('// after dce\n') + '// after dce\n'.length);
+    expect(last).toBe(printGraph(importOnnx(model('gpt2_tiny_opset17.onnx'), { dims: { batch: 8 } }).graph));
+    expect(last).toContain('input idx: int64[8,64]');
+  });
+
+  it('an unknown pass is a usage error (exit 2) naming the choices', async () => {
+    const r = await runCli(['inspect', model('mlp.onnx'), '--print-ir', 'bogus']);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe("autopar: --print-ir must be one of infer-shapes, dce, all, got 'bogus'\n");
   });
 });

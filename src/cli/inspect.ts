@@ -1,6 +1,8 @@
 /** `autopar inspect MODEL [--dim NAME=VALUE]... [--json] [--print-ir]` */
 import type { Command } from 'commander';
+import { AutoparError } from '../errors.js';
 import { inspectModel } from '../inspect.js';
+import { IMPORT_PASSES } from '../onnx/import.js';
 import { collect, parseDims, printJson, runCommand } from './output.js';
 
 function human(n: number): string {
@@ -26,6 +28,10 @@ export function registerInspect(program: Command): void {
     .action(async (model: string, o: { dim?: string[]; json?: boolean; printIr?: string | boolean; debug?: boolean }) => {
       await runCommand(o.debug === true, async () => {
         const printIrAfter = o.printIr === undefined ? undefined : typeof o.printIr === 'string' ? o.printIr : 'dce';
+        const passes: readonly string[] = [...IMPORT_PASSES, 'all'];
+        if (printIrAfter !== undefined && !passes.includes(printIrAfter)) {
+          throw new AutoparError('E_USAGE', `--print-ir must be one of ${passes.join(', ')}, got '${printIrAfter}'`);
+        }
         const r = inspectModel(model, { dims: parseDims(o.dim), printIrAfter });
         if (o.json) return printJson(r);
         const lines = [

@@ -213,10 +213,33 @@ function topoSort(nodes: readonly Node[], defined: ReadonlySet<string>, source: 
     }
   }
   if (order.length !== nodes.length) {
-    const stuck = nodes.filter((_, i) => (indeg[i] ?? 0) > 0).map((n) => n.name);
-    throw new AutoparError('E_GRAPH', `${source}: the graph has a cycle through nodes ${stuck.slice(0, 6).join(', ')}${stuck.length > 6 ? ', ...' : ''}`);
+    const cycle = findCycle(nodes, indeg, producer);
+    const shown = cycle.length > 8 ? [...cycle.slice(0, 4), '...', ...cycle.slice(-3)] : cycle;
+    throw new AutoparError('E_GRAPH', `${source}: the graph has a cycle: ${[...shown, cycle[0] ?? ''].join(' -> ')} (each node uses the output of the one before)`);
   }
   return order;
+}
+
+/**
+ * One cycle among the nodes Kahn's algorithm left unordered, in data-flow order. Each
+ * of them has an unordered producer, so walking from producer to producer must come
+ * back to a node already seen; nodes merely downstream of the cycle are not named.
+ */
+function findCycle(nodes: readonly Node[], indeg: readonly number[], producer: ReadonlyMap<string, number>): string[] {
+  const stuck = (i: number): boolean => (indeg[i] ?? 0) > 0;
+  let i = indeg.findIndex((d) => d > 0);
+  const seenAt = new Map<number, number>();
+  const walk: number[] = [];
+  while (i >= 0 && !seenAt.has(i)) {
+    seenAt.set(i, walk.length);
+    walk.push(i);
+    const from = (nodes[i]?.inputs ?? []).map((inp) => producer.get(inp)).find((p): p is number => p !== undefined && stuck(p));
+    i = from ?? -1;
+  }
+  const cycle = walk.slice(seenAt.get(i) ?? 0).reverse();
+  // Start at the node that comes first in the file.
+  const first = cycle.indexOf(Math.min(...cycle));
+  return [...cycle.slice(first), ...cycle.slice(0, first)].map((k) => nodes[k]?.name ?? '');
 }
 
 export function decodeGraph(model: ModelProto, source: string): Graph {

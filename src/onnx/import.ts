@@ -7,6 +7,9 @@ import { removeDeadCode } from '../../passes/dce.js';
 import { runPasses, type PassTiming } from '../../passes/manager.js';
 import { decodeGraph, parseModelBytes } from './decode.js';
 
+/** The passes of import, in order: what `inspect --print-ir PASS` can name (or 'all'). */
+export const IMPORT_PASSES = ['infer-shapes', 'dce'] as const;
+
 export interface ImportOptions {
   readonly dims?: Readonly<Record<string, number>>;
   /** Value for symbolic dims left unbound (reported in `defaultedDims`); default 1. */

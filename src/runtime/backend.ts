@@ -18,26 +18,41 @@ export interface BackendInfo {
 
 let chosen: Promise<BackendInfo> | undefined;
 
-async function tryImport(specifier: string): Promise<string | undefined> {
+/** The order tried when no backend is forced. */
+export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+/** Loads a candidate package (dynamic import); tests pass a stand-in. */
+export type PackageLoader = (specifier: string) => Promise<unknown>;
+
+const importPackage: PackageLoader = (specifier) => import(specifier);
+
+/** Undefined when the package loaded; else why not: absent, or present but failing to load (a native binding). */
+async function tryImport(specifier: string, load: PackageLoader): Promise<string | undefined> {
   try {
-    await import(specifier);
+    await load(specifier);
     return undefined;
   } catch (e) {
-    return e instanceof Error ? e.message.split('\n')[0] : String(e);
+    const code = e instanceof Error && 'code' in e ? e.code : undefined;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return 'not installed';
+    return `failed to load (${e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e)})`;
   }
 }
 
-async function select(preferred?: BackendName): Promise<BackendInfo> {
+/**
+ * Picks the first backend of BACKEND_ORDER (or only `preferred`) that loads and
+ * initialises, and says why each earlier one was passed over.
+ */
+export async function selectBackend(preferred?: BackendName, load: PackageLoader = importPackage): Promise<BackendInfo> {
   const skipped: string[] = [];
-  const order: BackendName[] = preferred ? [preferred] : ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+  const order: readonly BackendName[] = preferred ? [preferred] : BACKEND_ORDER;
   for (const name of order) {
     switch (name) {
       case 'tensorflow-gpu':
       case 'tensorflow': {
         const pkg = name === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
-        const err = await tryImport(pkg);
+        const err = await tryImport(pkg, load);
         if (err !== undefined) {
-          skipped.push(`${pkg}: not installed`);
+          skipped.push(`${pkg}: ${err}`);
           continue;
         }
         if (await tf.setBackend('tensorflow')) {
@@ -48,7 +63,7 @@ async function select(preferred?: BackendName): Promise<BackendInfo> {
         continue;
       }
       case 'wasm': {
-        const err = await tryImport('@tensorflow/tfjs-backend-wasm');
+        const err = await tryImport('@tensorflow/tfjs-backend-wasm', load);
         if (err === undefined && (await tf.setBackend('wasm'))) {
           await tf.ready();
           return { name, tfjsBackend: 'wasm', skipped };
@@ -57,10 +72,13 @@ async function select(preferred?: BackendName): Promise<BackendInfo> {
         continue;
       }
       case 'cpu': {
-        await import('@tensorflow/tfjs-backend-cpu');
-        await tf.setBackend('cpu');
-        await tf.ready();
-        return { name, tfjsBackend: 'cpu', skipped };
+        const err = await tryImport('@tensorflow/tfjs-backend-cpu', load);
+        if (err === undefined && (await tf.setBackend('cpu'))) {
+          await tf.ready();
+          return { name, tfjsBackend: 'cpu', skipped };
+        }
+        skipped.push(`@tensorflow/tfjs-backend-cpu: ${err ?? 'failed to initialise'}`);
+        continue;
       }
     }
   }
@@ -76,7 +94,7 @@ export function initBackend(): Promise<BackendInfo> {
     const env = process.env['AUTOPAR_BACKEND'];
     const forced =
       env === 'wasm' || env === 'cpu' || env === 'tensorflow' || env === 'tensorflow-gpu' ? env : undefined;
-    chosen = select(forced);
+    chosen = selectBackend(forced);
   }
   return chosen;
 }
