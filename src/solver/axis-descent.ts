@@ -62,9 +62,15 @@ async function descendFrom(p: Problem, labels: AxisLabels, axes: number, startAx
   let choice = first.expand(r0.choice);
   let objective = evaluate(p, choice).objective;
   let rounds = 0;
-  for (let improved = true; improved && rounds < 6; rounds++) {
+  // Axes re-chosen (exactly) since the last improvement: once every axis is, each one's
+  // restricted optimum with the others held is the current choice, and another sweep
+  // would solve the same problems again. The start settles its own axis.
+  let settled = 1;
+  const order = [...axisList.filter((a) => a !== startAxis), startAxis];
+  for (let improved = true; improved && rounds < 6 && settled < axes; rounds++) {
     improved = false;
-    for (const free of [...axisList.filter((a) => a !== startAxis), startAxis]) {
+    for (const free of order) {
+      if (settled >= axes) break;
       const held = choice;
       const allowed = all.map((ks, i) => ks.filter((k) => axisList.every((a) => a === free || label(i, k, a) === label(i, held[i] ?? 0, a))));
       const sub = restrictProblem(p, allowed);
@@ -76,6 +82,9 @@ async function descendFrom(p: Problem, labels: AxisLabels, axes: number, startAx
         choice = next;
         objective = value;
         improved = true;
+        settled = 1;
+      } else {
+        settled++;
       }
     }
   }
