@@ -86,29 +86,42 @@ export function solveByElimination(p: Problem, limits: EliminationLimits = {}): 
   let constant = 0;
   let work = 0;
   let largestTable = 0;
+  // Each node's fill (edges its elimination adds between its neighbours) and table size,
+  // kept between steps: eliminating x changes the neighbourhoods of its scope only, so
+  // only the fill of the scope and of the scope's neighbours can change.
+  const fillOf = new Float64Array(n);
+  const workOf = new Float64Array(n);
+  const rescore = (v: number, withWork: boolean): void => {
+    const scope = adj[v] as Set<number>;
+    if (withWork) {
+      let w = size[v] ?? 1;
+      for (const u of scope) w *= size[u] ?? 1;
+      workOf[v] = w;
+    }
+    let fill = 0;
+    for (const a of scope) {
+      const near = adj[a] as Set<number>;
+      for (const b of scope) if (a < b && !near.has(b)) fill++;
+    }
+    fillOf[v] = fill;
+  };
+  for (let v = 0; v < n; v++) rescore(v, true);
   while (alive.size > 0) {
     // Next: the node whose elimination adds fewest new edges between its neighbours
     // (min-fill, which tracks the graph's width), then the smallest table.
     let x = -1;
-    let xScope: number[] = [];
     let xWork = Infinity;
     let xFill = Infinity;
     for (const v of alive) {
-      const scope = neighbours(v);
-      let w = size[v] ?? 1;
-      for (const u of scope) w *= size[u] ?? 1;
-      let fill = 0;
-      for (let i = 0; i < scope.length && fill <= xFill; i++) {
-        const near = adj[scope[i] as number] as Set<number>;
-        for (let j = i + 1; j < scope.length; j++) if (!near.has(scope[j] as number)) fill++;
-      }
+      const fill = fillOf[v] as number;
+      const w = workOf[v] as number;
       if (fill < xFill || (fill === xFill && w < xWork)) {
         xWork = w;
         xFill = fill;
         x = v;
-        xScope = scope;
       }
     }
+    const xScope = neighbours(x);
     const bucket = [...(of[x] ?? [])].map((id) => [id, factors.get(id) as Factor] as const);
     work += xWork * bucket.length;
     if (xWork * bucket.length > stepCap || work > totalCap) return undefined;
@@ -166,6 +179,9 @@ export function solveByElimination(p: Problem, limits: EliminationLimits = {}): 
       for (const w of xScope) if (w !== u) near.add(w);
     }
     adj[x]?.clear();
+    const touched = new Set<number>(xScope);
+    for (const u of xScope) for (const w of adj[u] as Set<number>) touched.add(w);
+    for (const v of touched) rescore(v, xScope.includes(v));
     steps.push({ x, scope: xScope, best });
     if (xScope.length === 0) constant += table[0] ?? 0;
     else add({ vars: xScope, table });
