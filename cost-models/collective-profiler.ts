@@ -130,7 +130,7 @@ export async function measureCollectives(opts: CollectiveProfileOptions = {}): P
   const fits: CollectiveFit[] = [];
   for (const ranks of rankCounts) {
     const measured = await measureCollectivePoints(transport, ranks, kinds, sizes, {
-      rounds: opts.rounds ?? (quick ? 7 : 15),
+      rounds: opts.rounds ?? (quick ? 11 : 21),
       minBatchSeconds: opts.minBatchSeconds ?? 0.004,
     });
     points.push(...measured);
