@@ -9,7 +9,8 @@ import { AutoparError } from '../src/errors.js';
 import { formatPath } from '../src/cluster/load.js';
 import { PROFILED_COLLECTIVES } from './collective-bench.js';
 
-export const PROFILE_VERSION = 1;
+/** 2: `collectives` measured; version 1 files (collectives always null) still load. */
+export const PROFILE_VERSION = 2;
 
 /** The kinds measured; every other op kind is predicted from these (calibrated.ts). */
 export const PROFILED_KINDS = ['matmul', 'conv', 'elementwise'] as const;
@@ -66,7 +67,7 @@ const collectivesSchema = z
   });
 
 const profileSchema = z.strictObject({
-  version: z.literal(PROFILE_VERSION),
+  version: z.union([z.literal(1), z.literal(PROFILE_VERSION)]),
   createdAt: z.string(),
   /** The tfjs backend that ran the kernels, e.g. 'wasm'. */
   backend: z.string(),
@@ -113,7 +114,7 @@ export function parseProfile(text: string, fileName: string): Profile {
   if (!r.success) {
     const iss = r.error.issues[0];
     const where = iss ? formatPath(iss.path) : '(top level)';
-    throw new AutoparError('E_CLUSTER', `${fileName}: ${where}: ${iss?.message ?? 'invalid'}; expected a profile written by 'autopar profile' (version ${PROFILE_VERSION})`);
+    throw new AutoparError('E_CLUSTER', `${fileName}: ${where}: ${iss?.message ?? 'invalid'}; expected a profile written by 'autopar profile' (version 1 or ${PROFILE_VERSION})`);
   }
   return r.data;
 }

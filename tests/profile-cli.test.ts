@@ -80,6 +80,12 @@ it('profile --quick --out F measures the collectives (positive alpha, beta), and
   expect(priced).toBeGreaterThanOrEqual(allReduces);
 }, 180_000);
 
+it('an unknown --transport is a one-line usage error, before anything is measured', async () => {
+  const r = await runNode([MAIN, 'profile', '--quick', '--transport', 'nccl', '--out', path.join(TMP, 'never.json')], { timeoutMs: 60_000 });
+  expect(r.status).toBe(2);
+  expect(r.stderr).toBe('autopar: --transport nccl: expected threads (worker threads over shared memory, the default) or mpi (processes under mpirun)\n');
+});
+
 it('an unwritable --out is a one-line error', async () => {
   const r = await runNode([MAIN, 'profile', '--quick', '--out', path.join(TMP, 'no', 'such', 'dir.json')], { timeoutMs: 120_000 });
   expect(r.status).not.toBe(0);

@@ -14,6 +14,7 @@ import { PROFILE_VERSION, parseProfile, type CollectiveProfile, type Profile } f
 import { parseCluster } from '../src/cluster/load.js';
 import { commGroup, logicalMesh } from '../src/cluster/mesh.js';
 import type { CollectiveKind } from '../cost-models/types.js';
+import { findMpirun } from '../src/runtime/collectives/mpi/launcher.js';
 
 const SIZES = [4096, 16384, 65536, 262144, 1 << 20, 4 << 20, 16 << 20];
 
@@ -149,6 +150,9 @@ describe('profile files with collectives', () => {
   it('load, and old ones with collectives: null still do', () => {
     expect(parseProfile(JSON.stringify(profileWith(FITS)), 'p.json').collectives).toEqual(FITS);
     expect(parseProfile(JSON.stringify(profileWith(null)), 'old.json').collectives).toBeNull();
+    // as written before collectives were measured (version 1)
+    expect(parseProfile(JSON.stringify({ ...profileWith(null), version: 1 }), 'v1.json').version).toBe(1);
+    expect(() => parseProfile(JSON.stringify({ ...profileWith(null), version: 3 }), 'v3.json')).toThrow(/v3\.json: version: .*\(version 1 or 2\)/);
   });
 
   it('a bad fit names the file and the key', () => {
@@ -185,5 +189,15 @@ describe('on this machine (threads runtime)', () => {
       errors.push(Math.abs(predicted - fresh.seconds) / fresh.seconds);
     }
     expect(errors.at(-1), `relative error per try: ${errors.map((e) => e.toFixed(3)).join(", ")}`).toBeLessThan(0.5);
+  }, 60_000);
+});
+
+// Open MPI's ranks busy-poll: two small sizes only, to check the path, not the figures.
+describe.skipIf(!findMpirun())('on this machine (MPI transport, when mpirun is on PATH)', () => {
+  it('measures all-reduce on 2 processes and fits positive figures', async () => {
+    const c = await measureCollectives({ transport: 'mpi', ranks: [2], kinds: ['all-reduce'], sizes: [4096, 1 << 20], rounds: 5 });
+    expect(c.transport).toBe('mpi');
+    expect(c.points.map((p) => p.bytes)).toEqual([4096, 1 << 20]);
+    expect(c.fits[0]?.beta).toBeGreaterThan(0);
   }, 60_000);
 });
