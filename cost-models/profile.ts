@@ -7,8 +7,10 @@ import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import * as z from 'zod';
 import { AutoparError } from '../src/errors.js';
 import { formatPath } from '../src/cluster/load.js';
+import { PROFILED_COLLECTIVES } from './collective-bench.js';
 
-export const PROFILE_VERSION = 1;
+/** 2: `collectives` measured; version 1 files (collectives always null) still load. */
+export const PROFILE_VERSION = 2;
 
 /** The kinds measured; every other op kind is predicted from these (calibrated.ts). */
 export const PROFILED_KINDS = ['matmul', 'conv', 'elementwise'] as const;
@@ -23,8 +25,49 @@ const sample = z.strictObject({
   seconds: z.number().positive(),
 });
 
+const collectiveKind = z.enum(PROFILED_COLLECTIVES);
+const ranks = z.number().int().min(2);
+
+/** One measured size: the slowest rank's median seconds per call. */
+const collectivePoint = z.strictObject({
+  kind: collectiveKind,
+  ranks,
+  /** nccl-tests bytes (all-gather: the gathered output). */
+  bytes: z.number().positive(),
+  seconds: z.number().positive(),
+});
+
+/** time = alpha + factor(kind, ranks)·bytes·beta over the points of one kind and rank count (alpha-beta.ts). */
+const collectiveFit = z.strictObject({
+  kind: collectiveKind,
+  ranks,
+  /** Seconds per call. */
+  alpha: z.number().nonnegative(),
+  /** Seconds per byte of the link (bytes × the ring's bus-bandwidth factor). */
+  beta: z.number().positive(),
+  maxRelError: z.number().nonnegative(),
+});
+
+const collectivesSchema = z
+  .strictObject({
+    /** autopar's runtime transport that ran them: 'threads' (shared memory) or 'mpi'. */
+    transport: z.enum(['threads', 'mpi']),
+    /** Collectives are timed on the wall clock by every rank (they wait for each other). */
+    clock: z.literal('wall'),
+    points: z.array(collectivePoint).min(2),
+    fits: z.array(collectiveFit).min(1),
+  })
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.fits.forEach((f, i) => {
+      const key = `${f.kind} x${f.ranks}`;
+      if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['fits', i], message: `a second fit for ${key}; expected one per kind and rank count` });
+      seen.add(key);
+    });
+  });
+
 const profileSchema = z.strictObject({
-  version: z.literal(PROFILE_VERSION),
+  version: z.union([z.literal(1), z.literal(PROFILE_VERSION)]),
   createdAt: z.string(),
   /** The tfjs backend that ran the kernels, e.g. 'wasm'. */
   backend: z.string(),
@@ -50,12 +93,15 @@ const profileSchema = z.strictObject({
     convFlops: z.number().positive(),
     memoryBandwidth: z.number().positive(),
   }),
-  /** Collectives are measured with the runtime's workers (not yet): null until then. */
-  collectives: z.null(),
+  /** Collectives on autopar's runtime (collective-profiler.ts); null in profiles written before it measured them. */
+  collectives: collectivesSchema.nullable(),
 });
 
 export type Profile = z.output<typeof profileSchema>;
 export type ProfileSample = z.output<typeof sample>;
+export type CollectiveProfile = z.output<typeof collectivesSchema>;
+export type CollectivePoint = z.output<typeof collectivePoint>;
+export type CollectiveFit = z.output<typeof collectiveFit>;
 
 export function parseProfile(text: string, fileName: string): Profile {
   let data: unknown;
@@ -68,7 +114,7 @@ export function parseProfile(text: string, fileName: string): Profile {
   if (!r.success) {
     const iss = r.error.issues[0];
     const where = iss ? formatPath(iss.path) : '(top level)';
-    throw new AutoparError('E_CLUSTER', `${fileName}: ${where}: ${iss?.message ?? 'invalid'}; expected a profile written by 'autopar profile' (version ${PROFILE_VERSION})`);
+    throw new AutoparError('E_CLUSTER', `${fileName}: ${where}: ${iss?.message ?? 'invalid'}; expected a profile written by 'autopar profile' (version 1 or ${PROFILE_VERSION})`);
   }
   return r.data;
 }

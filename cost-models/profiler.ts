@@ -7,6 +7,7 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { initBackend, tf } from '../src/runtime/backend.js';
+import { measureCollectives, type CollectiveTransport } from './collective-profiler.js';
 import { RateCurve } from './rates.js';
 import { PROFILE_VERSION, type Profile, type ProfileSample } from './profile.js';
 
@@ -180,8 +181,12 @@ export function measureMatmuls(sizes: readonly number[], opts?: TimingOptions): 
 }
 
 export interface ProfileOptions {
-  /** Fewer and smaller sizes: about a second on a laptop core. */
+  /** Fewer and smaller sizes: a few seconds. */
   readonly quick?: boolean;
+  /** Measure the runtime's collectives too (default true); false writes `collectives: null`. */
+  readonly collectives?: boolean;
+  /** Which runtime transport runs them (default 'threads'). */
+  readonly transport?: CollectiveTransport;
   readonly log?: (line: string) => void;
 }
 
@@ -201,6 +206,8 @@ export async function measureProfile(opts: ProfileOptions = {}): Promise<Profile
   for (const s of conv) log(`conv ${s.label}: ${(s.flops / s.seconds / 1e9).toFixed(1)} GFLOP/s`);
   const elementwise = measureSeries(adds.map((n) => addBench(n)));
   for (const s of elementwise) log(`${s.label}: ${(s.bytes / s.seconds / 1e9).toFixed(2)} GB/s`);
+
+  const collectives = opts.collectives === false ? null : await measureCollectives({ quick, transport: opts.transport ?? 'threads', log });
 
   const cpu = cpus();
   return {
@@ -223,6 +230,6 @@ export async function measureProfile(opts: ProfileOptions = {}): Promise<Profile
       convFlops: new RateCurve(conv.map((s) => ({ work: s.flops, seconds: s.seconds }))).peak(),
       memoryBandwidth: new RateCurve(elementwise.map((s) => ({ work: s.bytes, seconds: s.seconds }))).peak(),
     },
-    collectives: null,
+    collectives,
   };
 }

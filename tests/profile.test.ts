@@ -47,7 +47,7 @@ describe('calibrated cost model', () => {
     expect(model.name).toContain(profile.backend);
   });
 
-  it('keeps the analytical parts (memory, collectives) unchanged', () => {
+  it('keeps the analytical memory model', () => {
     const model = calibratedCostModel(profile);
     expect(model.modelStates({ parameters: 1e9, optimizer: 'adam', precision: 'mixed' }).total).toBe(16e9);
   });

@@ -24,6 +24,8 @@ export interface AxisLink {
   readonly beta: number;
   /** Seconds per byte, for all-to-all (every device sends to every other). */
   readonly alltoallBeta: number;
+  /** Which links the groups use, when known (a cluster's meshes); a calibrated model replaces 'intra-host' ones. */
+  readonly link?: LinkKind;
 }
 
 export type LinkKind = 'none' | 'intra-host' | 'inter-host' | 'mixed';
