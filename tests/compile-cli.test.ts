@@ -122,17 +122,19 @@ describe('autopar compile on the bundled example', () => {
 });
 
 describe('autopar compare', () => {
-  it('lists every strategy with figures; auto is best or tied', async () => {
+  it('lists every strategy with figures; auto is never worse than dp, megatron or zero3', async () => {
     const Row = z.object({ strategy: z.string(), feasible: z.boolean(), stepTimeSeconds: z.number().nullable(), peakMemoryBytesPerDevice: z.number().nullable(), communicationBytesPerStep: z.number().nullable(), reason: z.string().optional() });
     const r = z.object({ strategies: z.array(Row), best: z.string() }).parse(await runJson(['compare', model('gpt2_tiny.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--loss', 'cross-entropy']));
     expect(r.strategies.map((s) => s.strategy)).toEqual(['auto', 'dp', 'megatron', 'zero3', 'pipeline']);
     const auto = r.strategies.find((s) => s.strategy === 'auto');
-    for (const s of r.strategies.filter((x) => x.feasible)) expect(auto?.stepTimeSeconds ?? Infinity, s.strategy).toBeLessThanOrEqual((s.stepTimeSeconds ?? 0) * (1 + 1e-9));
-    expect(r.best).toBe('auto');
-    // gpt2_tiny has a fixed batch: one micro-batch only, so its best pipeline is one stage, equal to auto.
+    // On one host auto is the single-stage pass: no worse than any other single-stage strategy.
+    for (const s of r.strategies.filter((x) => x.feasible && x.strategy !== 'pipeline')) expect(auto?.stepTimeSeconds ?? Infinity, s.strategy).toBeLessThanOrEqual((s.stepTimeSeconds ?? 0) * (1 + 1e-9));
+    // The stage DP may split even one micro-batch over stages (sequential, fewer devices per
+    // stage, less communication); `best` names whichever is fastest.
     const pipeline = r.strategies.find((s) => s.strategy === 'pipeline');
     expect(pipeline?.feasible).toBe(true);
-    expect(pipeline?.stepTimeSeconds ?? 0).toBeGreaterThanOrEqual((auto?.stepTimeSeconds ?? Infinity) * (1 - 1e-9));
+    const fastest = r.strategies.filter((x) => x.feasible).sort((a, b) => (a.stepTimeSeconds ?? Infinity) - (b.stepTimeSeconds ?? Infinity))[0];
+    expect(r.best).toBe(fastest?.strategy);
   }, 180_000);
 });
 

@@ -393,15 +393,23 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     stages.push({ layers: [s.first, s.last] as const, devices, mesh, seconds: plan.computeSeconds + plan.communicationSeconds - stepSeconds + boundary, stepSeconds, estimatedSeconds: s.seconds, plan });
   }
   const S = stages.length;
-  const transfer = stages.slice(1).map((s) => {
+  // Each boundary over the link between the placed stages: NVLink when the sender's last
+  // device and the receiver's first share a host, else the network. (The DP, before
+  // placement, priced every boundary over the slowest link.)
+  const hostOf = (d: number | undefined): number => opts.cluster.devices[d ?? -1]?.host ?? -1;
+  const transfer = stages.slice(1).map((s, i) => {
     const bytes = clustering.boundaryBytes[s.layers[0] - 1] ?? 0;
-    const link = opts.cluster.interHost ?? opts.cluster.groups[0]?.intraHost;
+    const from = stages[i]?.devices.at(-1);
+    const sameHost = hostOf(from) === hostOf(s.devices[0]);
+    const link = sameHost ? opts.cluster.groups[opts.cluster.devices[from ?? -1]?.group ?? 0]?.intraHost : (opts.cluster.interHost ?? opts.cluster.groups[0]?.intraHost);
     return link ? link.latency + bytes / link.bandwidth : 0;
   });
+  // The schedule times the boundaries itself (send, then receive): stage work without them.
+  const work = stages.map((s, i) => s.seconds - (i > 0 ? (stagePlan.stages[i]?.seconds ?? 0) - (stagePlan.stages[i]?.option.seconds ?? 0) : 0));
   // Forward is about a third of a training step's work, backward two thirds.
   const stageCosts: StageCosts = {
-    forwardSeconds: stages.map((s) => s.seconds / 3),
-    backwardSeconds: stages.map((s) => (2 * s.seconds) / 3),
+    forwardSeconds: work.map((w) => w / 3),
+    backwardSeconds: work.map((w) => (2 * w) / 3),
     activationTransferSeconds: transfer,
     gradientTransferSeconds: transfer,
     updateSeconds: stages.map((s) => s.stepSeconds),
