@@ -108,13 +108,31 @@ describe('intra-op: Megatron against data parallelism around t = 3h', () => {
 });
 
 describe('intra-op: large batch, small weights', () => {
-  it('auto is data parallel: every forward matmul is split along the batch over all devices', async () => {
-    const { c, p } = await plan({ layers: 2, hidden: 512, heads: 8, seq: 512, vocab: 1024, batch: 32 }, A100x4, { mesh: [4] });
-    const forward = p.stages[0]?.nodes.slice(0, c.training?.forwardNodes ?? 0) ?? [];
+  it('auto is data parallel: every forward matmul split along the batch, each gradient reduced once, nothing else', async () => {
+    // 65,536 tokens per step against 7.6 M parameters. (At batch 32 auto still moves the
+    // embedding's output by all-to-all, which the cost model prices below the table's
+    // gradient all-reduce: 17% more bytes than dp, though faster.)
+    const shape: Shape = { layers: 2, hidden: 512, heads: 8, seq: 512, vocab: 1024, batch: 128 };
+    const { c, p } = await plan(shape, A100x4, { mesh: [4] });
+    const stage = p.stages[0];
+    if (!stage) throw new Error('no plan');
+    const forward = stage.nodes.slice(0, c.training?.forwardNodes ?? 0);
     const matmuls = forward.filter((n) => n.op === 'MatMul');
     expect(matmuls.length).toBeGreaterThan(10);
     for (const n of matmuls) expect(JSON.stringify(n.outputs[0]?.sharding.dims[0]), n.name).toBe('["x"]');
-    const dp = await plan({ layers: 2, hidden: 512, heads: 8, seq: 512, vocab: 1024, batch: 32 }, A100x4, { strategy: 'dp' });
+    // One all-reduce of every gradient (or a reduce-scatter and an all-gather, the same
+    // volume), and nothing else but the loss's mean: bus bytes within 1% of 2(n-1)/n of
+    // the parameters, no collective larger than a parameter (no activation traffic),
+    // and one reduction per parameter.
+    const paramBytes = stage.parameters.map((x) => x.shape.reduce((a, d) => a * d, 1) * 4);
+    const total = paramBytes.reduce((a, b) => a + b, 0);
+    expect(busBytes(p, 4)).toBeGreaterThanOrEqual(1.5 * total * (1 - 1e-9));
+    expect(busBytes(p, 4)).toBeLessThanOrEqual(1.5 * total * 1.01);
+    const largest = Math.max(...paramBytes);
+    for (const x of stage.collectives) expect(x.bytes, `${x.phase} ${x.kind} of ${x.value}`).toBeLessThanOrEqual(largest);
+    const reductions = stage.collectives.filter((x) => (x.kind === 'reduce-scatter' || x.kind === 'all-reduce') && x.phase !== 'forward');
+    expect(reductions.length).toBe(stage.parameters.length);
+    const dp = await plan(shape, A100x4, { strategy: 'dp' });
     expect(p.cost.stepTimeSeconds).toBeLessThanOrEqual(dp.p.cost.stepTimeSeconds * (1 + 1e-9));
   }, 120_000);
 });
