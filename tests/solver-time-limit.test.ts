@@ -1,5 +1,6 @@
 /** A problem too large to finish in a tiny time limit: both solvers still return a usable plan. */
 import { describe, expect, it } from 'vitest';
+import { solveUnderMemory } from '../passes/intra-op/lagrange.js';
 import { evaluate, reduce, relaxationBound, solve } from '../src/solver/index.js';
 import { layeredProblem } from '../src/solver/random-problem.js';
 
@@ -33,5 +34,21 @@ describe('the fallback and the bound on the same problem', () => {
     const s = await solve(p, { solver: 'highs', timeLimitSeconds: 0.3 });
     expect(bound).toBeLessThanOrEqual(s.objective);
     expect(bound).toBeGreaterThan(0);
+  });
+});
+
+describe.each(['highs', 'glpk'] as const)('the intra-op pass (priced memory) with %s under a 0.3 s limit', (solver) => {
+  it('names the solver that ran and keeps its gap: a stopped solve is not reported optimal with gap 0', async () => {
+    // Memory slack: the pass keeps the fastest plan, so its bound is the inner solve's.
+    const s = await solveUnderMemory({ ...p, memory: [] }, { solver, timeLimitSeconds: 0.3 });
+    const direct = await solve({ ...p, memory: [] }, { solver, timeLimitSeconds: 0.3 });
+    expect(s.solver.startsWith(solver), s.solver).toBe(true);
+    expect(s.status).toBe(direct.status);
+    expect(s.bound).toBeLessThanOrEqual(s.objective);
+    if (s.status === 'time-limit') expect(s.gap).toBeGreaterThan(0);
+    else expect(s.gap).toBeLessThan(1e-6);
+    // A lower bound lies below every feasible plan, the direct solve's too.
+    expect(s.bound).toBeLessThanOrEqual(direct.objective * (1 + 1e-9));
+    expect(direct.bound).toBeLessThanOrEqual(s.objective * (1 + 1e-9));
   });
 });
