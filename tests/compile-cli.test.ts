@@ -96,12 +96,13 @@ describe('autopar compile', () => {
 describe('autopar compile --pin', () => {
   it('keeps a pinned layout and plans the rest; an impossible pin names the value', async () => {
     const pins = path.join(tmp, 'pins.json');
-    fs.writeFileSync(pins, JSON.stringify({ 'layers.1.weight': '[-, x]', x: '[x, -]' }));
+    // Unpinned, auto splits layers.1.weight by columns ([-, x]): pin it by rows so that an ignored pin fails.
+    fs.writeFileSync(pins, JSON.stringify({ 'layers.1.weight': '[x, -]', x: '[x, -]' }));
     const out = path.join(tmp, 'pinned');
     await runJson(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--mesh', '4', '--pin', pins, '--out', out]);
     const plan = PlanFile.parse(JSON.parse(fs.readFileSync(path.join(out, 'plan.json'), 'utf8')));
     const w = plan.stages[0]?.parameters.find((p) => p.name === 'layers.1.weight');
-    expect(w?.sharding).toEqual({ dims: [[], ['x']], partial: [] });
+    expect(w?.sharding).toEqual({ dims: [['x'], []], partial: [] });
     fs.writeFileSync(pins, JSON.stringify({ 'layers.1.weight': '[x, x]' }));
     const bad = await runCli(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x4-a100.yaml', '--mesh', '4', '--pin', pins, '--out', out]);
     expect(bad.status).not.toBe(0);

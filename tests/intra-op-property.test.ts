@@ -16,6 +16,9 @@ import { deviceMesh } from '../src/sharding/mesh.js';
 import { createResharder } from '../src/sharding/reshard.js';
 import { bruteForce } from '../src/solver/brute-force.js';
 import { evaluate } from '../src/solver/evaluate.js';
+import { solveWithGlpk } from '../src/solver/glpk.js';
+import { solveWithHighs } from '../src/solver/highs.js';
+import { buildIlp } from '../src/solver/ilp.js';
 import type { Problem } from '../src/solver/problem.js';
 import { Rng } from './helpers/random.js';
 
@@ -70,6 +73,47 @@ describe('intra-op optimum against brute force', () => {
       checked++;
     }
     expect(checked).toBeGreaterThan(25);
+  }, 120_000);
+
+  it('the ILP alone (HiGHS and glpk.js, no reductions, no DP) equals enumeration on the same graphs, memory row included', async () => {
+    // The pass's 'auto' path solves these chains by DP and elimination; this is the ILP itself.
+    const rng = new Rng(2025);
+    let checked = 0;
+    let binding = 0;
+    for (let k = 0; k < 30; k++) {
+      const g = randomGraph(rng);
+      const free = problemOf(g);
+      if (assignments(free) > 200_000) continue;
+      // Half of them under a budget between the leanest and the fastest plan's memory.
+      const fastest = bruteForce(free);
+      const lean = Math.min(...free.memory.map((m) => m.terms.reduce((sum, t) => sum + Math.min(...t.bytes), 0)));
+      const p = k % 2 === 0 ? free : problemOf(g, Math.floor((lean + (evaluate(free, fastest.choice).memory[0] ?? 0)) / 2));
+      const want = k % 2 === 0 ? fastest : bruteForce(p);
+      if (!evaluate(p, fastest.choice).feasible && want.status === 'optimal') binding++;
+      const milp = buildIlp({ ...p, ties: [] });
+      for (const [name, run] of [
+        ['highs', solveWithHighs],
+        ['glpk', solveWithGlpk],
+      ] as const) {
+        const out = await run(milp, undefined);
+        const what = `graph ${k} (${name})`;
+        if (want.status === 'infeasible') {
+          expect(out.status, what).toBe('infeasible');
+          continue;
+        }
+        expect(out.status, what).toBe('optimal');
+        if (out.status !== 'optimal') continue;
+        const ev = evaluate(p, milp.decode(out.values));
+        expect(ev.feasible, what).toBe(true);
+        // Up to the solvers' tolerance: a millionth of the largest cost coefficient (the ILP
+        // scales that to 1). On graphs whose whole cost is the 1e-14 s/byte memory tie-break,
+        // glpk.js stops 64 bytes (6e-13 s) from the optimum, inside its default tolerance.
+        expect(Math.abs(ev.objective - want.objective), what).toBeLessThanOrEqual(1e-9 * want.objective + 1e-6 * milp.scale);
+      }
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(20);
+    expect(binding).toBeGreaterThan(3);
   }, 120_000);
 
   it('stays feasible and within its reported gap when the memory limit binds', async () => {

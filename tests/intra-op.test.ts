@@ -35,6 +35,32 @@ function busBytes(p: PlanJson, devices: number): number {
   }, 0);
 }
 
+/**
+ * The values a parameter's gradient passes through before it is final: the gradient, and
+ * back through reshapes, transposes and batch sums to the product that made it. A
+ * reduction of the gradient happens on one of these (a MatMul's partial output, or the
+ * ReduceSum over broadcast batch axes), rarely on the gradient's own name.
+ */
+function gradientValues(c: Compiled, params: readonly string[]): Set<string> {
+  const g = c.training?.graph;
+  const out = new Set<string>();
+  if (!g || !c.training) return out;
+  const producer = new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+  // The input each op passes the gradient on from (a Gather's gradient scatters its updates).
+  const through = new Map([['Reshape', 0], ['ReduceSum', 0], ['Transpose', 0], ['Identity', 0], ['Squeeze', 0], ['Unsqueeze', 0], ['ScatterND', 2]]);
+  for (const p of params) {
+    let v = c.training.grads.get(p);
+    while (v !== undefined && !out.has(v)) {
+      out.add(v);
+      const n = producer.get(v);
+      const from = n ? through.get(n.op) : undefined;
+      if (!n || from === undefined) break;
+      v = n.inputs[from];
+    }
+  }
+  return out;
+}
+
 const onePerHost = (hosts: number, perHost: number, memory: string, network: string): ReturnType<typeof parseCluster> =>
   parseCluster(
     `hosts: ${hosts}\ndevicesPerHost: ${perHost}\ndevice: {name: A100-small, peakFlops: {float32: 19.5e12, tf32: 156e12}, memory: ${memory}, memoryBandwidth: 2TB/s}\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: ${network}, latency: 20us}\n`,
@@ -73,44 +99,70 @@ describe('intra-op: Megatron on GPT-350M (batch 1, 1,024 tokens, 1x4 A100, 1-D m
       expect(allReduceEquivalents, phase).toBeGreaterThanOrEqual(2 * 24);
       expect(allReduceEquivalents, phase).toBeLessThanOrEqual(2 * 24 + 1);
     }
-    // No all-reduce of a block matmul weight's gradient.
-    const gradOf = new Map([...c.training.grads].map(([param, g]) => [g, param]));
-    const weightGradComm = stage.collectives.filter((x) => {
-      const param = gradOf.get(x.value);
-      return param !== undefined && matmulWeights.some((w) => w.name === param);
-    });
-    expect(weightGradComm).toEqual([]);
+    // No reduction of a block matmul weight's gradient, under any of the names it passes
+    // through (the large-batch test below checks that these names do catch dp's), and no
+    // movement of the weights themselves.
+    const blockWeights = matmulWeights.map((w) => w.name);
+    const gradValues = gradientValues(c, blockWeights);
+    expect(gradValues.size).toBeGreaterThanOrEqual(3 * blockWeights.length);
+    const moved = new Set([...gradValues, ...blockWeights, ...[...c.training.updates].filter(([p]) => blockWeights.includes(p)).map(([, u]) => u)]);
+    const weightComm = stage.collectives.filter((x) => moved.has(x.value));
+    expect(weightComm).toEqual([]);
   }, 120_000);
 });
 
 describe('intra-op: Megatron against data parallelism around t = 3h', () => {
-  // One block, h = 512 (3h = 1536), a tiny vocabulary so the blocks dominate.
+  // One block, h = 512 (3h = 1536), a tiny vocabulary so the blocks dominate. t = 1024
+  // and t = 2048 bracket the line (the embedding gradients dp also reduces move the
+  // measured crossover a little past 3h, to about 1,900 tokens).
   const base = { layers: 1, hidden: 512, heads: 8, seq: 256, vocab: 128 };
   for (const [batch, expectMegatron] of [
     [4, true],
-    [32, false],
+    [8, false],
   ] as const) {
-    it(`t = ${batch * 256} tokens: ${expectMegatron ? 'Megatron' : 'data parallelism'} moves fewer bytes, and auto is at least as fast as both`, async () => {
+    it(`t = ${batch * 256} tokens: ${expectMegatron ? 'Megatron' : 'data parallelism'} moves fewer bytes, and auto is at least as fast as dp, megatron and zero3`, async () => {
       const dp = await plan({ ...base, batch }, A100x4, { strategy: 'dp' });
       const mg = await plan({ ...base, batch }, A100x4, { strategy: 'megatron' });
+      const z3 = await plan({ ...base, batch }, A100x4, { strategy: 'zero3' });
       const auto = await plan({ ...base, batch }, A100x4, { mesh: [4] });
       const [bd, bm] = [busBytes(dp.p, 4), busBytes(mg.p, 4)];
       if (expectMegatron) expect(bm).toBeLessThan(bd);
       else expect(bd).toBeLessThan(bm);
       expect(auto.p.cost.stepTimeSeconds).toBeLessThanOrEqual(dp.p.cost.stepTimeSeconds * (1 + 1e-9));
       expect(auto.p.cost.stepTimeSeconds).toBeLessThanOrEqual(mg.p.cost.stepTimeSeconds * (1 + 1e-9));
+      expect(auto.p.cost.stepTimeSeconds).toBeLessThanOrEqual(z3.p.cost.stepTimeSeconds * (1 + 1e-9));
     }, 120_000);
   }
 });
 
 describe('intra-op: large batch, small weights', () => {
-  it('auto is data parallel: every forward matmul is split along the batch over all devices', async () => {
-    const { c, p } = await plan({ layers: 2, hidden: 512, heads: 8, seq: 512, vocab: 1024, batch: 32 }, A100x4, { mesh: [4] });
-    const forward = p.stages[0]?.nodes.slice(0, c.training?.forwardNodes ?? 0) ?? [];
+  it('auto is data parallel: every forward matmul split along the batch, each gradient reduced once, nothing else', async () => {
+    // 65,536 tokens per step against 7.6 M parameters. (At batch 32 auto still moves the
+    // embedding's output by all-to-all, which the cost model prices below the table's
+    // gradient all-reduce: 17% more bytes than dp, though faster.)
+    const shape: Shape = { layers: 2, hidden: 512, heads: 8, seq: 512, vocab: 1024, batch: 128 };
+    const { c, p } = await plan(shape, A100x4, { mesh: [4] });
+    const stage = p.stages[0];
+    if (!stage) throw new Error('no plan');
+    const forward = stage.nodes.slice(0, c.training?.forwardNodes ?? 0);
     const matmuls = forward.filter((n) => n.op === 'MatMul');
     expect(matmuls.length).toBeGreaterThan(10);
     for (const n of matmuls) expect(JSON.stringify(n.outputs[0]?.sharding.dims[0]), n.name).toBe('["x"]');
-    const dp = await plan({ layers: 2, hidden: 512, heads: 8, seq: 512, vocab: 1024, batch: 32 }, A100x4, { strategy: 'dp' });
+    // One all-reduce of every gradient (or a reduce-scatter and an all-gather, the same
+    // volume), and nothing else but the loss's mean: bus bytes within 1% of 2(n-1)/n of
+    // the parameters, no collective larger than a parameter (no activation traffic),
+    // and one reduction per parameter.
+    const paramBytes = stage.parameters.map((x) => x.shape.reduce((a, d) => a * d, 1) * 4);
+    const total = paramBytes.reduce((a, b) => a + b, 0);
+    expect(busBytes(p, 4)).toBeGreaterThanOrEqual(1.5 * total * (1 - 1e-9));
+    expect(busBytes(p, 4)).toBeLessThanOrEqual(1.5 * total * 1.01);
+    const largest = Math.max(...paramBytes);
+    for (const x of stage.collectives) expect(x.bytes, `${x.phase} ${x.kind} of ${x.value}`).toBeLessThanOrEqual(largest);
+    const reductions = stage.collectives.filter((x) => (x.kind === 'reduce-scatter' || x.kind === 'all-reduce') && x.phase !== 'forward');
+    expect(reductions.length).toBe(stage.parameters.length);
+    const gradValues = gradientValues(c, c.training?.params ?? []);
+    for (const x of reductions) expect(gradValues.has(x.value), `${x.kind} of ${x.value} is a gradient`).toBe(true);
+    const dp = await plan(shape, A100x4, { strategy: 'dp' });
     expect(p.cost.stepTimeSeconds).toBeLessThanOrEqual(dp.p.cost.stepTimeSeconds * (1 + 1e-9));
   }, 120_000);
 });

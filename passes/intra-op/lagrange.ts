@@ -20,6 +20,13 @@ interface Priced {
   readonly time: number;
   readonly bytes: number;
   readonly exact: boolean;
+  /**
+   * A lower bound on time + price·bytes over all (tied) choices: the choice's priced cost
+   * less the inner solve's own gap (the same when it was exact; -Infinity when unknown).
+   */
+  readonly pricedBound: number;
+  /** What solved the priced problem (the inner solve's name). */
+  readonly solver: string;
 }
 
 /** Unconstrained solve of `p` with every memory term priced at `price` seconds per byte. */
@@ -42,14 +49,18 @@ async function priced(p: Problem, price: number, opts: MemorySolveOptions): Prom
   if (opts.descent) {
     const d = await solveByAxisDescent(q, opts.descent.labels, opts.descent.axes, opts);
     const ev = evaluate({ ...p, ties: [] }, d.choice);
-    return { choice: d.choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: false };
+    return { choice: d.choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: false, pricedBound: -Infinity, solver: 'axis-descent' };
   }
   const collapsed = reduce(q);
   const reduced = eliminate(collapsed.problem);
   const inner = await solve(reduced.problem, opts);
   const choice = collapsed.expand(reduced.expand(inner.choice));
   const ev = evaluate({ ...p, ties: [] }, choice);
-  return { choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: inner.status === 'optimal' };
+  // The reductions are exact, so the inner solve's absolute gap carries over to q.
+  const innerGap = inner.objective - inner.bound;
+  const pricedCost = evaluate({ ...q, ties: [] }, choice).objective;
+  const pricedBound = Number.isFinite(innerGap) ? pricedCost - Math.max(0, innerGap) : -Infinity;
+  return { choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: inner.status === 'optimal', pricedBound, solver: inner.solver };
 }
 
 /** Axis descent proves nothing: its bound is the relaxation's of the unpriced problem. */
@@ -103,16 +114,18 @@ export async function solveUnderMemory(p: Problem, opts: MemorySolveOptions = {}
     price,
   });
   if (opts.descent && base.bytes <= budget) return done(base, descentBound(p), 0, true, 'axis-descent');
-  if (base.bytes <= budget) return done(base, base.time, 0, true, 'highs');
+  // At price 0 the priced bound is a bound on the fastest plan, limit or not.
+  if (base.bytes <= budget) return done(base, base.pricedBound, 0, true, base.solver);
   // Find a price that fits: start where saving the excess is worth the whole step time.
   let lo = 0;
   let hi = base.time / Math.max(base.bytes - budget, 1);
   let best: Priced | undefined;
   let bestPrice = 0;
-  let bound = base.time;
+  let bound = base.pricedBound;
   for (let k = 0; k < 40; k++) {
     const r = await priced(p, hi, opts);
-    bound = Math.max(bound, r.time + hi * (r.bytes - budget));
+    // Lagrangian duality: min time + λ·(bytes - budget) lies below the limited optimum.
+    bound = Math.max(bound, r.pricedBound - hi * budget);
     if (r.bytes <= budget) {
       best = r;
       bestPrice = hi;
@@ -127,7 +140,7 @@ export async function solveUnderMemory(p: Problem, opts: MemorySolveOptions = {}
   for (let k = 0; k < 8 && hi / Math.max(lo, 1e-300) > 1.05; k++) {
     const mid = lo === 0 ? hi / 4 : Math.sqrt(lo * hi);
     const r = await priced(p, mid, opts);
-    bound = Math.max(bound, r.time + mid * (r.bytes - budget));
+    bound = Math.max(bound, r.pricedBound - mid * budget);
     if (r.bytes <= budget) {
       hi = mid;
       if (r.time < best.time) {

@@ -71,8 +71,9 @@ export interface Solution {
    */
   readonly bound: number;
   /**
-   * `(objective - bound) / max(|objective|, 1e-12)`, at least 0. Infinity when the solver
-   * found no incumbent in time (the choice is then the greedy's) or the problem is infeasible.
+   * `(objective - bound) / max(|objective|, 1e-12)`, at least 0. When the solver found no
+   * incumbent in time the choice is the greedy's, against the relaxation bound (bound.ts);
+   * Infinity when that choice breaks a budget too, or the problem is infeasible.
    */
   readonly gap: number;
   /**

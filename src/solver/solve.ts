@@ -110,9 +110,11 @@ export async function solve(p: Problem, opts: SolveOptions = {}): Promise<Soluti
       return done(choice, 'optimal', bound, backend);
     }
     case 'time-limit': {
-      if (outcome.values === undefined) return done(fallbackChoice, 'time-limit', -Infinity, `${backend}+greedy`, false);
-      // Two valid lower bounds; the larger is valid too.
+      // Two valid lower bounds; the larger is valid too. The relaxation's holds without an
+      // incumbent as well (glpk.js stopped early reports none), so a feasible greedy answer
+      // still gets a gap; one that breaks a budget keeps gap Infinity (see Solution.status).
       const bound = Math.max(toProblemUnits(outcome.bound), relaxationBound(rp) + reduction.offset);
+      if (outcome.values === undefined) return done(fallbackChoice, 'time-limit', fallbackEval.feasible ? bound : -Infinity, `${backend}+greedy`, false);
       const { choice, repaired } = decoded(outcome.values);
       if (fallbackEval.feasible && fallbackEval.objective < evaluate(p, choice).objective) {
         return done(fallbackChoice, 'time-limit', bound, `${backend}+greedy`);
