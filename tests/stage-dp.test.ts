@@ -1,6 +1,6 @@
 /** The stage DP against enumeration of every partition and submesh assignment, and its shape on simple profiles. */
 import { describe, expect, it } from 'vitest';
-import { planStages, planStagesByEnumeration, type StageOption, type StageProblem } from '../passes/inter-op/stage-dp.js';
+import { planStages, planStagesByEnumeration, type StageOption, type StagePlan, type StageProblem } from '../passes/inter-op/stage-dp.js';
 import { Rng } from './helpers/random.js';
 
 /** Stage time of a range on d devices: its work split d ways with an efficiency loss, plus a per-stage overhead. */
@@ -27,6 +27,23 @@ function problem(costs: readonly number[], devices: number, sizes: readonly numb
   };
 }
 
+/**
+ * The DP against enumeration on one instance: both find nothing, or the same latency.
+ * Returns the enumeration's plan (undefined when there is none).
+ */
+function expectEnumerationOptimum(p: StageProblem, k: number): StagePlan | undefined {
+  const dp = planStages(p);
+  const brute = planStagesByEnumeration(p);
+  if (!brute) {
+    expect(dp, `instance ${k}`).toBeUndefined();
+    return undefined;
+  }
+  expect(dp, `instance ${k}`).toBeDefined();
+  expect(dp?.latency ?? NaN, `instance ${k}`).toBeCloseTo(brute.latency, 9);
+  expect(dp?.stages.reduce((s, x) => s + x.option.devices, 0), `instance ${k}`).toBe(p.devices);
+  return brute;
+}
+
 describe('stage DP', () => {
   it('equals enumeration on 150 random small instances', () => {
     const rng = new Rng(5);
@@ -38,16 +55,7 @@ describe('stage DP', () => {
       const sizes = rng.pick([[1, 2, 4], [1, 2, 3, 6], [2, 4], [1]]);
       const withMemory = rng.next() < 0.5;
       const p = problem(costs, N, sizes, rng.int(1, 9), withMemory ? { memory: rng.uniform(2, 12), act: rng.uniform(0.5, 3), param: rng.uniform(0, 2), boundary: rng.uniform(0, 0.2) } : {});
-      const dp = planStages(p);
-      const brute = planStagesByEnumeration(p);
-      if (!brute) {
-        expect(dp, `instance ${k}`).toBeUndefined();
-        continue;
-      }
-      expect(dp, `instance ${k}`).toBeDefined();
-      expect(dp?.latency ?? NaN, `instance ${k}`).toBeCloseTo(brute.latency, 9);
-      expect(dp?.stages.reduce((s, x) => s + x.option.devices, 0)).toBe(N);
-      compared++;
+      if (expectEnumerationOptimum(p, k)) compared++;
     }
     expect(compared).toBeGreaterThan(100);
   });
@@ -62,13 +70,8 @@ describe('stage DP', () => {
       const costs = Array.from({ length: L }, () => rng.uniform(0.1, 3));
       const B = rng.int(1, 4);
       const p = problem(costs, N, rng.pick([[1, 2, 4], [1, 2], [1]]), B, { memory: rng.uniform(3, 10), act: rng.uniform(0.5, 2), param: rng.uniform(0.5, 2), replicatedParams: rng.next() < 0.5, boundary: rng.uniform(0, 0.2) });
-      const dp = planStages({ ...p, tmaxStep: 0 });
-      const brute = planStagesByEnumeration(p);
-      if (!brute) {
-        expect(dp, `instance ${k}`).toBeUndefined();
-        continue;
-      }
-      expect(dp?.latency ?? NaN, `instance ${k}`).toBeCloseTo(brute.latency, 9);
+      const brute = expectEnumerationOptimum({ ...p, tmaxStep: 0 }, k);
+      if (!brute) continue;
       compared++;
       if (brute.stages.length > B) multiStage++;
     }
@@ -106,14 +109,7 @@ describe('stage DP', () => {
           ),
         boundarySeconds: () => 0.02,
       };
-      const dp = planStages(p);
-      const brute = planStagesByEnumeration(p);
-      if (!brute) {
-        expect(dp, `instance ${k}`).toBeUndefined();
-        continue;
-      }
-      expect(dp?.latency ?? NaN, `instance ${k}`).toBeCloseTo(brute.latency, 9);
-      compared++;
+      if (expectEnumerationOptimum(p, k)) compared++;
     }
     expect(compared).toBeGreaterThan(50);
   });
