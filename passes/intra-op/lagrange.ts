@@ -14,6 +14,7 @@ import type { Problem, Solution, SolveOptions } from '../../src/solver/problem.j
 import { reduce } from '../../src/solver/reduce.js';
 import { relaxationBound } from '../../src/solver/bound.js';
 import { solve } from '../../src/solver/solve.js';
+import { solveByElimination } from '../../src/solver/variable-elimination.js';
 
 interface Priced {
   readonly choice: number[];
@@ -51,6 +52,11 @@ async function priced(p: Problem, price: number, opts: MemorySolveOptions): Prom
     const ev = evaluate({ ...p, ties: [] }, d.choice);
     return { choice: d.choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: false, pricedBound: -Infinity, solver: 'axis-descent' };
   }
+  const untied = untiedOptimum(q, opts);
+  if (untied) {
+    const ev = evaluate({ ...p, ties: [] }, untied);
+    return { choice: untied, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: true, pricedBound: evaluate({ ...q, ties: [] }, untied).objective, solver: 'elimination' };
+  }
   const collapsed = reduce(q);
   const reduced = eliminate(collapsed.problem);
   const inner = await solve(reduced.problem, opts);
@@ -61,6 +67,22 @@ async function priced(p: Problem, price: number, opts: MemorySolveOptions): Prom
   const pricedCost = evaluate({ ...q, ties: [] }, choice).objective;
   const pricedBound = Number.isFinite(innerGap) ? pricedCost - Math.max(0, innerGap) : -Infinity;
   return { choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: inner.status === 'optimal', pricedBound, solver: inner.solver };
+}
+
+/**
+ * The exact optimum of `q` without its ties, when variable elimination reaches it (the
+ * solver left to autopar). Ties make the repeated blocks share one choice: a smaller
+ * ILP, but one node coupled to every block, so elimination (exact and fast on a chain of
+ * blocks) gives up on the tied problem and HiGHS takes seconds. Untied, it often
+ * succeeds on one-axis meshes, and its optimum is at least as good (ties only restrict).
+ */
+function untiedOptimum(q: Problem, opts: SolveOptions): number[] | undefined {
+  if ((opts.solver ?? 'auto') !== 'auto' || !q.ties.some((t) => t.length > 1)) return undefined;
+  const free = reduce({ ...q, ties: [] });
+  if (free.infeasible !== undefined) return undefined;
+  const reduced = eliminate(free.problem);
+  const ve = solveByElimination(reduced.problem);
+  return ve ? free.expand(reduced.expand(ve.choice)) : undefined;
 }
 
 /** Axis descent proves nothing: its bound is the relaxation's of the unpriced problem. */
