@@ -203,6 +203,10 @@ describe('errors name the file, the line and the key', () => {
     expect(() => parseCluster(`hosts: 2\n${HEAD}interHost:\n  bandwidth: -1\n  latency: 1us\n`, 'bad.yaml')).toThrow(/^bad\.yaml:6: interHost\.bandwidth/);
   });
 
+  it('a key given twice is named, with its line', () => {
+    expect(() => parseCluster('hosts: 1\ndevicesPerHost: 4\ndevice: A100-80GB\ndevice: V100-16GB\n', 'dup.yaml')).toThrow(/^dup\.yaml:4:1: 'device' is given twice in the same map; keep one$/);
+  });
+
   it('a YAML syntax error gives file, line and column', () => {
     expect(() => parseCluster('hosts: 2\ndevicesPerHost: [8\n', 'bad.yaml')).toThrow(/^bad\.yaml:\d+:\d+: YAML syntax error: /);
   });

@@ -126,6 +126,11 @@ export function parseCluster(text: string, fileName: string): Cluster {
   if (syntax) {
     const pos = syntax.linePos?.[0];
     const where = pos ? `:${pos.line}:${pos.col}` : '';
+    if (syntax.code === 'DUPLICATE_KEY') {
+      // yaml says only "Map keys must be unique": name the key, as every other error does.
+      const key = /^\s*"?([^":\n]+?)"?\s*:/.exec(text.slice(syntax.pos[0]))?.[1];
+      throw new AutoparError('E_CLUSTER', `${fileName}${where}: ${key === undefined ? 'a key' : `'${key}'`} is given twice in the same map; keep one`);
+    }
     const first = (syntax.message.split('\n')[0] ?? syntax.message).replace(/ at line \d+, column \d+:?$/, '');
     throw new AutoparError('E_CLUSTER', `${fileName}${where}: YAML syntax error: ${first}`);
   }
