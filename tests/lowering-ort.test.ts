@@ -34,6 +34,22 @@ interface Case {
 const ints = (...v: number[]): AttrSpec => ({ ints: v });
 const int = (v: number): AttrSpec => ({ int: v });
 
+/** ScatterND of `updates` into a [4, 3, 2] input at `indices` (its last dimension: the index depth). */
+function scatterCase(reduction: 'none' | 'add' | 'mul' | 'max' | 'min', what: string, dims: readonly number[], values: readonly number[]): Case {
+  const depth = dims[dims.length - 1] ?? 1;
+  return {
+    name: `ScatterND reduction '${reduction}', ${what}`,
+    op: 'ScatterND',
+    opset: 18,
+    x: [4, 3, 2],
+    inits: [
+      { name: 'indices', dtype: 'int64', dims: [...dims], values: [...values] },
+      { name: 'updates', dims: [...dims.slice(0, -1), ...[4, 3, 2].slice(depth)] },
+    ],
+    attrs: { reduction: { string: reduction } },
+  };
+}
+
 const CASES: readonly Case[] = [
   {
     name: 'Conv 3-D, 2 groups, strides, dilations, asymmetric pads, bias',
@@ -136,33 +152,9 @@ const CASES: readonly Case[] = [
       { name: 'i', dtype: 'int64' },
     ],
   },
-  ...(['mul', 'max', 'min'] as const).map(
-    (reduction): Case => ({
-      name: `ScatterND reduction '${reduction}', duplicate indices`,
-      op: 'ScatterND',
-      opset: 18,
-      x: [4, 3, 2],
-      inits: [
-        { name: 'indices', dtype: 'int64', dims: [5, 1], values: [0, 2, 0, 3, 2] },
-        { name: 'updates', dims: [5, 3, 2] },
-      ],
-      attrs: { reduction: { string: reduction } },
-    }),
-  ),
+  ...(['mul', 'max', 'min'] as const).map((r) => scatterCase(r, 'duplicate indices', [5, 1], [0, 2, 0, 3, 2])),
   // Negative indices count from the end (tf.scatterND alone would write out of bounds).
-  ...(['none', 'add'] as const).map(
-    (reduction): Case => ({
-      name: `ScatterND reduction '${reduction}', negative indices`,
-      op: 'ScatterND',
-      opset: 18,
-      x: [4, 3, 2],
-      inits: [
-        { name: 'indices', dtype: 'int64', dims: [3, 2], values: [-1, 0, 1, -2, -4, 2] },
-        { name: 'updates', dims: [3, 2] },
-      ],
-      attrs: { reduction: { string: reduction } },
-    }),
-  ),
+  ...(['none', 'add'] as const).map((r) => scatterCase(r, 'negative indices', [3, 2], [-1, 0, 1, -2, -4, 2])),
   { name: 'Cast to float16', op: 'Cast', x: [64], attrs: { to: int(10) }, outputs: [{ name: 'y', dtype: 'float16' }] },
   // onnxruntime-node returns no bfloat16 tensors: cast back to float32 inside the model.
   { name: 'Cast to bfloat16 and back', op: 'Cast', x: [64], attrs: { to: int(16) }, then: { op: 'Cast', attrs: { to: int(1) } } },

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { busBandwidthFactor } from '../cost-models/collectives.js';
-import { PROFILE_VERSION, loadProfile, saveProfile, type Profile } from '../cost-models/profile.js';
+import { loadProfile, saveProfile, type Profile } from '../cost-models/profile.js';
+import { syntheticProfile } from './helpers/profile.js';
 import type { CollectiveKind } from '../cost-models/types.js';
 import { runNode } from './helpers/cli.js';
 
@@ -94,23 +95,16 @@ it('an unwritable --out is a one-line error', async () => {
 });
 
 /** A profile whose every rate is `rate` (FLOP/s for matmul and conv, bytes/s for add), at two sizes each. */
-function syntheticProfile(rate: number): Profile {
+function profileAt(rate: number): Profile {
   const at = (label: string, flops: number, bytes: number, work: number) => ({ label, flops, bytes, seconds: work / rate });
-  return {
-    version: PROFILE_VERSION,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    backend: 'synthetic',
-    clock: 'cpu',
-    machine: { platform: 'linux', arch: 'x64', cpus: 1, cpuModel: 'test', totalMemoryBytes: 8e9, node: 'v0' },
-    dtype: 'float32',
-    samples: {
+  return syntheticProfile(
+    {
       matmul: [at('64x64x64', 2 * 64 ** 3, 12 * 64 ** 2, 2 * 64 ** 3), at('512x512x512', 2 * 512 ** 3, 12 * 512 ** 2, 2 * 512 ** 3)],
       conv: [at('conv a', 1e6, 1e4, 1e6), at('conv b', 1e9, 1e6, 1e9)],
       elementwise: [at('add 16384', 16384, 12 * 16384, 12 * 16384), at('add 1048576', 1 << 20, 12 << 20, 12 << 20)],
     },
-    summary: { matmulFlops: rate, convFlops: rate, memoryBandwidth: rate },
-    collectives: null,
-  };
+    { matmulFlops: rate, convFlops: rate, memoryBandwidth: rate },
+  );
 }
 
 it('compile --profile FILE plans with the calibrated model: half the measured rates, twice the compute time', async () => {
@@ -125,8 +119,8 @@ it('compile --profile FILE plans with the calibrated model: half the measured ra
   };
   const fast = path.join(PLANS, 'fast.json');
   const slow = path.join(PLANS, 'slow.json');
-  saveProfile(syntheticProfile(2e9), fast);
-  saveProfile(syntheticProfile(1e9), slow);
+  saveProfile(profileAt(2e9), fast);
+  saveProfile(profileAt(1e9), slow);
   const [analytical, atFast, atSlow] = await Promise.all([cost(undefined, 'plan-analytical'), cost(fast, 'plan-fast'), cost(slow, 'plan-slow')]);
   expect(analytical.costModel).toBe('analytical');
   expect(atFast.costModel).toBe('calibrated (synthetic on test)');

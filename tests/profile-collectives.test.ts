@@ -10,7 +10,8 @@ import { calibratedCostModel, measuredLink } from '../cost-models/calibrated.js'
 import { busBandwidthFactor, hierarchicalTime } from '../cost-models/collectives.js';
 import { analyticalCostModel } from '../cost-models/cost-model.js';
 import { MiB, QUICK_SIZES, defaultRanks, measureCollectivePoints, measureCollectives, splittableBytes } from '../cost-models/collective-profiler.js';
-import { PROFILE_VERSION, parseProfile, type CollectiveProfile, type Profile } from '../cost-models/profile.js';
+import { parseProfile, type CollectiveProfile, type Profile } from '../cost-models/profile.js';
+import { syntheticProfile } from './helpers/profile.js';
 import { parseCluster } from '../src/cluster/load.js';
 import { commGroup, logicalMesh } from '../src/cluster/mesh.js';
 import type { CollectiveKind } from '../cost-models/types.js';
@@ -55,17 +56,7 @@ describe('fitAlphaBeta', () => {
 /** Compute samples do not matter here: two of each at one rate. */
 function profileWith(collectives: CollectiveProfile | null): Profile {
   const s = (label: string, work: number) => ({ label, flops: work, bytes: work, seconds: work / 1e9 });
-  return {
-    version: PROFILE_VERSION,
-    createdAt: '2026-01-01T00:00:00.000Z',
-    backend: 'synthetic',
-    clock: 'cpu',
-    machine: { platform: 'linux', arch: 'x64', cpus: 2, cpuModel: 'test', totalMemoryBytes: 8e9, node: 'v0' },
-    dtype: 'float32',
-    samples: { matmul: [s('a', 1e6), s('b', 1e9)], conv: [s('a', 1e6), s('b', 1e9)], elementwise: [s('a', 1e6), s('b', 1e9)] },
-    summary: { matmulFlops: 1e9, convFlops: 1e9, memoryBandwidth: 1e9 },
-    collectives,
-  };
+  return syntheticProfile({ matmul: [s('a', 1e6), s('b', 1e9)], conv: [s('a', 1e6), s('b', 1e9)], elementwise: [s('a', 1e6), s('b', 1e9)] }, { matmulFlops: 1e9, convFlops: 1e9, memoryBandwidth: 1e9 }, collectives);
 }
 
 const FITS: CollectiveProfile = {
