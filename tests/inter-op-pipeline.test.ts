@@ -38,4 +38,36 @@ describe('inter-op planner (experimental)', () => {
     // The step time is the 1F1B simulation's, at least M x the slowest stage.
     expect(plan.stepTimeSeconds).toBeGreaterThanOrEqual(8 * Math.max(...times) * (1 - 1e-9));
   }, 180_000);
+
+  it('times each stage boundary once, over NVLink between stages on one host and the network across hosts', async () => {
+    const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'two-hosts.yaml');
+    const graph = unfuseProjections(buildGpt({ layers: 2, hidden: 128, heads: 4, seq: 64, vocab: 256, batch: 2, weights: 'external' })).graph;
+    const tg = buildTrainingGraph(graph, { loss: 'cross_entropy', optimizer: { kind: 'adam', lr: 1e-3 } });
+    const device = cluster.groups[0]?.device;
+    if (!device) throw new Error('no device');
+    // One device per stage, one micro-batch: the stages run one after another.
+    const plan = await planPipeline(tg, { cluster, device, cost: analyticalCostModel(), layers: 4, microbatches: 1, grid: { dp: 1, tp: 1, pp: 4 } });
+    if (isRejection(plan)) throw new Error(`no pipeline plan: ${plan.rejected}`);
+    const host = (d: number | undefined): number => cluster.devices[d ?? -1]?.host ?? -1;
+    const c = plan.stageCosts;
+    const sameHost = plan.stages.slice(1).map((s, i) => host(plan.stages[i]?.devices.at(-1)) === host(s.devices[0]));
+    expect(sameHost).toContain(true);
+    expect(sameHost).toContain(false);
+    const nvlink = c.activationTransferSeconds.filter((_, i) => sameHost[i]);
+    const network = c.activationTransferSeconds.filter((_, i) => !sameHost[i]);
+    expect(Math.max(...nvlink)).toBeLessThan(Math.min(...network));
+    // A stage's work in the schedule leaves its incoming boundary to the sends and receives.
+    plan.stages.forEach((s, i) => {
+      const work = (c.forwardSeconds[i] ?? 0) + (c.backwardSeconds[i] ?? 0);
+      if (i === 0) expect(work).toBeCloseTo(s.seconds, 12);
+      else expect(work).toBeLessThan(s.seconds);
+    });
+    // One micro-batch: the forwards, then the backwards, one stage after another with each
+    // boundary crossed once each way, then the first stage's update (the later stages'
+    // updates overlap the earlier stages' backward).
+    const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+    const chain = sum(c.forwardSeconds) + sum(c.backwardSeconds) + sum(c.activationTransferSeconds) + sum(c.gradientTransferSeconds);
+    expect(plan.stepTimeSeconds).toBeGreaterThanOrEqual((chain + (c.updateSeconds[0] ?? 0)) * (1 - 1e-12));
+    expect(plan.stepTimeSeconds).toBeLessThanOrEqual((chain + sum(c.updateSeconds)) * (1 + 1e-12));
+  }, 180_000);
 });
