@@ -21,10 +21,10 @@ import { clusterByBlocks, clusterLayers, layerRangeGraph, type LayerClustering }
 import { buildSchedule } from '../schedule/schedule.js';
 import { simulateSchedule, type SimulationResult, type StageCosts } from '../schedule/simulate.js';
 import { trainingRoles, type ValueRoles } from '../intra-op/build.js';
-import { planIntraOp, type IntraOpPlan } from '../intra-op/plan.js';
+import { planIntraOp, withBound, type IntraOpPlan } from '../intra-op/plan.js';
 import { createResharder } from '../../src/sharding/reshard.js';
 import { type LayerPlan, stitchStage, type StitchedStage } from './stitch.js';
-import { fixedStages, planStages, type StageOption, type StagePlan, type StageProblem } from './stage-dp.js';
+import { fixedStages, planFits, planStages, type StageOption, type StagePlan, type StageProblem } from './stage-dp.js';
 import { place, stageMeshes } from './placement.js';
 import { dimensionSizes, withoutIdleAxes } from './idle-axes.js';
 import { evenRanges, memoryShortfall } from './stage-report.js';
@@ -231,7 +231,8 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       const r = rangeRoles(roles, g);
       solves++;
       const held = fast.staticBytes + fast.activationBytes;
-      const plan = await planIntraOp(g, r, meshFromLogical(lm), opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast', memoryPrice: held > 0 ? (fast.seconds + fast.stepSeconds) / held : 0, stepWeight });
+      // Same problem as the fast one at a memory price: rebuilt from it, searched from its choice.
+      const plan = await planIntraOp(g, r, fast.plan.mesh, opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast', memoryPrice: held > 0 ? (fast.seconds + fast.stepSeconds) / held : 0, stepWeight, deferBound: true, reuse: fast.plan });
       const lean = plan.solution.status === 'infeasible' ? null : layerResult(plan, g, r);
       // Kept only when it saves memory worth having; else the fast one stands in.
       const value = lean && lean.staticBytes + lean.activationBytes < 0.9 * held ? lean : fast;
@@ -254,7 +255,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       cache.set(key, null);
       return undefined;
     }
-    const plan = await planIntraOp(g, r, mesh, opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast', pinned, stepWeight });
+    const plan = await planIntraOp(g, r, mesh, opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast', pinned, stepWeight, deferBound: true });
     opts.progress?.({ solves, layer: l, mesh: lm.shape });
     const value: LayerOnMesh | null =
       plan.solution.status === 'infeasible'
@@ -330,6 +331,39 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   };
   await addMeshes('fast');
   const tPriced = performance.now();
+  /**
+   * Per mesh, running sums over layers (time with the joins between layers, static and
+   * activation bytes) and, per layer, the first layer at or after it without a plan: a
+   * range's option is two subtractions, not a walk over its layers (at GPT-175B scale,
+   * 4,851 ranges on hundreds of meshes).
+   */
+  interface Sums {
+    readonly seconds: Float64Array;
+    readonly joins: Float64Array;
+    readonly staticBytes: Float64Array;
+    readonly activationBytes: Float64Array;
+    readonly gap: Int32Array;
+  }
+  const sumsOf = new Map<(typeof meshes)[number], Sums>();
+  const sums = (m: (typeof meshes)[number]): Sums => {
+    let s = sumsOf.get(m);
+    if (s) return s;
+    const seconds = new Float64Array(L + 1);
+    const joins = new Float64Array(L);
+    const staticBytes = new Float64Array(L + 1);
+    const activationBytes = new Float64Array(L + 1);
+    const gap = new Int32Array(L + 1).fill(L);
+    m.layers.forEach((x, l) => {
+      seconds[l + 1] = (seconds[l] ?? 0) + (x?.seconds ?? 0);
+      staticBytes[l + 1] = (staticBytes[l] ?? 0) + (x?.staticBytes ?? 0);
+      activationBytes[l + 1] = (activationBytes[l] ?? 0) + (x?.activationBytes ?? 0);
+      if (l + 1 < L) joins[l + 1] = (joins[l] ?? 0) + (m.joins[l] ?? 0);
+    });
+    for (let l = L - 1; l >= 0; l--) gap[l] = m.layers[l] === undefined ? l : (gap[l + 1] ?? L);
+    s = { seconds, joins, staticBytes, activationBytes, gap };
+    sumsOf.set(m, s);
+    return s;
+  };
   const problem = (memory: boolean): StageProblem => ({
     layers: L,
     devices: opts.cluster.devices.length,
@@ -337,20 +371,19 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     tmaxStep: 1e-3,
     options: (first, last) => {
       const out: StageOption[] = [];
-      for (const m of meshes) {
-        const ls = m.layers.slice(first, last + 1);
-        if (ls.some((x) => x === undefined)) continue;
-        const sum = (f: (x: LayerOnMesh) => number): number => ls.reduce((s, x) => s + (x ? f(x) : 0), 0);
-        const option: StageOption = {
-          submesh: meshes.indexOf(m),
+      meshes.forEach((m, index) => {
+        const s = sums(m);
+        if ((s.gap[first] ?? L) <= last) return;
+        const at = (a: Float64Array, i: number): number => a[i] ?? 0;
+        out.push({
+          submesh: index,
           devices: m.submesh.size,
-          seconds: sum((x) => x.seconds) + m.joins.slice(first, last).reduce((s, x) => s + x, 0),
-          staticBytes: sum((x) => x.staticBytes),
-          activationBytes: sum((x) => x.activationBytes),
+          seconds: at(s.seconds, last + 1) - at(s.seconds, first) + at(s.joins, last) - at(s.joins, first),
+          staticBytes: at(s.staticBytes, last + 1) - at(s.staticBytes, first),
+          activationBytes: at(s.activationBytes, last + 1) - at(s.activationBytes, first),
           memoryLimit: memory ? opts.device.memoryBytes : Infinity,
-        };
-        out.push(option);
-      }
+        });
+      });
       return out;
     },
     // Activations forward and gradients back across the boundary, over the slowest link.
@@ -361,9 +394,11 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     },
   });
   const stages0 = (memory: boolean): StagePlan | undefined => (grid ? fixedStages(problem(memory), evenRanges(L, grid.pp)) : planStages(problem(memory)));
-  let stagePlan = stages0(true);
-  // The memory limit, when it changed the answer: what the fastest plan would need.
+  // The fastest plan regardless of memory first: when it fits, it is the answer (no plan
+  // is faster) and the DP that tracks memory, costlier by its in-flight levels, is not run.
   const free = stages0(false);
+  let stagePlan = free && planFits(free, opts.microbatches, opts.device.memoryBytes) ? free : stages0(true);
+  // The memory limit, when it changed the answer: what the fastest plan would need.
   const memoryNote = free && (!stagePlan || free.latency < stagePlan.latency * (1 - 1e-9)) ? memoryShortfall(free, opts.microbatches, opts.device.memoryBytes) : undefined;
   if (memoryNote && !grid) {
     // Memory binds: offer each layer's lean variant too, and plan again.
@@ -375,7 +410,17 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   if (!stagePlan) return { rejected: memoryNote ?? [...reasons.values()][0] ?? `no stage plan of ${L} layers on ${N} devices`, memoryNote };
   const placement = place(opts.cluster, stagePlan.stages.map((s) => s.option.devices));
   if (!placement) return { rejected: `the chosen stages (${stagePlan.stages.map((x) => x.option.devices).join(' + ')} devices) cannot be placed on whole hosts`, memoryNote };
-  // Each stage is its layers' plans stitched on the devices it was placed on.
+  // Each stage is its layers' plans stitched on the devices it was placed on, with the
+  // bounds their solves deferred (the plan reports its gap from them).
+  const withBounds = new Map<LayerOnMesh, LayerOnMesh>();
+  const bounded = (rep: LayerOnMesh): LayerOnMesh => {
+    let b = withBounds.get(rep);
+    if (!b) {
+      const plan = withBound(rep.plan, stepWeight);
+      withBounds.set(rep, (b = { ...rep, plan, solution: plan.solution }));
+    }
+    return b;
+  };
   const stages: PipelineStage[] = [];
   for (const [i, s] of stagePlan.stages.entries()) {
     const m = meshes[s.option.submesh];
@@ -385,7 +430,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     for (let l = s.first; l <= s.last; l++) {
       const rep = await layerOn(l, mesh, m?.variant ?? 'fast');
       if (!rep) return { rejected: `layer ${l} has no plan on the placed mesh [${mesh.shape.join('x')}]`, memoryNote };
-      parts.push({ graph: ranges[l] as Graph, rep });
+      parts.push({ graph: ranges[l] as Graph, rep: bounded(rep) });
     }
     const plan = stitchStage(parts, createResharder(meshFromLogical(mesh), opts.cost));
     const boundary = s.first > 0 ? s.seconds - s.option.seconds : 0;

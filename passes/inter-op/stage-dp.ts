@@ -64,6 +64,12 @@ function fits(o: StageOption, inFlight: number): boolean {
   return o.staticBytes + o.activationBytes * inFlight <= o.memoryLimit;
 }
 
+/** Whether every stage of `plan` fits in `limit` bytes with the micro-batches 1F1B keeps in flight on it. */
+export function planFits(plan: StagePlan, microbatches: number, limit: number): boolean {
+  const S = plan.stages.length;
+  return plan.stages.every((st, i) => st.option.staticBytes + st.option.activationBytes * Math.min(S - i, microbatches) <= limit);
+}
+
 /** Memoised options per layer range, with the boundary folded into the time. */
 function rangeTable(p: StageProblem): (first: number, last: number) => readonly (StageOption & { readonly total: number })[] {
   const cache = new Map<number, readonly (StageOption & { readonly total: number })[]>();
@@ -72,7 +78,8 @@ function rangeTable(p: StageProblem): (first: number, last: number) => readonly 
     let v = cache.get(key);
     if (!v) {
       const b = first > 0 ? (p.boundarySeconds?.(first) ?? 0) : 0;
-      const all = p.options(first, last).map((o) => ({ ...o, total: o.seconds + b }));
+      // An option that does not fit with one micro-batch in flight fits at no level (exact).
+      const all = p.options(first, last).filter((o) => fits(o, 1)).map((o) => ({ ...o, total: o.seconds + b }));
       // An option no faster, no smaller and on as many devices as another never helps (exact).
       const dominated = (o: (typeof all)[number], q: (typeof all)[number]): boolean =>
         q.devices === o.devices && q.memoryLimit >= o.memoryLimit && q.total <= o.total && q.staticBytes <= o.staticBytes && q.activationBytes <= o.activationBytes;

@@ -48,7 +48,7 @@ async function priced(p: Problem, price: number, opts: MemorySolveOptions): Prom
     memory: [],
   };
   if (opts.descent) {
-    const d = await solveByAxisDescent(q, opts.descent.labels, opts.descent.axes, opts);
+    const d = await solveByAxisDescent(q, opts.descent.labels, opts.descent.axes, opts, opts.descent.start);
     const ev = evaluate({ ...p, ties: [] }, d.choice);
     return { choice: d.choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: false, pricedBound: -Infinity, solver: 'axis-descent' };
   }
@@ -86,14 +86,20 @@ function untiedOptimum(q: Problem, opts: SolveOptions): number[] | undefined {
 }
 
 /** Axis descent proves nothing: its bound is the relaxation's of the unpriced problem. */
-function descentBound(p: Problem): number {
+export function descentBound(p: Problem): number {
   const r = reduce({ ...p, memory: [] });
   return relaxationBound(r.problem) + r.offset;
 }
 
 export interface MemorySolveOptions extends SolveOptions {
   /** Solve each priced problem by axis descent (fast, local) instead of exactly. */
-  readonly descent?: { readonly labels: AxisLabels; readonly axes: number };
+  readonly descent?: { readonly labels: AxisLabels; readonly axes: number; readonly start?: readonly number[] };
+  /**
+   * Leave axis descent's bound (a relaxation, a tenth of the solve) for later: the
+   * solution's bound is -Infinity until the caller asks for it (see plan.ts withBound).
+   * The inter-op pass prices hundreds of candidates and reports the gap of a few.
+   */
+  readonly deferBound?: boolean;
   /**
    * Price memory at this many seconds per byte, once, instead of searching the price
    * that meets the budget: a plan that trades time for memory at a chosen rate (the
@@ -120,7 +126,7 @@ export async function solveUnderMemory(p: Problem, opts: MemorySolveOptions = {}
     const r = await priced(p, opts.memoryPrice, opts);
     const fits = r.bytes <= budget;
     // Gap against the fastest plan's relaxation bound: what leanness may cost in time.
-    const bound = Math.min(descentBound(p), r.time);
+    const bound = Math.min(opts.deferBound ? -Infinity : descentBound(p), r.time);
     return { choice: r.choice, objective: r.time, bound, gap: (r.time - bound) / Math.max(Math.abs(r.time), 1e-12), status: fits ? 'time-limit' : 'infeasible', solver: opts.descent ? 'priced+axis-descent' : 'priced', seconds: (performance.now() - t0) / 1000, fits, price: opts.memoryPrice };
   }
   const base = await priced(p, 0, opts);
@@ -135,7 +141,7 @@ export async function solveUnderMemory(p: Problem, opts: MemorySolveOptions = {}
     fits,
     price,
   });
-  if (opts.descent && base.bytes <= budget) return done(base, descentBound(p), 0, true, 'axis-descent');
+  if (opts.descent && base.bytes <= budget) return done(base, opts.deferBound ? -Infinity : descentBound(p), 0, true, 'axis-descent');
   // At price 0 the priced bound is a bound on the fastest plan, limit or not.
   if (base.bytes <= budget) return done(base, base.pricedBound, 0, true, base.solver);
   // Find a price that fits: start where saving the excess is worth the whole step time.
@@ -157,7 +163,7 @@ export async function solveUnderMemory(p: Problem, opts: MemorySolveOptions = {}
     hi *= 4;
   }
   if (!best) return done(base, bound, hi, false, 'lagrange');
-  if (opts.descent) return done(best, descentBound(p), bestPrice, true, 'lagrange+axis-descent');
+  if (opts.descent) return done(best, opts.deferBound ? -Infinity : descentBound(p), bestPrice, true, 'lagrange+axis-descent');
   // Bisect the price (on a log scale): the cheapest fitting plan usually sits near the lowest fitting price.
   for (let k = 0; k < 8 && hi / Math.max(lo, 1e-300) > 1.05; k++) {
     const mid = lo === 0 ? hi / 4 : Math.sqrt(lo * hi);

@@ -12,7 +12,7 @@ import { createResharder, type ReshardStep } from '../../src/sharding/reshard.js
 import type { ShardingSpec } from '../../src/sharding/spec.js';
 import { evaluate } from '../../src/solver/evaluate.js';
 import type { Problem, Solution, SolveOptions } from '../../src/solver/problem.js';
-import { solveUnderMemory } from './lagrange.js';
+import { descentBound, solveUnderMemory } from './lagrange.js';
 import type { NodeStrategy } from './strategies.js';
 import { buildIntraOpProblem, type IntraOpProblem, type ValueRoles } from './build.js';
 
@@ -79,16 +79,23 @@ export interface PlanOptions extends SolveOptions {
    * the objective, as they do in the pipelined step.
    */
   readonly stepWeight?: { readonly names: ReadonlySet<string>; readonly weight: number };
+  /** See MemorySolveOptions.deferBound; withBound fills the bound in. */
+  readonly deferBound?: boolean;
+  /**
+   * A plan of the same graph on the same mesh (same options but the memory price): its
+   * problem is reused, not rebuilt, and axis descent starts from its choice.
+   */
+  readonly reuse?: IntraOpPlan;
 }
 
 export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceMesh, cost: CostModel, device: DeviceType, opts: PlanOptions = {}): Promise<IntraOpPlan> {
   const resharder = createResharder(mesh, cost);
   // Building the problem is long and synchronous: let pending I/O and timers run first.
   await new Promise<void>((resolve) => setImmediate(resolve));
-  const ip = buildIntraOpProblem({ graph, roles, mesh, cost, device, resharder, memoryBudget: opts.memoryBudget, pinned: opts.pinned, tieRepeats: opts.tieRepeats });
+  const ip = opts.reuse?.problem ?? buildIntraOpProblem({ graph, roles, mesh, cost, device, resharder, memoryBudget: opts.memoryBudget, pinned: opts.pinned, tieRepeats: opts.tieRepeats });
   // Ties collapse, chains and leaves are eliminated (both exact), and the memory limit
   // is priced rather than given to the MILP (see lagrange.ts).
-  const descent = opts.search === 'fast' && mesh.axes.length > 1 ? { labels: axisLabels(ip, mesh.axes.map((a) => a.name)), axes: mesh.axes.length } : undefined;
+  const descent = opts.search === 'fast' && mesh.axes.length > 1 ? { labels: axisLabels(ip, mesh.axes.map((a) => a.name)), axes: mesh.axes.length, start: opts.reuse?.solution.choice } : undefined;
   const inner = await solveUnderMemory(opts.stepWeight ? weighted(ip, opts.stepWeight) : ip.problem, { ...opts, descent });
   const choice = inner.fits ? inner.choice : ip.problem.nodes.map(() => 0);
   // Ties are a restriction the planner chose, not a constraint of the plan: price without them.
@@ -153,6 +160,14 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
   }
   const communicationSeconds = collectives.reduce((s, c) => s + c.seconds, 0);
   return { mesh, layouts, strategies, collectives, nodeStrategies, shared, transfers, computeSeconds, communicationSeconds, objective: ev.objective, memoryBytes: ev.memory[0] ?? 0, solution, problem: ip };
+}
+
+/** `plan` with the bound its solve deferred (deferBound), and the gap it gives. */
+export function withBound(plan: IntraOpPlan, stepWeight?: PlanOptions['stepWeight']): IntraOpPlan {
+  const s = plan.solution;
+  if (s.bound !== -Infinity || s.status === 'infeasible') return plan;
+  const bound = Math.min(descentBound(stepWeight ? weighted(plan.problem, stepWeight) : plan.problem.problem), s.objective);
+  return { ...plan, solution: { ...s, bound, gap: (s.objective - bound) / Math.max(Math.abs(s.objective), 1e-12) } };
 }
 
 /** What each strategy does on each mesh axis, as small integers per node (0: nothing). */

@@ -36,7 +36,12 @@ async function exactly(p: Problem, opts: SolveOptions): Promise<{ choice: number
   return { choice: collapsed.expand(reduced.expand(inner.choice)), exact: inner.status === 'optimal' };
 }
 
-export async function solveByAxisDescent(p: Problem, labels: AxisLabels, axes: number, opts: SolveOptions = {}): Promise<DescentResult> {
+/**
+ * `start`: descend from this choice instead (a warm start, e.g. the fastest plan when
+ * looking for a leaner one nearby): one descent, every axis re-chosen in turn.
+ */
+export async function solveByAxisDescent(p: Problem, labels: AxisLabels, axes: number, opts: SolveOptions = {}, start?: readonly number[]): Promise<DescentResult> {
+  if (start) return descendFrom(p, labels, axes, -1, opts, start);
   // One descent from each axis alone; keep the best (a 2-D mesh: dp-first and tp-first).
   let best: DescentResult | undefined;
   for (let a = axes - 1; a >= 0; a--) {
@@ -46,27 +51,33 @@ export async function solveByAxisDescent(p: Problem, labels: AxisLabels, axes: n
   return best as DescentResult;
 }
 
-async function descendFrom(p: Problem, labels: AxisLabels, axes: number, startAxis: number, opts: SolveOptions): Promise<DescentResult> {
+/** A descent from one axis alone (`startAxis`), or from `warm` (startAxis -1). */
+async function descendFrom(p: Problem, labels: AxisLabels, axes: number, startAxis: number, opts: SolveOptions, warm?: readonly number[]): Promise<DescentResult> {
   const all = p.nodes.map((n) => n.strategies.map((_, k) => k));
   const label = (i: number, k: number, a: number): number => labels[i]?.[k]?.[a] ?? 0;
   const axisList = Array.from({ length: axes }, (_, a) => a);
   let innerExact = true;
-  // Start: one axis alone (every other axis unused), where each node allows it.
-  const start = all.map((ks, i) => {
-    const only = ks.filter((k) => axisList.every((a) => a === startAxis || label(i, k, a) === 0));
-    return only.length ? only : ks;
-  });
-  const first = restrictProblem(p, start);
-  const r0 = await exactly(first.problem, opts);
-  innerExact &&= r0.exact;
-  let choice = first.expand(r0.choice);
+  let choice: number[];
+  if (warm) {
+    choice = [...warm];
+  } else {
+    // Start: one axis alone (every other axis unused), where each node allows it.
+    const start = all.map((ks, i) => {
+      const only = ks.filter((k) => axisList.every((a) => a === startAxis || label(i, k, a) === 0));
+      return only.length ? only : ks;
+    });
+    const first = restrictProblem(p, start);
+    const r0 = await exactly(first.problem, opts);
+    innerExact &&= r0.exact;
+    choice = first.expand(r0.choice);
+  }
   let objective = evaluate(p, choice).objective;
   let rounds = 0;
   // Axes re-chosen (exactly) since the last improvement: once every axis is, each one's
   // restricted optimum with the others held is the current choice, and another sweep
-  // would solve the same problems again. The start settles its own axis.
-  let settled = 1;
-  const order = [...axisList.filter((a) => a !== startAxis), startAxis];
+  // would solve the same problems again. The start settles its own axis (a warm start none).
+  let settled = warm ? 0 : 1;
+  const order = [...axisList.filter((a) => a !== startAxis), ...(warm ? [] : [startAxis])];
   for (let improved = true; improved && rounds < 6 && settled < axes; rounds++) {
     improved = false;
     for (const free of order) {
