@@ -1,4 +1,5 @@
 /** The stage DP against enumeration of every partition and submesh assignment, and its shape on simple profiles. */
+import { dpSpans } from '../passes/inter-op/pipeline.js';
 import { describe, expect, it } from 'vitest';
 import { planStages, planStagesByEnumeration, type StageOption, type StagePlan, type StageProblem } from '../passes/inter-op/stage-dp.js';
 import { Rng } from './helpers/random.js';
@@ -90,7 +91,8 @@ describe('stage DP', () => {
       const L = rng.int(2, 7);
       const N = rng.pick([4, 6, 8]);
       const B = rng.int(1, 12);
-      const sizes = rng.pick([[1, 2, 4], [1, 2, 3, 6], [2, 4, 8], [1, 4]]).filter((d) => d <= N);
+      // [4, 8] and [2, 4, 8]: device counts with a common divisor above 1 (the DP counts in its units).
+      const sizes = rng.pick([[1, 2, 4], [1, 2, 3, 6], [2, 4, 8], [1, 4], [4, 8]]).filter((d) => d <= N);
       const variants = rng.int(1, 4);
       const work = Array.from({ length: L }, () => rng.uniform(0.5, 2));
       const memory = rng.next() < 0.5 ? rng.uniform(2, 8) : Infinity;
@@ -145,5 +147,25 @@ describe('stage DP', () => {
     // Without the limit the same instance prefers fewer stages: memory changed the plan.
     const free = planStages(problem([1, 1, 1, 1], 4, [1, 2, 4], 8, { act: 0.5, param: 2, replicatedParams: true }));
     expect(free?.stages.length).toBeLessThan(stages.length);
+  });
+});
+
+describe('the stage DP units (dpSpans)', () => {
+  it('are the layers themselves up to the limit, else the first and last alone and the interior in runs', () => {
+    expect(dpSpans(5, 40)).toEqual([[0, 0], [1, 1], [2, 2], [3, 3], [4, 4]]);
+    expect(dpSpans(40, 40)).toHaveLength(40);
+    for (const [L, max] of [[41, 40], [50, 40], [98, 40], [98, 10], [7, 4], [1000, 40]] as const) {
+      const spans = dpSpans(L, max);
+      expect(spans.length, `L=${L} max=${max}`).toBeLessThanOrEqual(max);
+      expect(spans[0]).toEqual([0, 0]);
+      expect(spans[spans.length - 1]).toEqual([L - 1, L - 1]);
+      // Contiguous, covering every layer once, runs of one length but the last interior one.
+      spans.forEach((s, i) => i > 0 && expect(s[0]).toBe((spans[i - 1]?.[1] ?? -2) + 1));
+      const interior = spans.slice(1, -1).map(([a, b]) => b - a + 1);
+      expect(new Set(interior.slice(0, -1)).size).toBeLessThanOrEqual(1);
+      expect(interior.at(-1)).toBeLessThanOrEqual(interior[0] ?? 0);
+    }
+    // GPT-175B's 96 blocks between embedding and head: 32 runs of 3.
+    expect(dpSpans(98, 40).slice(1, -1).every(([a, b]) => b - a === 2)).toBe(true);
   });
 });

@@ -22,7 +22,7 @@ import { buildSchedule } from '../schedule/schedule.js';
 import { simulateSchedule, type SimulationResult, type StageCosts } from '../schedule/simulate.js';
 import { trainingRoles, type ValueRoles } from '../intra-op/build.js';
 import { planIntraOp, withBound, type IntraOpPlan } from '../intra-op/plan.js';
-import { createResharder } from '../../src/sharding/reshard.js';
+import { createResharder, type Resharder } from '../../src/sharding/reshard.js';
 import { type LayerPlan, stitchStage, type StitchedStage } from './stitch.js';
 import { fixedStages, planFits, planStages, type StageOption, type StagePlan, type StageProblem } from './stage-dp.js';
 import { place, stageMeshes } from './placement.js';
@@ -34,6 +34,23 @@ export { stageMeshes } from './placement.js';
 import { manualMeshShape, manualPins } from '../../src/planner/manual.js';
 import type { DeviceMesh } from '../../src/sharding/mesh.js';
 import type { ShardingSpec } from '../../src/sharding/spec.js';
+
+/** Layers the stage DP slices one by one; past this, interior layers go in runs (dpSpans). */
+export const MAX_DP_LAYERS = 40;
+
+/**
+ * The stage DP's units as [first, last] layer spans: every layer when there are at most
+ * `max`; else the first and last alone and the interior in runs of g, the least g that
+ * makes at most `max` units (the last run takes the remainder).
+ */
+export function dpSpans(L: number, max: number): (readonly [number, number])[] {
+  if (L <= max || L <= 2) return Array.from({ length: L }, (_, l) => [l, l] as const);
+  const g = Math.ceil((L - 2) / Math.max(1, max - 2));
+  const spans: (readonly [number, number])[] = [[0, 0]];
+  for (let l = 1; l < L - 1; l += g) spans.push([l, Math.min(l + g - 1, L - 2)]);
+  spans.push([L - 1, L - 1]);
+  return spans;
+}
 
 export interface PipelineOptions {
   readonly cluster: Cluster;
@@ -214,6 +231,18 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   };
   // The update runs once per step, forward and backward once per micro-batch.
   const stepWeight = { names: perStepNames, weight: 1 / Math.max(1, opts.microbatches) };
+  // One DeviceMesh and resharder per priced mesh: the layers on it share the resharder's
+  // caches (the same activation shapes recur in every layer).
+  const meshCache = new Map<string, { readonly mesh: DeviceMesh; readonly resharder: Resharder }>();
+  const onMesh = (lm: LogicalMesh): { readonly mesh: DeviceMesh; readonly resharder: Resharder } => {
+    const key = meshKey(lm);
+    let entry = meshCache.get(key);
+    if (!entry) {
+      const mesh = meshFromLogical(lm);
+      meshCache.set(key, (entry = { mesh, resharder: createResharder(mesh, opts.cost) }));
+    }
+    return entry;
+  };
   const cache = new Map<string, LayerOnMesh | null>();
   const reasons = new Map<string, string>();
   let solves = 0;
@@ -232,7 +261,8 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       solves++;
       const held = fast.staticBytes + fast.activationBytes;
       // Same problem as the fast one at a memory price: rebuilt from it, searched from its choice.
-      const plan = await planIntraOp(g, r, fast.plan.mesh, opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast', memoryPrice: held > 0 ? (fast.seconds + fast.stepSeconds) / held : 0, stepWeight, deferBound: true, reuse: fast.plan });
+      const { mesh, resharder } = onMesh(lm);
+      const plan = await planIntraOp(g, r, mesh, opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast', memoryPrice: held > 0 ? (fast.seconds + fast.stepSeconds) / held : 0, stepWeight, deferBound: true, reuse: fast.plan, resharder });
       const lean = plan.solution.status === 'infeasible' ? null : layerResult(plan, g, r);
       // Kept only when it saves memory worth having; else the fast one stands in.
       const value = lean && lean.staticBytes + lean.activationBytes < 0.9 * held ? lean : fast;
@@ -244,7 +274,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     if (cache.has(key)) return cache.get(key) ?? undefined;
     const r = rangeRoles(roles, g);
     solves++;
-    const mesh = meshFromLogical(lm);
+    const { mesh, resharder } = onMesh(lm);
     let pinned: Map<string, ShardingSpec> | undefined;
     try {
       pinned = opts.grid ? gridPins(opts.grid, g, mesh) : undefined;
@@ -255,7 +285,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       cache.set(key, null);
       return undefined;
     }
-    const plan = await planIntraOp(g, r, mesh, opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast', pinned, stepWeight, deferBound: true });
+    const plan = await planIntraOp(g, r, mesh, opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast', pinned, stepWeight, deferBound: true, resharder });
     opts.progress?.({ solves, layer: l, mesh: lm.shape });
     const value: LayerOnMesh | null =
       plan.solution.status === 'infeasible'
@@ -313,7 +343,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
         const on = (grid ? undefined : withoutIdleAxes(opts.cluster, lm, sizes)) ?? lm;
         const layers: (LayerOnMesh | undefined)[] = [];
         for (let l = 0; l < L; l++) layers.push(await layerOn(l, on, variant));
-        const resharder = createResharder(meshFromLogical(on), opts.cost);
+        const { resharder } = onMesh(on);
         const joins: number[] = [];
         for (let l = 0; l + 1 < L; l++) {
           const [a, b] = [layers[l], layers[l + 1]];
@@ -364,12 +394,18 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     sumsOf.set(m, s);
     return s;
   };
+  // What the stage DP slices: the layers themselves, or (for the DP without a grid, past
+  // MAX_DP_LAYERS) runs of g consecutive interior layers, as Alpa clusters a model into a
+  // modest number of layers before its DP (whose cost grows with their square times the
+  // in-flight levels). The first and last layer (embedding, head) stay alone.
+  const spans = grid ? dpSpans(L, Infinity) : dpSpans(L, MAX_DP_LAYERS);
   const problem = (memory: boolean): StageProblem => ({
-    layers: L,
+    layers: spans.length,
     devices: opts.cluster.devices.length,
     microbatches: opts.microbatches,
     tmaxStep: 1e-3,
-    options: (first, last) => {
+    options: (a, b) => {
+      const [first, last] = [spans[a]?.[0] ?? 0, spans[b]?.[1] ?? 0];
       const out: StageOption[] = [];
       meshes.forEach((m, index) => {
         const s = sums(m);
@@ -387,13 +423,15 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       return out;
     },
     // Activations forward and gradients back across the boundary, over the slowest link.
-    boundarySeconds: (first) => {
-      const bytes = clustering.boundaryBytes[first - 1] ?? 0;
+    boundarySeconds: (a) => {
+      const bytes = clustering.boundaryBytes[(spans[a]?.[0] ?? 0) - 1] ?? 0;
       const link = opts.cluster.interHost ?? opts.cluster.groups[0]?.intraHost;
       return link ? 2 * (link.latency + bytes / link.bandwidth) : 0;
     },
   });
-  const stages0 = (memory: boolean): StagePlan | undefined => (grid ? fixedStages(problem(memory), evenRanges(L, grid.pp)) : planStages(problem(memory)));
+  // The DP's stages in layer indices.
+  const inLayers = (plan: StagePlan | undefined): StagePlan | undefined => (plan ? { ...plan, stages: plan.stages.map((st) => ({ ...st, first: spans[st.first]?.[0] ?? 0, last: spans[st.last]?.[1] ?? 0 })) } : undefined);
+  const stages0 = (memory: boolean): StagePlan | undefined => inLayers(grid ? fixedStages(problem(memory), evenRanges(L, grid.pp)) : planStages(problem(memory)));
   // The fastest plan regardless of memory first: when it fits, it is the answer (no plan
   // is faster) and the DP that tracks memory, costlier by its in-flight levels, is not run.
   const free = stages0(false);

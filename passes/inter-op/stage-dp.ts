@@ -60,6 +60,11 @@ export interface StagePlan {
   readonly maxStageSeconds: number;
 }
 
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
 function fits(o: StageOption, inFlight: number): boolean {
   return o.staticBytes + o.activationBytes * inFlight <= o.memoryLimit;
 }
@@ -81,8 +86,9 @@ function rangeTable(p: StageProblem): (first: number, last: number) => readonly 
       // An option that does not fit with one micro-batch in flight fits at no level (exact).
       const all = p.options(first, last).filter((o) => fits(o, 1)).map((o) => ({ ...o, total: o.seconds + b }));
       // An option no faster, no smaller and on as many devices as another never helps (exact).
+      // Without a memory limit only time tells options apart: one per device count remains.
       const dominated = (o: (typeof all)[number], q: (typeof all)[number]): boolean =>
-        q.devices === o.devices && q.memoryLimit >= o.memoryLimit && q.total <= o.total && q.staticBytes <= o.staticBytes && q.activationBytes <= o.activationBytes;
+        q.devices === o.devices && q.memoryLimit >= o.memoryLimit && q.total <= o.total && ((q.memoryLimit === Infinity && o.memoryLimit === Infinity) || (q.staticBytes <= o.staticBytes && q.activationBytes <= o.activationBytes));
       // Fastest first: a pass under a cap stops at the first option above it.
       v = all.filter((o, i) => !all.some((q, j) => j !== i && dominated(o, q) && (!dominated(q, o) || j < i))).sort((a, b) => a.total - b.total);
       cache.set(key, v);
@@ -100,6 +106,12 @@ export function planStages(p: StageProblem): StagePlan | undefined {
   const candidates = new Set<number>();
   for (let i = 0; i < L; i++) for (let j = i; j < L; j++) for (const o of table(i, j)) candidates.add(o.total);
   const sorted = [...candidates].sort((a, b) => a - b);
+  // Device counts in units of their greatest common divisor (with N): every count the DP
+  // can reach is a multiple of it (at GPT-175B scale, where no layer fits on fewer than
+  // a host, the device dimension shrinks eightfold).
+  let unit = N;
+  for (let i = 0; i < L; i++) for (let j = i; j < L; j++) for (const o of table(i, j)) unit = gcd(unit, o.devices);
+  const U = N / unit;
   const step = p.tmaxStep ?? 0;
   // With a step, keep the largest candidate of each run within (1 + step) of the run's first.
   const tmaxes: number[] = [];
@@ -117,7 +129,7 @@ export function planStages(p: StageProblem): StagePlan | undefined {
   // stage count does not matter to memory and the DP drops that dimension (L times less work).
   let memoryBinds = false;
   for (let i = 0; i < L && !memoryBinds; i++) for (let j = i; j < L && !memoryBinds; j++) memoryBinds = table(i, j).some((o) => !fits(o, Math.min(maxStages, B)));
-  if (!memoryBinds) return planWithoutStageCount(p, table, tmaxes);
+  if (!memoryBinds) return planWithoutStageCount(p, table, tmaxes, unit);
   // Memory sees a stage's count of stages to go (itself included) only as min(s, B), the
   // micro-batches it holds in flight: so the DP tracks that level c = min(s, B), not s.
   // Level c < B is exactly c stages to go; level B is B or more, reached from a stage at
@@ -127,8 +139,8 @@ export function planStages(p: StageProblem): StagePlan | undefined {
   const f: Float64Array[][] = [];
   const choice: Int32Array[][] = [];
   for (let c = 0; c <= levels; c++) {
-    f.push(Array.from({ length: L + 1 }, () => new Float64Array(N + 1)));
-    choice.push(Array.from({ length: L + 1 }, () => new Int32Array((N + 1) * 3).fill(-1)));
+    f.push(Array.from({ length: L + 1 }, () => new Float64Array(U + 1)));
+    choice.push(Array.from({ length: L + 1 }, () => new Int32Array((U + 1) * 3).fill(-1)));
   }
   /** One DP pass with every stage at most tmax: the best plan over levels, and the least Σ. */
   const pass = (tmax: number): { best: StagePlan | undefined; leastSum: number; cover: number } => {
@@ -150,10 +162,11 @@ export function planStages(p: StageProblem): StagePlan | undefined {
             const o = opts[oi]!;
             if (o.total > tmax) break;
             if (!fits(o, inFlight)) continue;
+            const od = o.devices / unit;
             for (const next of nexts) {
               const rest = f[next]![i + 1]!;
-              for (let d = o.devices; d <= N; d++) {
-                const r = rest[d - o.devices]!;
+              for (let d = od; d <= U; d++) {
+                const r = rest[d - od]!;
                 if (r === Infinity) continue;
                 const v = r + o.total;
                 if (v < fk[d]!) {
@@ -167,19 +180,19 @@ export function planStages(p: StageProblem): StagePlan | undefined {
           }
         }
       }
-      const total = f[c]![0]![N]!;
+      const total = f[c]![0]![U]!;
       if (total === Infinity) continue;
       leastSum = Math.min(leastSum, total);
       // Rebuild the stages to know the real max (<= tmax).
       const stages: PlannedStage[] = [];
-      let [k, d, cc] = [0, N, c];
+      let [k, d, cc] = [0, U, c];
       while (cc > 0) {
         const ck = choice[cc]![k]!;
         const i = ck[d * 3]!;
         const o = table(k, i)[ck[d * 3 + 1]!]!;
         stages.push({ first: k, last: i, option: o, seconds: o.total });
         cc = ck[d * 3 + 2]!;
-        d -= o.devices;
+        d -= o.devices / unit;
         k = i + 1;
       }
       const maxStageSeconds = Math.max(...stages.map((x) => x.seconds));
@@ -276,12 +289,12 @@ function firstFeasible(tmaxes: readonly number[], end: number, feasible: (tmax: 
  * t_max the least-Σ plan is kept; the optimum (slowest stage t*, sum Σ*) is reached at
  * t_max = t*, where the plan found has Σ <= Σ* and slowest stage <= t*.
  */
-function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTable>, tmaxes: readonly number[]): StagePlan | undefined {
+function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTable>, tmaxes: readonly number[], unit: number): StagePlan | undefined {
   const L = p.layers;
-  const N = p.devices;
+  const U = p.devices / unit;
   const B = p.microbatches;
-  const f: Float64Array[] = Array.from({ length: L + 1 }, () => new Float64Array(N + 1));
-  const choice: Int32Array[] = Array.from({ length: L + 1 }, () => new Int32Array((N + 1) * 2));
+  const f: Float64Array[] = Array.from({ length: L + 1 }, () => new Float64Array(U + 1));
+  const choice: Int32Array[] = Array.from({ length: L + 1 }, () => new Int32Array((U + 1) * 2));
   /** One DP pass with every stage at most tmax: its least-Σ plan. */
   const pass = (tmax: number): { plan: StagePlan; total: number } | undefined => {
     for (const row of f) row.fill(Infinity);
@@ -295,8 +308,8 @@ function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTa
         for (let oi = 0; oi < opts.length; oi++) {
           const o = opts[oi] as (typeof opts)[number];
           if (o.total > tmax) break;
-          const dev = o.devices;
-          for (let d = dev; d <= N; d++) {
+          const dev = o.devices / unit;
+          for (let d = dev; d <= U; d++) {
             const r = rest[d - dev] as number;
             if (r === Infinity) continue;
             const v = r + o.total;
@@ -309,16 +322,16 @@ function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTa
         }
       }
     }
-    const total = (f[0] as Float64Array)[N] as number;
+    const total = (f[0] as Float64Array)[U] as number;
     if (total === Infinity) return undefined;
     const stages: PlannedStage[] = [];
-    let [k, d] = [0, N];
+    let [k, d] = [0, U];
     while (k < L) {
       const i = (choice[k] as Int32Array)[d * 2] as number;
       const o = table(k, i)[(choice[k] as Int32Array)[d * 2 + 1] as number];
       if (!o) throw new Error(`stage DP: no choice recorded at layer ${k}, ${d} devices`);
       stages.push({ first: k, last: i, option: o, seconds: o.total });
-      d -= o.devices;
+      d -= o.devices / unit;
       k = i + 1;
     }
     const maxStageSeconds = Math.max(...stages.map((x) => x.seconds));

@@ -37,14 +37,17 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 async function priced(p: Problem, price: number, opts: MemorySolveOptions): Promise<Priced> {
   await yieldToLoop();
   const terms = new Map<number, number[]>();
-  for (const m of p.memory) for (const t of m.terms) {
-    const acc = terms.get(t.node) ?? t.bytes.map(() => 0);
-    t.bytes.forEach((b, i) => (acc[i] = (acc[i] ?? 0) + b));
-    terms.set(t.node, acc);
+  if (price !== 0) {
+    for (const m of p.memory) for (const t of m.terms) {
+      const acc = terms.get(t.node) ?? t.bytes.map(() => 0);
+      t.bytes.forEach((b, i) => (acc[i] = (acc[i] ?? 0) + b));
+      terms.set(t.node, acc);
+    }
   }
+  // At price 0 the costs stay as they are (no copy: the inter-op pass prices hundreds).
   const q: Problem = {
     ...p,
-    nodes: p.nodes.map((n, i) => ({ ...n, strategies: n.strategies.map((s, k) => ({ cost: s.cost + price * (terms.get(i)?.[k] ?? 0) })) })),
+    nodes: price === 0 ? p.nodes : p.nodes.map((n, i) => ({ ...n, strategies: n.strategies.map((s, k) => ({ cost: s.cost + price * (terms.get(i)?.[k] ?? 0) })) })),
     memory: [],
   };
   if (opts.descent) {

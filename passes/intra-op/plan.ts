@@ -8,7 +8,8 @@ import type { DeviceType } from '../../src/cluster/types.js';
 import { dtypeBytes } from '../../src/ir/dtype.js';
 import type { Graph } from '../../src/ir/types.js';
 import type { DeviceMesh } from '../../src/sharding/mesh.js';
-import { createResharder, type ReshardStep } from '../../src/sharding/reshard.js';
+import { createResharder, type Resharder, type ReshardStep } from '../../src/sharding/reshard.js';
+import { AutoparError } from '../../src/errors.js';
 import type { ShardingSpec } from '../../src/sharding/spec.js';
 import { evaluate } from '../../src/solver/evaluate.js';
 import type { Problem, Solution, SolveOptions } from '../../src/solver/problem.js';
@@ -86,10 +87,13 @@ export interface PlanOptions extends SolveOptions {
    * problem is reused, not rebuilt, and axis descent starts from its choice.
    */
   readonly reuse?: IntraOpPlan;
+  /** A resharder of this mesh and cost model to share (its caches) with other plans on the mesh. */
+  readonly resharder?: Resharder;
 }
 
 export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceMesh, cost: CostModel, device: DeviceType, opts: PlanOptions = {}): Promise<IntraOpPlan> {
-  const resharder = createResharder(mesh, cost);
+  const resharder = opts.resharder ?? createResharder(mesh, cost);
+  if (resharder.mesh !== mesh) throw new AutoparError('E_INTERNAL', 'planIntraOp: the resharder given is for another mesh');
   // Building the problem is long and synchronous: let pending I/O and timers run first.
   await new Promise<void>((resolve) => setImmediate(resolve));
   const ip = opts.reuse?.problem ?? buildIntraOpProblem({ graph, roles, mesh, cost, device, resharder, memoryBudget: opts.memoryBudget, pinned: opts.pinned, tieRepeats: opts.tieRepeats });
