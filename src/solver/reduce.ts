@@ -32,6 +32,8 @@ export interface Reduction {
   expand(reducedChoice: readonly number[]): number[];
   /** Original strategy indices each reduced variable keeps. */
   readonly kept: readonly (readonly number[])[];
+  /** Original nodes each reduced variable stands for (several when tied). */
+  readonly members: readonly (readonly number[])[];
 }
 
 interface VarState {
@@ -277,5 +279,5 @@ export function reduce(p: Problem): Reduction {
     return choice;
   };
 
-  return { problem: { nodes, edges: reducedEdges, memory, ties: [] }, offset, infeasible, expand, kept };
+  return { problem: { nodes, edges: reducedEdges, memory, ties: [] }, offset, infeasible, expand, kept, members: free.map((v) => vars[v]?.members ?? []) };
 }
