@@ -83,6 +83,7 @@ async function child(): Promise<void> {
   const progress: { phase: string; seconds: number }[] = [];
   const onProgress = (e: ProgressEvent): void => {
     if (e.kind === 'phase') progress.push({ phase: e.phase, seconds: e.seconds });
+    if (e.kind === 'microbatches') progress.push({ phase: `pipeline M=${e.microbatches}`, seconds: e.seconds });
   };
   const t0 = performance.now();
   try {

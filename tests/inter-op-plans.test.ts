@@ -136,6 +136,24 @@ describe('stage construction', () => {
       r.stages.forEach((s, i) => expect(s.plan.staticBytes + s.plan.activationBytes * Math.min(r.stages.length - i, 4)).toBeLessThanOrEqual(small.memoryBytes));
     }
   });
+
+  it('refuses a micro-batch count before pricing when everything spread over every device exceeds one, and only then', async () => {
+    const tg = gpt({ layers: 4, batch: 8, seq: 512 });
+    const { clustering } = pipelineClustering(tg, 4);
+    const layers = clustering.layers;
+    // The floor by hand: every value of the training graph that a stage holds (parameters,
+    // gradients, optimizer states, saved activations), whole, over the cluster's devices.
+    const free = ok(await planPipeline(tg, { cluster: twoHosts, device: { ...device, memoryBytes: 2 ** 50 }, cost, layers, clustering, microbatches: 4 }));
+    const whole = free.stages.reduce((sum, st) => sum + st.plan.staticBytes * st.devices.length + st.plan.activationBytes * st.devices.length, 0);
+    const N = twoHosts.devices.length;
+    let solves = 0;
+    const below = await planPipeline(tg, { cluster: twoHosts, device: { ...device, memoryBytes: Math.floor((0.5 * whole) / N) }, cost, layers, clustering, microbatches: 4, progress: () => solves++ });
+    expect(isRejection(below) && below.rejected).toMatch(/^spread evenly over all 8 devices, the parameters, gradients, optimizer states and one micro-batch of saved activations need [\d.]+ GiB per device, and a device has [\d.]+ GiB$/);
+    expect(solves).toBe(0);
+    // With room for the floor the layers are priced (whether a plan fits is the DP's to say).
+    await planPipeline(tg, { cluster: twoHosts, device: { ...device, memoryBytes: Math.ceil((2 * whole) / N) }, cost, layers, clustering, microbatches: 4, progress: () => solves++ });
+    expect(solves).toBeGreaterThan(0);
+  });
 });
 
 describe('a 24-layer GPT on 8x8 V100 behind 25 Gb/s', () => {

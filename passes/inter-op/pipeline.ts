@@ -301,6 +301,15 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   const joinCache = new Map<string, number>();
   // Each layer's resident bytes unsharded: no layout on n devices holds less than this / n.
   const whole = ranges.map((g) => replicatedSplit(g, rangeRoles(roles, g), grads));
+  // Every stage holds its layers' parameters, gradients and optimizer states and at least
+  // one micro-batch of their saved activations, and no layout on n devices holds less than
+  // 1/n of them: when all of that spread over every device exceeds a device, no stage plan
+  // fits at this micro-batch count, and pricing would only confirm it.
+  const floorPerDevice = whole.reduce((sum, w) => sum + w.staticBytes + w.activationBytes, 0) / N;
+  if (floorPerDevice > opts.device.memoryBytes) {
+    const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
+    return { rejected: `spread evenly over all ${N} devices, the parameters, gradients, optimizer states and one micro-batch of saved activations need ${gib(floorPerDevice)} per device, and a device has ${gib(opts.device.memoryBytes)}`, memoryNote: undefined };
+  }
   const deepest = Math.min(opts.microbatches, L, N);
   /**
    * Whether a lean variant could give a stage on this mesh an option the fast one lacks:
