@@ -260,7 +260,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       const r = rangeRoles(roles, g);
       solves++;
       const held = fast.staticBytes + fast.activationBytes;
-      // Same problem as the fast one at a memory price: rebuilt from it, searched from its choice.
+      // The fast one's problem at a memory price: reused (not rebuilt), searched from its choice.
       const { mesh, resharder } = onMesh(lm);
       const plan = await planIntraOp(g, r, mesh, opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast', memoryPrice: held > 0 ? (fast.seconds + fast.stepSeconds) / held : 0, stepWeight, deferBound: true, reuse: fast.plan, resharder });
       const lean = plan.solution.status === 'infeasible' ? null : layerResult(plan, g, r);

@@ -11,10 +11,12 @@
  * checked with the micro-batches a 1F1B schedule keeps in flight on that stage: the
  * stage with s stages after it (itself included) holds min(s, B) of them.
  *
- * Two exact shortcuts keep it to a second or two at GPT scale (26 layers, 35 meshes,
+ * Exact shortcuts keep it to a second or two at GPT scale (26 layers, 35 meshes,
  * thousands of t_max candidates): the first t_max with any plan is found by bisection
- * (the passes below it found nothing), and the stage-count dimension is only as deep as
- * memory can tell counts apart, min(s, B).
+ * (the passes below it found nothing), caps are searched downwards skipping those a pass
+ * already covered (searchCaps), the stage-count dimension is only as deep as memory can
+ * tell counts apart, min(s, B), options that do not fit with one micro-batch in flight
+ * are dropped, and device counts are counted in units of their greatest common divisor.
  */
 
 export interface StageOption {
