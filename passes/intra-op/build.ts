@@ -112,6 +112,22 @@ function shapeOf(g: Graph, name: string): number[] {
   return [...t.shape];
 }
 
+const strategyCache = new WeakMap<DeviceMesh, Map<string, readonly NodeStrategy[]>>();
+
+/**
+ * enumerateStrategies, shared by every node with the same rule on the same mesh (a
+ * transformer block repeats its rules; the inter-op pass builds many problems on one
+ * mesh): the same strategy objects, so their specs' keys are computed once.
+ */
+function strategiesOf(rule: ShardingRule, mesh: DeviceMesh, outputRanks: readonly number[]): readonly NodeStrategy[] {
+  let byRule = strategyCache.get(mesh);
+  if (!byRule) strategyCache.set(mesh, (byRule = new Map()));
+  const key = JSON.stringify([rule.factors, rule.inputs, rule.outputs, rule.linear === true, outputRanks]);
+  let list = byRule.get(key);
+  if (!list) byRule.set(key, (list = enumerateStrategies(rule, mesh, outputRanks)));
+  return list;
+}
+
 export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
   const { graph: g, mesh, cost, device, resharder } = inp;
   const origins: Origin[] = [];
@@ -151,7 +167,7 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
     const ruleNoConst: ShardingRule = { ...rule, inputs: rule.inputs.map((d, i) => (isConstant(i) ? [] : d)) };
     // A scalar input has an empty rule row, which the enumerator reads as 'free'; it must
     // still arrive as the value, not as a partial sum (a mean's partials feeding a loss).
-    let strategies = enumerateStrategies(ruleNoConst, mesh, outTypes.map((t) => t.shape.length)).map((s) =>
+    let strategies = strategiesOf(ruleNoConst, mesh, outTypes.map((t) => t.shape.length)).map((s) =>
       s.inputs.some((sp, i) => !sp && !isConstant(i) && inTypes[i]?.shape.length === 0) ? { ...s, inputs: s.inputs.map((sp, i) => sp ?? (!isConstant(i) && inTypes[i]?.shape.length === 0 ? SCALAR : sp)) } : s,
     );
     const pinnedOut = node.outputs.map((o) => inp.pinned?.get(o));
