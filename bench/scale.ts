@@ -44,6 +44,8 @@ type ChildLine =
       readonly stages: readonly string[];
       readonly peakMemoryBytesPerDevice: number;
       readonly solver: string;
+      /** The plan's optimality gap from its solves (null when infinite: JSON has no Infinity); absent in older results. */
+      readonly gap?: number | null;
       readonly maxRssBytes: number;
     }
   | { readonly kind: 'error'; readonly code: string; readonly message: string; readonly seconds: number; readonly maxRssBytes: number }
@@ -97,6 +99,7 @@ async function child(): Promise<void> {
       stages: s.stages.map((st) => `${st.layers[0]}-${st.layers[1]}@${st.meshShape.join('x')}`),
       peakMemoryBytesPerDevice: s.peakMemoryBytesPerDevice,
       solver: `${s.solver.name} ${s.solver.status}`,
+      gap: Number.isFinite(s.solver.gap) ? s.solver.gap : null,
       maxRssBytes: maxRss(),
     });
   } catch (e) {
@@ -262,11 +265,13 @@ function render(report: Report): string {
     c.quality ? (c.quality.best ? `${c.quality.best.strategy} ${ms(c.quality.best.stepTimeSeconds)}${c.quality.capped ? ` (${c.quality.points.length}/${c.quality.of} pts in ${c.quality.capSeconds} s)` : ''}` : `none of ${c.quality.points.length}/${c.quality.of} pts fits${c.quality.capped ? ` (cap ${c.quality.capSeconds} s)` : ''}`) : '-',
     c.quality?.autoOverBest ? c.quality.autoOverBest.toFixed(3) : '-',
     c.auto ? (c.auto.stepTimeSeconds / c.idealSeconds).toFixed(2) : '-',
+    // The issue's rule: a gap above 1% is flagged.
+    c.auto?.gap === undefined ? '-' : c.auto.gap === null ? 'inf FLAG' : `${(c.auto.gap * 100).toFixed(1)}%${c.auto.gap > 0.01 ? ' FLAG' : ''}`,
   ]);
-  const head = ['model', 'devices', 'batch', 'auto plan time', 'peak RSS', 'step', 'stages/M', 'best grid point', 'auto/grid', 'auto/ideal'];
+  const head = ['model', 'devices', 'batch', 'auto plan time', 'peak RSS', 'step', 'stages/M', 'best grid point', 'auto/grid', 'auto/ideal', 'gap'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: readonly string[]): string => r.map((x, i) => x.padEnd(widths[i] ?? 0)).join(' | ');
-  const lines = [`${report.date}, ${report.machine}${report.allowOom ? '; --allow-oom' : ''}; * = peak RSS sampled before the cap`, fmt(head), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(fmt)];
+  const lines = [`${report.date}, ${report.machine}${report.allowOom ? '; --allow-oom' : ''}; * = peak RSS sampled before the cap; FLAG = optimality gap above 1%`, fmt(head), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(fmt)];
   for (const c of cells) {
     if (c.auto) lines.push(`GPT-${c.model} on ${c.devices}: ${c.auto.solver}; stages ${c.auto.stages.join(', ')}; phases ${c.auto.phases.map((p) => `${p.phase} ${p.seconds.toFixed(1)}`).join(', ')}`);
     if (c.error) lines.push(`GPT-${c.model} on ${c.devices}: ${c.error}`);
