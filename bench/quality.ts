@@ -9,7 +9,7 @@
  * Each model runs in a child process killed at --cap seconds (as bench/scale.ts), so a
  * slow model reads '> cap' (with the points it finished) instead of stalling the run.
  *   node dist/bench/quality.js [--models gpt,bert,wide-resnet,moe] [--cluster FILE]
- *     [--batch 32] [--cap 300] [--no-grid] [--json]
+ *     [--batch 32] [--cap 600] [--no-grid] [--json]
  *   node dist/bench/quality.js --from RESULT.json   (the table of a saved --json run)
  */
 import { spawn } from 'node:child_process';
@@ -27,12 +27,12 @@ import { planModel } from '../src/planner/plan-model.js';
 const cli = flags();
 const GAP_LIMIT = 0.01;
 
-/** The model of each architecture: modest (seconds to a minute per plan on 16 devices). */
+/** The model of each architecture: modest, so that auto and the 14 grid points of 2x8 plan in a few minutes. */
 const SHAPES: Readonly<Record<string, ExampleOptions>> = {
   gpt: { layers: 12, hidden: 512, heads: 8, seq: 256, vocab: 32000 },
-  bert: { layers: 12, hidden: 1024, heads: 16, seq: 512, vocab: 30522 },
-  'wide-resnet': { layers: 50, widen: 2, image: 224, classes: 1000 },
-  moe: { layers: 12, hidden: 1024, heads: 16, seq: 512, vocab: 32000, experts: 16, topK: 2, moeEvery: 2 },
+  bert: { layers: 12, hidden: 512, heads: 8, seq: 256, vocab: 30522 },
+  'wide-resnet': { layers: 26, widen: 2, image: 224, classes: 1000 },
+  moe: { layers: 12, hidden: 512, heads: 8, seq: 256, vocab: 32000, experts: 8, topK: 2, moeEvery: 2 },
 };
 
 /** One plan: auto or a grid point; null step when no plan fits (with the planner's reason). */
@@ -150,7 +150,7 @@ async function parent(): Promise<void> {
   const clusterFile = cli.value('--cluster', 'examples/clusters/2x8-a100.yaml');
   const cluster = loadCluster(clusterFile);
   const batch = Number(cli.value('--batch', '32'));
-  const cap = Number(cli.value('--cap', '300'));
+  const cap = Number(cli.value('--cap', '600'));
   const gridOf = cli.has('--no-grid') ? 0 : gridStrategies(cluster.devices.length, cluster.hosts[0]?.devices.length ?? 1).length;
   const log = (s: string): void => void process.stderr.write(s + '\n');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'autopar-quality-'));
