@@ -5,6 +5,7 @@
  * GPT on 8x8 V100 behind 25 Gb/s: auto pipelines across hosts and is no slower than
  * the best manual dp,tp,pp grid point in the same cost model.
  */
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { analyticalCostModel } from '../cost-models/cost-model.js';
 import { clusterByBlocks, clusterLayers, layerRangeGraph } from '../passes/cluster-layers.js';
@@ -20,6 +21,8 @@ import { buildGpt, type GptConfig } from '../src/models/gpt.js';
 import { meshFromLogical } from '../src/sharding/mesh.js';
 import { createResharder } from '../src/sharding/reshard.js';
 import { compilePipeline } from '../src/planner/pipeline.js';
+import { generateExample } from '../src/examples/generate.js';
+import { tempDir } from './helpers/onnx-builder.js';
 import { buildTrainingGraph, type TrainingGraph } from '../src/training/build.js';
 
 const cost = analyticalCostModel();
@@ -154,6 +157,21 @@ describe('stage construction', () => {
     await planPipeline(tg, { cluster: twoHosts, device: { ...device, memoryBytes: Math.ceil((2 * whole) / N) }, cost, layers, clustering, microbatches: 4, progress: () => solves++ });
     expect(solves).toBeGreaterThan(0);
   });
+});
+
+describe('a manual dp,tp,pp grid on a model with a tied embedding', () => {
+  it("keeps whole a stage input that carries no batch (the tied embedding's gradient), instead of splitting it over dp", async () => {
+    // A BERT whose vocabulary (31) does not divide by dp = 2: the gradient reaching the
+    // tied word embedding from the head's stage is [31, 32]. Taking it for batch-leading,
+    // the grid refused: "input 'Transpose_25.out' has batch 31, which does not divide
+    // into 2 data-parallel replicas".
+    const file = path.join(tempDir('tied-grid'), 'tiny-bert.onnx');
+    generateExample('bert', { layers: 2, hidden: 32, heads: 2, seq: 16, vocab: 31 }, file);
+    const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'two-hosts.yaml');
+    const { plan } = await compilePipeline({ model: file, cluster, batch: 4, loss: 'cross-entropy', strategy: 'dp=2,tp=1,pp=2', microbatches: 1 });
+    expect(plan.stages).toHaveLength(2);
+    expect(plan.stages.map((st) => st.devices.length)).toEqual([2, 2]);
+  }, 120_000);
 });
 
 describe('a 24-layer GPT on 8x8 V100 behind 25 Gb/s', () => {

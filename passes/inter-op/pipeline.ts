@@ -198,9 +198,15 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   if (grid && grid.pp > L) return { rejected: `pp=${grid.pp} stages but the model has ${L} layers`, memoryNote: undefined };
   // Optimizer states keep their parameter's layout in a manual grid.
   const forwardNames = new Set(tg.graph.nodes.slice(0, tg.forwardNodes).map((n) => n.name));
+  // Values crossing between stages whose leading dimension is not the micro-batch carry
+  // no batch for the grid's data axis to split (BERT's tied embedding: the gradient
+  // reaching it from the head's stage is [vocab, hidden]); they are kept whole.
+  const microBatch = tg.graph.inputs[0]?.type.shape[0];
+  const notBatch = new Set<string>();
+  if (typeof microBatch === 'number') for (const [v, t] of tg.graph.types) if (t.shape.length > 0 && t.shape[0] !== microBatch) notBatch.add(v);
   const gridPins = (gr: NonNullable<PipelineOptions['grid']>, g: Graph, mesh: DeviceMesh): Map<string, ShardingSpec> => {
     const params = tg.params.filter((q) => g.initializers.has(q));
-    const pins = manualPins({ kind: 'grid', dp: gr.dp, tp: gr.tp, pp: 1 }, g, g.nodes.filter((n) => forwardNames.has(n.name)).length, params, mesh);
+    const pins = manualPins({ kind: 'grid', dp: gr.dp, tp: gr.tp, pp: 1 }, g, g.nodes.filter((n) => forwardNames.has(n.name)).length, params, mesh, notBatch);
     for (const [st, q] of tg.stateOf) {
       const spec = pins.get(q);
       if (spec && g.types.has(st)) pins.set(st, spec);

@@ -113,15 +113,20 @@ function megatronWeights(g: Graph, forwardNodes: number): { roles: Map<string, '
   return { roles, transposed };
 }
 
-/** Pinned layouts of a manual strategy on its mesh. */
-export function manualPins(s: ManualStrategy, g: Graph, forwardNodes: number, params: readonly string[], mesh: MeshShape): Map<string, ShardingSpec> {
+/**
+ * Pinned layouts of a manual strategy on its mesh. Graph inputs carry the batch (split
+ * over the data axis) but those in `notBatch`, kept whole (a pipeline stage's input can
+ * be a weight's gradient from a later stage).
+ */
+export function manualPins(s: ManualStrategy, g: Graph, forwardNodes: number, params: readonly string[], mesh: MeshShape, notBatch: ReadonlySet<string> = new Set()): Map<string, ShardingSpec> {
   const { data, tensor } = axesOf(s, mesh);
   const pins = new Map<string, ShardingSpec>();
   const size = (axis: string | undefined): number => mesh.axes.find((a) => a.name === axis)?.size ?? 1;
   for (const inp of g.inputs) {
     const rank = inp.type.shape.length;
     const b = inp.type.shape[0];
-    if (data && rank > 0 && typeof b === 'number' && b % size(data) === 0) pins.set(inp.name, splitDim(rank, 0, data));
+    if (notBatch.has(inp.name)) pins.set(inp.name, whole(rank));
+    else if (data && rank > 0 && typeof b === 'number' && b % size(data) === 0) pins.set(inp.name, splitDim(rank, 0, data));
     else if (data && rank > 0) throw new AutoparError('E_USAGE', `input '${inp.name}' has batch ${String(b)}, which does not divide into ${size(data)} data-parallel replicas; choose a batch that is a multiple of ${size(data)}`);
     else pins.set(inp.name, whole(rank));
   }
