@@ -12,11 +12,11 @@
  *     [--batch 32] [--cap 600] [--no-grid] [--json]
  *   node dist/bench/quality.js --from RESULT.json   (the table of a saved --json run)
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type CappedRun, runCappedChild } from './capped-child.js';
 import { flags } from './flags.js';
 import { gridStrategies } from './grid.js';
 import { loadCluster } from '../src/cluster/load.js';
@@ -82,44 +82,10 @@ async function child(): Promise<void> {
   }
 }
 
-interface Run {
-  readonly lines: ChildLine[];
-  readonly seconds: number;
-  readonly capped: boolean;
-  readonly stderr: string;
-  readonly exitCode: number | null;
-}
+type Run = CappedRun<ChildLine>;
 
 function runChild(args: readonly string[], capSeconds: number, onLine: (l: ChildLine) => void): Promise<Run> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const p = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: ChildLine[] = [];
-    let out = '';
-    let err = '';
-    let capped = false;
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      let nl: number;
-      while ((nl = out.indexOf('\n')) >= 0) {
-        const text = out.slice(0, nl);
-        out = out.slice(nl + 1);
-        if (text.trim() === '') continue;
-        const line = JSON.parse(text) as ChildLine;
-        lines.push(line);
-        onLine(line);
-      }
-    });
-    p.stderr.on('data', (d: Buffer) => void (err += d.toString()));
-    const timer = setTimeout(() => {
-      capped = true;
-      p.kill('SIGKILL');
-    }, capSeconds * 1000);
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ lines, seconds: (performance.now() - t0) / 1000, capped, stderr: err.slice(-2000), exitCode: code });
-    });
-  });
+  return runCappedChild<ChildLine>(fileURLToPath(import.meta.url), args, capSeconds, onLine);
 }
 
 interface ModelResult {

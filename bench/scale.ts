@@ -18,10 +18,10 @@
  * from /proc every 0.5 s, and the child's own process.resourceUsage().maxRSS when it
  * finishes (the two agree; a capped cell has only the sample).
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { type CappedRun, runCappedChild } from './capped-child.js';
 import { flags } from './flags.js';
 import { gptStepFlops, gridStrategies } from './grid.js';
 import { loadCluster } from '../src/cluster/load.js';
@@ -108,58 +108,10 @@ async function child(): Promise<void> {
   }
 }
 
-interface Run {
-  readonly lines: ChildLine[];
-  readonly seconds: number;
-  readonly capped: boolean;
-  /** Largest VmHWM sampled from /proc (bytes), 0 if never sampled. */
-  readonly sampledPeakRssBytes: number;
-  readonly stderr: string;
-  readonly exitCode: number | null;
-}
-
-function vmHwm(pid: number): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m?.[1] ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
+type Run = CappedRun<ChildLine>;
 
 function runChild(args: readonly string[], capSeconds: number): Promise<Run> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    const p = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: ChildLine[] = [];
-    let out = '';
-    let err = '';
-    let peak = 0;
-    let capped = false;
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      let nl: number;
-      while ((nl = out.indexOf('\n')) >= 0) {
-        const text = out.slice(0, nl);
-        out = out.slice(nl + 1);
-        if (text.trim() !== '') lines.push(JSON.parse(text) as ChildLine);
-      }
-    });
-    p.stderr.on('data', (d: Buffer) => void (err += d.toString()));
-    const sampler = setInterval(() => {
-      if (p.pid !== undefined) peak = Math.max(peak, vmHwm(p.pid));
-    }, 500);
-    const timer = setTimeout(() => {
-      capped = true;
-      if (p.pid !== undefined) peak = Math.max(peak, vmHwm(p.pid));
-      p.kill('SIGKILL');
-    }, capSeconds * 1000);
-    p.on('close', (code) => {
-      clearInterval(sampler);
-      clearTimeout(timer);
-      resolve({ lines, seconds: (performance.now() - t0) / 1000, capped, sampledPeakRssBytes: peak, stderr: err.slice(-2000), exitCode: code });
-    });
-  });
+  return runCappedChild<ChildLine>(fileURLToPath(import.meta.url), args, capSeconds);
 }
 
 interface Cell {
