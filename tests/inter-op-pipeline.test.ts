@@ -11,17 +11,23 @@ import { clusterByBlocks, clusterLayers } from '../passes/cluster-layers.js';
 import { unfuseProjections } from '../passes/unfuse-projections.js';
 import { parseCluster } from '../src/cluster/load.js';
 import { buildGpt } from '../src/models/gpt.js';
-import { buildTrainingGraph } from '../src/training/build.js';
+import { buildTrainingGraph, type TrainingGraph } from '../src/training/build.js';
+
+/** Two hosts of two A100s, NVLink inside, 25 Gb/s between. */
+const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'two-hosts.yaml');
+const device = cluster.groups[0]?.device;
+if (!device) throw new Error('no device');
+
+/** The training graph (cross-entropy, Adam) of a GPT without weights. */
+function gptTraining(c: Omit<Parameters<typeof buildGpt>[0], 'weights'>): TrainingGraph {
+  return buildTrainingGraph(unfuseProjections(buildGpt({ ...c, weights: 'external' })).graph, { loss: 'cross_entropy', optimizer: { kind: 'adam', lr: 1e-3 } });
+}
 
 describe('inter-op planner (experimental)', () => {
   it('pipelines a GPT with a heavy head across two hosts: stages even in time, uneven in layers', async () => {
-    const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'two-hosts.yaml');
     // Six blocks, the embedding and a head over a vocabulary of 8192 as layers: more
     // layers than devices, so stages must group them, and the head weighs about two blocks.
-    const graph = unfuseProjections(buildGpt({ layers: 6, hidden: 256, heads: 4, seq: 128, vocab: 8192, batch: 4, weights: 'external' })).graph;
-    const tg = buildTrainingGraph(graph, { loss: 'cross_entropy', optimizer: { kind: 'adam', lr: 1e-3 } });
-    const device = cluster.groups[0]?.device;
-    if (!device) throw new Error('no device');
+    const tg = gptTraining({ layers: 6, hidden: 256, heads: 4, seq: 128, vocab: 8192, batch: 4 });
     const clustering = clusterByBlocks(tg);
     if (!clustering) throw new Error('the GPT should repeat');
     expect(clustering.layers).toBe(8);
@@ -49,11 +55,7 @@ describe('inter-op planner (experimental)', () => {
     // Pricing every boundary over the network before placement, the DP chose 2 stages
     // (5.11 ms) where 4 stages of one device, their middle boundary the only one across
     // hosts, step in 4.39 ms: the dp=1,tp=1,pp=4 grid point beat auto.
-    const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'two-hosts.yaml');
-    const graph = unfuseProjections(buildGpt({ layers: 4, hidden: 256, heads: 4, seq: 128, vocab: 512, batch: 4, weights: 'external' })).graph;
-    const tg = buildTrainingGraph(graph, { loss: 'cross_entropy', optimizer: { kind: 'adam', lr: 1e-3 } });
-    const device = cluster.groups[0]?.device;
-    if (!device) throw new Error('no device');
+    const tg = gptTraining({ layers: 4, hidden: 256, heads: 4, seq: 128, vocab: 512, batch: 4 });
     const clustering = clusterLayers(tg, { layers: 4 });
     const base = { cluster, device, cost: analyticalCostModel(), layers: 4, clustering, microbatches: 8, timeLimitSeconds: 30 };
     const auto = await planPipeline(tg, base);
@@ -69,11 +71,7 @@ describe('inter-op planner (experimental)', () => {
   }, 180_000);
 
   it('times each stage boundary once, over NVLink between stages on one host and the network across hosts', async () => {
-    const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'two-hosts.yaml');
-    const graph = unfuseProjections(buildGpt({ layers: 2, hidden: 128, heads: 4, seq: 64, vocab: 256, batch: 2, weights: 'external' })).graph;
-    const tg = buildTrainingGraph(graph, { loss: 'cross_entropy', optimizer: { kind: 'adam', lr: 1e-3 } });
-    const device = cluster.groups[0]?.device;
-    if (!device) throw new Error('no device');
+    const tg = gptTraining({ layers: 2, hidden: 128, heads: 4, seq: 64, vocab: 256, batch: 2 });
     // One device per stage, one micro-batch: the stages run one after another.
     const plan = await planPipeline(tg, { cluster, device, cost: analyticalCostModel(), layers: 4, microbatches: 1, grid: { dp: 1, tp: 1, pp: 4 } });
     if (isRejection(plan)) throw new Error(`no pipeline plan: ${plan.rejected}`);
