@@ -62,22 +62,16 @@ export async function selectBackend(preferred?: BackendName, load: PackageLoader
         skipped.push(`${pkg}: backend failed to initialise`);
         continue;
       }
-      case 'wasm': {
-        const err = await tryImport('@tensorflow/tfjs-backend-wasm', load);
-        if (err === undefined && (await tf.setBackend('wasm'))) {
-          await tf.ready();
-          return { name, tfjsBackend: 'wasm', skipped };
-        }
-        skipped.push(`@tensorflow/tfjs-backend-wasm: ${err ?? 'failed to initialise'}`);
-        continue;
-      }
+      case 'wasm':
       case 'cpu': {
-        const err = await tryImport('@tensorflow/tfjs-backend-cpu', load);
-        if (err === undefined && (await tf.setBackend('cpu'))) {
+        // Plain tfjs backends: the package registers a backend of the same name.
+        const pkg = `@tensorflow/tfjs-backend-${name}`;
+        const err = await tryImport(pkg, load);
+        if (err === undefined && (await tf.setBackend(name))) {
           await tf.ready();
-          return { name, tfjsBackend: 'cpu', skipped };
+          return { name, tfjsBackend: name, skipped };
         }
-        skipped.push(`@tensorflow/tfjs-backend-cpu: ${err ?? 'failed to initialise'}`);
+        skipped.push(`${pkg}: ${err ?? 'failed to initialise'}`);
         continue;
       }
     }
