@@ -12,6 +12,7 @@ import { clusterByBlocks, clusterLayers, layerRangeGraph } from '../passes/clust
 import { detectRepetition } from '../passes/cluster-layers/repeats.js';
 import { isRejection, pipelineClustering, planPipeline, rangeRoles, type PipelinePlan, type PipelineRejection } from '../passes/inter-op/pipeline.js';
 import { stitchStage } from '../passes/inter-op/stitch.js';
+import { rejectionSummary } from '../passes/inter-op/stage-report.js';
 import { trainingRoles } from '../passes/intra-op/build.js';
 import { planIntraOp } from '../passes/intra-op/plan.js';
 import { unfuseProjections } from '../passes/unfuse-projections.js';
@@ -133,7 +134,7 @@ describe('stage construction', () => {
     const need = free.stages.map((s, i) => s.plan.staticBytes + s.plan.activationBytes * Math.min(free.stages.length - i, 4));
     const small = { ...device, memoryBytes: Math.floor(Math.max(...need) * 0.9) };
     const r = await planPipeline(tg, { cluster: twoHosts, device: small, cost, layers, clustering, microbatches: 4 });
-    expect(r.memoryNote).toMatch(/the fastest plan \(.*\) was rejected: its stage \d+ \(layers \d+-\d+ on \d+ devices\) needs [\d.]+ GiB per device \([\d.]+ GiB of parameters, gradients and optimizer state \+ \d+ micro-batch(es)? in flight x [\d.]+ GiB of activations\)/);
+    expect(r.memoryNote).toMatch(/the fastest plan \(.*\) was rejected: its stage \d+ \(layers \d+-\d+ on \d+ devices\) needs [\d.]+ [KMG]iB per device \([\d.]+ [KMG]iB of parameters, gradients and optimizer state \+ \d+ micro-batch(es)? in flight x [\d.]+ [KMG]iB of activations\)/);
     if (!isRejection(r)) {
       expect(r.stepTimeSeconds).toBeGreaterThanOrEqual(free.stepTimeSeconds * (1 - 1e-9));
       r.stages.forEach((s, i) => expect(s.plan.staticBytes + s.plan.activationBytes * Math.min(r.stages.length - i, 4)).toBeLessThanOrEqual(small.memoryBytes));
@@ -151,7 +152,7 @@ describe('stage construction', () => {
     const N = twoHosts.devices.length;
     let solves = 0;
     const below = await planPipeline(tg, { cluster: twoHosts, device: { ...device, memoryBytes: Math.floor((0.5 * whole) / N) }, cost, layers, clustering, microbatches: 4, progress: () => solves++ });
-    expect(isRejection(below) && below.rejected).toMatch(/^spread evenly over all 8 devices, the parameters, gradients, optimizer states and one micro-batch of saved activations need [\d.]+ GiB per device, and a device has [\d.]+ GiB$/);
+    expect(isRejection(below) && below.rejected).toMatch(/^spread evenly over all 8 devices, the parameters, gradients, optimizer states and one micro-batch of saved activations need [\d.]+ [KMG]iB per device, and a device has [\d.]+ [KMG]iB$/);
     expect(solves).toBe(0);
     // With room for the floor the layers are priced (whether a plan fits is the DP's to say).
     await planPipeline(tg, { cluster: twoHosts, device: { ...device, memoryBytes: Math.ceil((2 * whole) / N) }, cost, layers, clustering, microbatches: 4, progress: () => solves++ });
@@ -215,4 +216,21 @@ describe('the micro-batch search in worker threads', () => {
     // A grid that cannot use the cluster: every count rejected, the reason reaches the caller.
     await expect(compilePipeline({ ...base, strategy: 'dp=1,tp=2,pp=4', planWorkers: 2 })).rejects.toThrow(/dp=1,tp=2,pp=4 uses 8 devices, the cluster has 4/);
   }, 120_000);
+});
+
+describe('a pipelined strategy that fits at no micro-batch count', () => {
+  it("names every count's reason, not one of them", async () => {
+    // 8 MiB devices and dp = 4 on a batch of 4: one micro-batch of 4 runs out of memory,
+    // micro-batches of 2 and 1 cannot be split 4 ways. Naming one count's reason hid the
+    // others (the memory one was named, or the last count's).
+    const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: {preset: A100-80GB, memory: 8MiB}\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'small-devices.yaml');
+    const config = { layers: 4, hidden: 128, heads: 4, seq: 64, vocab: 256, weights: 'external' as const };
+    const model = { graph: buildGpt({ ...config, batch: 4 }), name: 'gpt-small', rebuild: (b: number) => buildGpt({ ...config, batch: b }) };
+    const failure = compilePipeline({ model, cluster, loss: 'cross-entropy', strategy: 'dp=4,tp=1,pp=1', planWorkers: 1 });
+    await expect(failure).rejects.toThrow(/with 1, 2, 4 micro-batches: M=1: the fastest plan .* needs [\d.]+ MiB per device .* and a device has 8\.0 MiB; M=2: input 'input_ids' has batch 2, which does not divide into 4 data-parallel replicas; .*; M=4: input 'input_ids' has batch 1, which/);
+  }, 120_000);
+
+  it('rejectionSummary gives a reason shared by several counts once', () => {
+    expect(rejectionSummary([{ microbatches: 1, reason: 'a' }, { microbatches: 2, reason: 'b' }, { microbatches: 4, reason: 'a' }])).toBe('M=1, 4: a; M=2: b');
+  });
 });

@@ -28,6 +28,7 @@ import { fixedStages, planFits, planStages, type StageOption, type StagePlan, ty
 import { place, stageMeshes } from './placement.js';
 import { dimensionSizes, withoutIdleAxes } from './idle-axes.js';
 import { evenRanges, memoryShortfall } from './stage-report.js';
+import { bytesText } from '../../src/explain/text.js';
 
 export { evenRanges } from './stage-report.js';
 export { stageMeshes } from './placement.js';
@@ -317,8 +318,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   // fits at this micro-batch count, and pricing would only confirm it.
   const floorPerDevice = whole.reduce((sum, w) => sum + w.staticBytes + w.activationBytes, 0) / N;
   if (floorPerDevice > opts.device.memoryBytes) {
-    const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
-    return { rejected: `spread evenly over all ${N} devices, the parameters, gradients, optimizer states and one micro-batch of saved activations need ${gib(floorPerDevice)} per device, and a device has ${gib(opts.device.memoryBytes)}`, memoryNote: undefined };
+    return { rejected: `spread evenly over all ${N} devices, the parameters, gradients, optimizer states and one micro-batch of saved activations need ${bytesText(floorPerDevice)} per device, and a device has ${bytesText(opts.device.memoryBytes)}`, memoryNote: undefined };
   }
   const deepest = Math.min(opts.microbatches, L, N);
   /**

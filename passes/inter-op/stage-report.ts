@@ -1,4 +1,5 @@
 /** Stage plans in words and numbers: manual grids' ranges, and why a faster plan was rejected for memory. */
+import { bytesText as gib } from '../../src/explain/text.js';
 import type { StagePlan } from './stage-dp.js';
 
 /** Contiguous ranges of nearly equal layer counts (the first ones one longer). */
@@ -13,7 +14,6 @@ export function evenRanges(layers: number, parts: number): [number, number][] {
   return out;
 }
 
-const gib = (b: number): string => `${(b / 2 ** 30).toFixed(2)} GiB`;
 
 /** The first stage of `plan` over the limit, in words. */
 export function memoryShortfall(plan: StagePlan, microbatches: number, limit: number): string {
@@ -26,4 +26,20 @@ export function memoryShortfall(plan: StagePlan, microbatches: number, limit: nu
     }
   }
   return `the fastest plan needs more memory than a device has (${gib(limit)})`;
+}
+
+/**
+ * Why no micro-batch count gave a plan, every count's reason once: counts with the same
+ * reason share it ("M=8, 16: ..."), the rest are listed after, in count order. (Naming
+ * one count's reason misled: a grid's dp that cannot split a micro-batch of 1 hid that
+ * the smaller counts ran out of memory.)
+ */
+export function rejectionSummary(rejections: readonly { readonly microbatches: number; readonly reason: string }[]): string {
+  const byReason = new Map<string, number[]>();
+  for (const r of rejections) {
+    const ms = byReason.get(r.reason);
+    if (ms) ms.push(r.microbatches);
+    else byReason.set(r.reason, [r.microbatches]);
+  }
+  return [...byReason].map(([reason, ms]) => `M=${ms.join(', ')}: ${reason}`).join('; ');
 }

@@ -12,6 +12,7 @@ import { isRejection, type PipelinePlan } from '../../passes/inter-op/pipeline.j
 import { defaultPlanWorkers, runPipelineTasks } from './pipeline-pool.js';
 import { pipelineClusteringOf, type PipelineTask, trainingGraphOf } from './pipeline-task.js';
 import { unfuseProjections } from '../../passes/unfuse-projections.js';
+import { rejectionSummary } from '../../passes/inter-op/stage-report.js';
 import { loadCluster } from '../cluster/load.js';
 import { axisGroups } from '../cluster/mesh.js';
 import { AutoparError } from '../errors.js';
@@ -89,7 +90,7 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
   // shrinks the bubble and the in-flight activations, and can let a faster layout fit).
   const candidates = opts.microbatches !== undefined ? [opts.microbatches] : [1, 2, 4, 8, 16, 32, 64].filter((m) => total % m === 0 && (m === 1 || batchName !== undefined));
   let best: { p: PipelinePlan; tg: TrainingGraph; m: number } | undefined;
-  const notes: string[] = [];
+  const rejections: { microbatches: number; reason: string }[] = [];
   // Every count is planned (in worker threads when there are cores to spare), its graph
   // built when a lane takes it: the first workers need not wait for all the graphs.
   const made = new Map<number, PipelineTask>();
@@ -110,12 +111,12 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
   let chosen: { p: PipelinePlan; task: PipelineTask } | undefined;
   outcomes.forEach((p, i) => {
     const task = taskAt(i);
-    if (isRejection(p)) notes.push(`M=${task.microbatches}: ${p.rejected}`);
+    if (isRejection(p)) rejections.push({ microbatches: task.microbatches, reason: p.rejected });
     else if (!chosen || p.stepTimeSeconds < chosen.p.stepTimeSeconds) chosen = { p, task };
   });
   // The training graph of the chosen count, rebuilt here (deterministic: the same names).
   if (chosen) best = { p: chosen.p, tg: trainingGraphOf(chosen.task), m: chosen.task.microbatches };
-  if (!best) throw new AutoparError('E_USAGE', `no ${label} plan of ${modelName} fits on ${cluster.devices.length} x ${device.name} with ${candidates.join(', ')} micro-batches: ${notes.find((n) => n.includes('was rejected: its stage')) ?? notes[notes.length - 1] ?? 'no stage plan'}`);
+  if (!best) throw new AutoparError('E_USAGE', `no ${label} plan of ${modelName} fits on ${cluster.devices.length} x ${device.name} with ${candidates.join(', ')} micro-batches: ${rejectionSummary(rejections) || 'no stage plan'}`);
   const { p, tg, m } = best;
   const phaseOf = new Map<string, CollectiveJson['phase']>();
   tg.graph.nodes.forEach((n, i) => phaseOf.set(n.name, i < tg.forwardNodes ? 'forward' : i < tg.gradientNodes ? 'backward' : 'update'));
