@@ -170,7 +170,7 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
 export function withBound(plan: IntraOpPlan, stepWeight?: PlanOptions['stepWeight']): IntraOpPlan {
   const s = plan.solution;
   if (s.bound !== -Infinity || s.status === 'infeasible') return plan;
-  const bound = Math.min(descentBound(stepWeight ? weighted(plan.problem, stepWeight) : plan.problem.problem), s.objective);
+  const bound = Math.min(descentBound(stepWeight ? weighted(plan.problem, stepWeight) : plan.problem.problem, s.objective), s.objective);
   return { ...plan, solution: { ...s, bound, gap: (s.objective - bound) / Math.max(Math.abs(s.objective), 1e-12) } };
 }
 

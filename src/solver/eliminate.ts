@@ -26,6 +26,11 @@ export interface Elimination {
   /** Turns a choice for the reduced problem into one for the original. */
   expand(choice: readonly number[]): number[];
   readonly eliminated: number;
+  /**
+   * What the nodes eliminated alone (no neighbour left) add at their best: the original
+   * optimum is the reduced problem's plus this.
+   */
+  readonly offset: number;
 }
 
 /** Σ of each term's largest bytes: if that fits the budget, memory cannot bind. */
@@ -65,6 +70,7 @@ export function eliminate(p: Problem): Elimination {
 
   const alive = new Array<boolean>(n).fill(true);
   const steps: Step[] = [];
+  let offset = 0;
   const queue: number[] = Array.from({ length: n }, (_, i) => i);
   const queued = new Array<boolean>(n).fill(true);
   const push = (v: number): void => {
@@ -83,6 +89,7 @@ export function eliminate(p: Problem): Elimination {
     if (nb.length === 0) {
       let best = 0;
       for (let j = 1; j < sv; j++) if ((cv[j] ?? 0) < (cv[best] ?? 0)) best = j;
+      offset += cv[best] ?? 0;
       steps.push({ node: v, neighbours: [], reply: Int32Array.of(best) });
       alive[v] = false;
     } else if (nb.length === 1) {
@@ -162,6 +169,7 @@ export function eliminate(p: Problem): Elimination {
     problem,
     kept,
     eliminated: n - kept.length,
+    offset,
     expand(choice) {
       const full = new Array<number>(n).fill(0);
       kept.forEach((k, i) => (full[k] = choice[i] ?? 0));
