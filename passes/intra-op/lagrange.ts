@@ -97,13 +97,16 @@ function untiedOptimum(q: Problem, opts: SolveOptions): number[] | undefined {
  * block on 2-D meshes the forest bound left 30-48% on meshes of 8x2 and more; diffusion
  * proves most of them optimal and leaves a few % on the rest (tests/solver-diffusion).
  */
+/** A gap at most this (relative) counts as proven: diffusion stops within it of the descent's cost. */
+export const PROVEN_GAP = 1e-6;
+
 export function descentBound(p: Problem, objective?: number): number {
   const r = reduce({ ...p, memory: [] });
   const forest = relaxationBound(r.problem) + r.offset;
-  if (objective !== undefined && objective - forest <= 1e-6 * Math.abs(objective)) return forest;
+  if (objective !== undefined && objective - forest <= PROVEN_GAP * Math.abs(objective)) return forest;
   const core = eliminate(r.problem);
   const shift = r.offset + core.offset;
-  return Math.max(forest, diffusionBound(core.problem, { target: objective === undefined ? undefined : objective - shift }) + shift);
+  return Math.max(forest, diffusionBound(core.problem, { tolerance: PROVEN_GAP, target: objective === undefined ? undefined : objective - shift }) + shift);
 }
 
 export interface MemorySolveOptions extends SolveOptions {
@@ -150,7 +153,7 @@ export async function solveUnderMemory(p: Problem, opts: MemorySolveOptions = {}
     objective: best.time,
     bound: Math.min(bound, best.time),
     gap: fits ? (best.time - Math.min(bound, best.time)) / Math.max(Math.abs(best.time), 1e-12) : Infinity,
-    status: !fits ? 'infeasible' : best.exact && bound >= best.time * (1 - 1e-9) ? 'optimal' : 'time-limit',
+    status: !fits ? 'infeasible' : (best.exact && bound >= best.time * (1 - 1e-9)) || (opts.descent !== undefined && bound >= best.time * (1 - PROVEN_GAP)) ? 'optimal' : 'time-limit',
     solver,
     seconds: (performance.now() - t0) / 1000,
     fits,

@@ -13,7 +13,7 @@ import { AutoparError } from '../../src/errors.js';
 import type { ShardingSpec } from '../../src/sharding/spec.js';
 import { evaluate } from '../../src/solver/evaluate.js';
 import type { Problem, Solution, SolveOptions } from '../../src/solver/problem.js';
-import { descentBound, solveUnderMemory } from './lagrange.js';
+import { descentBound, PROVEN_GAP, solveUnderMemory } from './lagrange.js';
 import type { NodeStrategy } from './strategies.js';
 import { buildIntraOpProblem, type IntraOpProblem, type ValueRoles } from './build.js';
 
@@ -171,7 +171,9 @@ export function withBound(plan: IntraOpPlan, stepWeight?: PlanOptions['stepWeigh
   const s = plan.solution;
   if (s.bound !== -Infinity || s.status === 'infeasible') return plan;
   const bound = Math.min(descentBound(stepWeight ? weighted(plan.problem, stepWeight) : plan.problem.problem, s.objective), s.objective);
-  return { ...plan, solution: { ...s, bound, gap: (s.objective - bound) / Math.max(Math.abs(s.objective), 1e-12) } };
+  const gap = (s.objective - bound) / Math.max(Math.abs(s.objective), 1e-12);
+  // A bound that reaches the plan's cost proves it optimal (to the bound's 1e-6).
+  return { ...plan, solution: { ...s, bound, gap, status: gap <= PROVEN_GAP ? 'optimal' : s.status } };
 }
 
 /** What each strategy does on each mesh axis, as small integers per node (0: nothing). */
