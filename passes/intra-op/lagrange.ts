@@ -12,8 +12,7 @@ import { eliminate } from '../../src/solver/eliminate.js';
 import { evaluate } from '../../src/solver/evaluate.js';
 import type { Problem, Solution, SolveOptions } from '../../src/solver/problem.js';
 import { reduce } from '../../src/solver/reduce.js';
-import { relaxationBound } from '../../src/solver/bound.js';
-import { diffusionBound } from '../../src/solver/diffusion-bound.js';
+import { relaxedBound } from '../../src/solver/diffusion-bound.js';
 import { solve } from '../../src/solver/solve.js';
 import { solveByElimination } from '../../src/solver/variable-elimination.js';
 
@@ -89,6 +88,9 @@ function untiedOptimum(q: Problem, opts: SolveOptions): number[] | undefined {
   return ve ? free.expand(reduced.expand(ve.choice)) : undefined;
 }
 
+/** A gap at most this (relative) counts as proven: diffusion stops within it of the descent's cost. */
+export const PROVEN_GAP = 1e-6;
+
 /**
  * Axis descent proves nothing itself: its bound is a relaxation's of the unpriced
  * problem, the spanning-forest bound, and where that leaves a gap to `objective` (the
@@ -97,16 +99,9 @@ function untiedOptimum(q: Problem, opts: SolveOptions): number[] | undefined {
  * block on 2-D meshes the forest bound left 30-48% on meshes of 8x2 and more; diffusion
  * proves most of them optimal and leaves a few % on the rest (tests/solver-diffusion).
  */
-/** A gap at most this (relative) counts as proven: diffusion stops within it of the descent's cost. */
-export const PROVEN_GAP = 1e-6;
-
 export function descentBound(p: Problem, objective?: number): number {
   const r = reduce({ ...p, memory: [] });
-  const forest = relaxationBound(r.problem) + r.offset;
-  if (objective !== undefined && objective - forest <= PROVEN_GAP * Math.abs(objective)) return forest;
-  const core = eliminate(r.problem);
-  const shift = r.offset + core.offset;
-  return Math.max(forest, diffusionBound(core.problem, { tolerance: PROVEN_GAP, target: objective === undefined ? undefined : objective - shift }) + shift);
+  return relaxedBound(r.problem, { tolerance: PROVEN_GAP, ...(objective === undefined ? {} : { objective: objective - r.offset }) }) + r.offset;
 }
 
 export interface MemorySolveOptions extends SolveOptions {

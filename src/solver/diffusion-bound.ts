@@ -12,6 +12,7 @@
  * Memory constraints and ties are ignored (relaxed), as relaxationBound does.
  */
 import { relaxationBound } from './bound.js';
+import { eliminate } from './eliminate.js';
 import type { Problem } from './problem.js';
 
 export interface DiffusionOptions {
@@ -133,4 +134,21 @@ export function diffuse(p: Problem, opts: DiffusionOptions = {}): { bound: numbe
 export function diffusionBound(p: Problem, opts: DiffusionOptions = {}): number {
   const { bound, reparametrized } = diffuse(p, opts);
   return Math.max(relaxationBound(p), bound, relaxationBound(reparametrized));
+}
+
+/**
+ * A lower bound on `p` with its memory constraints and ties relaxed: the spanning-forest
+ * bound, and where that is not within `tolerance` of `objective` (a known assignment's
+ * cost, if any), diffusion's on the core that elimination leaves (exact: the same
+ * optimum, less what the nodes it isolates add, which `offset` gives back). Diffusion
+ * stops once it proves `objective`.
+ */
+export function relaxedBound(p: Problem, opts: { readonly objective?: number; readonly tolerance?: number } = {}): number {
+  const forest = relaxationBound(p);
+  const tolerance = opts.tolerance ?? 1e-6;
+  const objective = opts.objective;
+  if (objective !== undefined && objective - forest <= tolerance * Math.abs(objective)) return forest;
+  const core = eliminate({ ...p, memory: [], ties: [] });
+  const target = objective === undefined ? undefined : objective - core.offset;
+  return Math.max(forest, diffusionBound(core.problem, { tolerance, ...(target === undefined ? {} : { target }) }) + core.offset);
 }

@@ -4,7 +4,7 @@
  * objective is always recomputed with `evaluate` on the original problem.
  */
 import { fail } from '../errors.js';
-import { relaxationBound } from './bound.js';
+import { relaxedBound } from './diffusion-bound.js';
 import { evaluate } from './evaluate.js';
 import { solveWithGlpk } from './glpk.js';
 import { isForest } from './graph.js';
@@ -44,7 +44,9 @@ export async function solve(p: Problem, opts: SolveOptions = {}): Promise<Soluti
     // A bound above the objective is solver tolerance, not information.
     const b = status === 'infeasible' ? Infinity : Math.min(bound, ev.objective);
     const gap = status === 'infeasible' ? Infinity : gapOf(ev.objective, b);
-    return { choice, objective: ev.objective, bound: b, gap, status, solver, seconds: (performance.now() - t0) / 1e3 };
+    // A stopped solve whose answer fits and meets a bound (diffusion's can) is proven optimal.
+    const proven = status === 'time-limit' && ev.feasible && gap <= 1e-6;
+    return { choice, objective: ev.objective, bound: b, gap, status: proven ? 'optimal' : status, solver, seconds: (performance.now() - t0) / 1e3 };
   };
 
   const reduction = reduce(p);
@@ -105,7 +107,7 @@ export async function solve(p: Problem, opts: SolveOptions = {}): Promise<Soluti
     case 'optimal': {
       const { choice, repaired } = decoded(outcome.values);
       // Not proven optimal any more: reported like a stopped solve, with the solver's bound.
-      if (repaired) return done(choice, 'time-limit', Math.max(toProblemUnits(outcome.bound), relaxationBound(rp) + reduction.offset), `${backend}+repair`);
+      if (repaired) return done(choice, 'time-limit', Math.max(toProblemUnits(outcome.bound), relaxedBound(rp, { objective: evaluate(p, choice).objective - reduction.offset }) + reduction.offset), `${backend}+repair`);
       const bound = outcome.bound === undefined ? evaluate(p, choice).objective : toProblemUnits(outcome.bound);
       return done(choice, 'optimal', bound, backend);
     }
@@ -113,13 +115,14 @@ export async function solve(p: Problem, opts: SolveOptions = {}): Promise<Soluti
       // Two valid lower bounds; the larger is valid too. The relaxation's holds without an
       // incumbent as well (glpk.js stopped early reports none), so a feasible greedy answer
       // still gets a gap; one that breaks a budget keeps gap Infinity (see Solution.status).
-      const bound = Math.max(toProblemUnits(outcome.bound), relaxationBound(rp) + reduction.offset);
-      if (outcome.values === undefined) return done(fallbackChoice, 'time-limit', fallbackEval.feasible ? bound : -Infinity, `${backend}+greedy`, false);
-      const { choice, repaired } = decoded(outcome.values);
-      if (fallbackEval.feasible && fallbackEval.objective < evaluate(p, choice).objective) {
+      const got = outcome.values === undefined ? undefined : decoded(outcome.values);
+      const incumbent = Math.min(fallbackEval.feasible ? fallbackEval.objective : Infinity, got ? evaluate(p, got.choice).objective : Infinity);
+      const bound = Math.max(toProblemUnits(outcome.bound), relaxedBound(rp, Number.isFinite(incumbent) ? { objective: incumbent - reduction.offset } : {}) + reduction.offset);
+      if (!got) return done(fallbackChoice, 'time-limit', fallbackEval.feasible ? bound : -Infinity, `${backend}+greedy`, false);
+      if (fallbackEval.feasible && fallbackEval.objective < evaluate(p, got.choice).objective) {
         return done(fallbackChoice, 'time-limit', bound, `${backend}+greedy`);
       }
-      return done(choice, 'time-limit', bound, repaired ? `${backend}+repair` : backend);
+      return done(got.choice, 'time-limit', bound, got.repaired ? `${backend}+repair` : backend);
     }
     case 'infeasible':
       return done(fallbackChoice, 'infeasible', Infinity, backend);
