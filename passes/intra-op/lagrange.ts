@@ -34,22 +34,22 @@ interface Priced {
 /** Lets timers and messages run between long synchronous solves (progress, test runners' RPC). */
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** `p` without its memory rows, every resident byte charged `price` seconds instead. */
+export function pricedProblem(p: Problem, price: number): Problem {
+  // At price 0 the costs stay as they are (no copy: the inter-op pass prices hundreds).
+  if (price === 0) return { ...p, memory: [] };
+  const terms = new Map<number, number[]>();
+  for (const m of p.memory) for (const t of m.terms) {
+    const acc = terms.get(t.node) ?? t.bytes.map(() => 0);
+    t.bytes.forEach((b, i) => (acc[i] = (acc[i] ?? 0) + b));
+    terms.set(t.node, acc);
+  }
+  return { ...p, nodes: p.nodes.map((n, i) => ({ ...n, strategies: n.strategies.map((s, k) => ({ cost: s.cost + price * (terms.get(i)?.[k] ?? 0) })) })), memory: [] };
+}
+
 async function priced(p: Problem, price: number, opts: MemorySolveOptions): Promise<Priced> {
   await yieldToLoop();
-  const terms = new Map<number, number[]>();
-  if (price !== 0) {
-    for (const m of p.memory) for (const t of m.terms) {
-      const acc = terms.get(t.node) ?? t.bytes.map(() => 0);
-      t.bytes.forEach((b, i) => (acc[i] = (acc[i] ?? 0) + b));
-      terms.set(t.node, acc);
-    }
-  }
-  // At price 0 the costs stay as they are (no copy: the inter-op pass prices hundreds).
-  const q: Problem = {
-    ...p,
-    nodes: price === 0 ? p.nodes : p.nodes.map((n, i) => ({ ...n, strategies: n.strategies.map((s, k) => ({ cost: s.cost + price * (terms.get(i)?.[k] ?? 0) })) })),
-    memory: [],
-  };
+  const q = pricedProblem(p, price);
   if (opts.descent) {
     const d = await solveByAxisDescent(q, opts.descent.labels, opts.descent.axes, opts, opts.descent.start);
     const ev = evaluate({ ...p, ties: [] }, d.choice);
@@ -138,8 +138,11 @@ export async function solveUnderMemory(p: Problem, opts: MemorySolveOptions = {}
   if (opts.memoryPrice !== undefined) {
     const r = await priced(p, opts.memoryPrice, opts);
     const fits = r.bytes <= budget;
-    // Gap against the fastest plan's relaxation bound: what leanness may cost in time.
-    const bound = Math.min(opts.deferBound ? -Infinity : descentBound(p, r.time), r.time);
+    // Gap against the plans that hold no more than this one (see plan.ts withBound).
+    const q = pricedProblem(p, opts.memoryPrice);
+    const charged = evaluate({ ...q, ties: [] }, r.choice).objective - r.time;
+    const lagrangian = opts.deferBound ? -Infinity : descentBound(q, r.time + charged) - charged;
+    const bound = Math.min(opts.deferBound || lagrangian >= r.time * (1 - PROVEN_GAP) ? lagrangian : Math.max(lagrangian, descentBound(p, r.time)), r.time);
     return { choice: r.choice, objective: r.time, bound, gap: (r.time - bound) / Math.max(Math.abs(r.time), 1e-12), status: fits ? 'time-limit' : 'infeasible', solver: opts.descent ? 'priced+axis-descent' : 'priced', seconds: (performance.now() - t0) / 1000, fits, price: opts.memoryPrice };
   }
   const base = await priced(p, 0, opts);
