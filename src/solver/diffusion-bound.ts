@@ -18,6 +18,8 @@ import type { Problem } from './problem.js';
 export interface DiffusionOptions {
   /** Sweeps over all nodes at most (default 200). */
   readonly sweeps?: number;
+  /** Edge-table entries visited at most over all sweeps (default 3e8, about a second). */
+  readonly work?: number;
   /** Stop when a sweep raises the bound by less than this fraction of it (default 1e-6). */
   readonly tolerance?: number;
   /** A known assignment's cost: stop once the bound is within `tolerance` of it (proven). */
@@ -81,9 +83,18 @@ export function diffuse(p: Problem, opts: DiffusionOptions = {}): { bound: numbe
       for (let i = 0; i < ka; i++) for (let j = 0; j < kb; j++) out[j] = Math.min(out[j] as number, e.table[i * kb + j] as number);
     }
   };
-  const sweeps = opts.sweeps ?? 200;
+  // Each sweep reads every edge table twice and writes it twice (once from each end).
+  let perSweep = 0;
+  for (const e of edges) perSweep += 4 * e.table.length;
+  const sweeps = Math.min(opts.sweeps ?? 200, Math.floor((opts.work ?? 3e8) / Math.max(1, perSweep)));
   const tolerance = opts.tolerance ?? 1e-6;
-  const scratch = new Float64Array(Math.max(1, ...size) * (Math.max(0, ...incident.map((x) => x.length)) + 1));
+  let widest = 1;
+  let degree = 0;
+  for (let t = 0; t < n; t++) {
+    widest = Math.max(widest, size[t] ?? 0);
+    degree = Math.max(degree, incident[t]?.length ?? 0);
+  }
+  const scratch = new Float64Array(widest * (degree + 1));
   let bound = boundNow();
   const target = opts.target ?? Infinity;
   const proven = (): boolean => Number.isFinite(target) && bound >= target - tolerance * Math.abs(target);
