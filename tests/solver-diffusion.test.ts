@@ -73,7 +73,8 @@ describe('the diffusion bound on random problems', () => {
   });
 });
 
-async function gptBlock(): Promise<{ block: (shape: readonly number[]) => Promise<{ mesh: ReturnType<typeof meshFromLogical>; fast: (opts?: Parameters<typeof planIntraOp>[5]) => ReturnType<typeof planIntraOp> }> }> {
+/** planIntraOp (fast search, bound deferred) of a small GPT's block on a 2-D mesh of 8x8 V100 hosts. */
+function gptBlock(): (shape: readonly number[]) => (opts?: Parameters<typeof planIntraOp>[5]) => ReturnType<typeof planIntraOp> {
   const cluster = loadCluster('examples/clusters/8x8-v100.yaml');
   const device = cluster.groups[0]?.device;
   if (!device) throw new Error('no device');
@@ -83,23 +84,21 @@ async function gptBlock(): Promise<{ block: (shape: readonly number[]) => Promis
   const g = layerRangeGraph(tg, clustering, 1, 1);
   const roles = rangeRoles(trainingRoles(tg), g);
   const cost = loadCostModel(undefined);
-  return {
-    block: async (shape) => {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const mesh = meshFromLogical(logicalMesh(cluster, shape, Array.from({ length: n }, (_, i) => i)));
-      return { mesh, fast: (opts) => planIntraOp(g, roles, mesh, cost, device, { search: 'fast', deferBound: true, ...opts }) };
-    },
+  return (shape) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const mesh = meshFromLogical(logicalMesh(cluster, shape, Array.from({ length: n }, (_, i) => i)));
+    return (opts) => planIntraOp(g, roles, mesh, cost, device, { search: 'fast', deferBound: true, ...opts });
   };
 }
 
 describe('the bound of axis descent on a GPT block', () => {
   it('proves the descent plans on 2-D meshes of 16 and 64 devices, and stays below the exact optimum', async () => {
-    const { block } = await gptBlock();
+    const block = gptBlock();
     for (const shape of [
       [4, 4],
       [8, 8],
     ]) {
-      const { fast: plan } = await block(shape);
+      const plan = block(shape);
       const fast = withBound(await plan());
       // The spanning-forest bound alone left 18.6% (4x4) and 22.0% (8x8) here.
       expect(fast.solution.gap, shape.join('x')).toBeLessThan(1e-4);
@@ -114,12 +113,12 @@ describe('the bound of axis descent on a GPT block', () => {
   }, 120_000);
 
   it("bounds a lean variant (solved at a memory price) against the plans that hold no more than it", async () => {
-    const { block } = await gptBlock();
+    const block = gptBlock();
     for (const shape of [
       [2, 4],
       [8, 8],
     ]) {
-      const { fast: plan } = await block(shape);
+      const plan = block(shape);
       const fast = await plan();
       // Ten times the price at which the fastest plan's bytes cost its time: a much leaner plan.
       const lean = withBound(await plan({ memoryPrice: (10 * fast.objective) / fast.memoryBytes, reuse: fast }));

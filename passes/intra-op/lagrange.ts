@@ -12,7 +12,7 @@ import { eliminate } from '../../src/solver/eliminate.js';
 import { evaluate } from '../../src/solver/evaluate.js';
 import type { Problem, Solution, SolveOptions } from '../../src/solver/problem.js';
 import { reduce } from '../../src/solver/reduce.js';
-import { relaxedBound } from '../../src/solver/diffusion-bound.js';
+import { PROVEN_GAP, relaxedBound } from '../../src/solver/diffusion-bound.js';
 import { solve } from '../../src/solver/solve.js';
 import { solveByElimination } from '../../src/solver/variable-elimination.js';
 
@@ -35,7 +35,7 @@ interface Priced {
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** `p` without its memory rows, every resident byte charged `price` seconds instead. */
-export function pricedProblem(p: Problem, price: number): Problem {
+function pricedProblem(p: Problem, price: number): Problem {
   // At price 0 the costs stay as they are (no copy: the inter-op pass prices hundreds).
   if (price === 0) return { ...p, memory: [] };
   const terms = new Map<number, number[]>();
@@ -88,9 +88,6 @@ function untiedOptimum(q: Problem, opts: SolveOptions): number[] | undefined {
   return ve ? free.expand(reduced.expand(ve.choice)) : undefined;
 }
 
-/** A gap at most this (relative) counts as proven: diffusion stops within it of the descent's cost. */
-export const PROVEN_GAP = 1e-6;
-
 /**
  * Axis descent proves nothing itself: its bound is a relaxation's of the unpriced
  * problem, the spanning-forest bound, and where that leaves a gap to `objective` (the
@@ -101,7 +98,26 @@ export const PROVEN_GAP = 1e-6;
  */
 export function descentBound(p: Problem, objective?: number): number {
   const r = reduce({ ...p, memory: [] });
-  return relaxedBound(r.problem, { tolerance: PROVEN_GAP, ...(objective === undefined ? {} : { objective: objective - r.offset }) }) + r.offset;
+  return relaxedBound(r.problem, { ...(objective === undefined ? {} : { objective: objective - r.offset }) }) + r.offset;
+}
+
+/**
+ * A lower bound on the time of `choice` (costing `time` in `p`) and of every plan that
+ * holds no more memory, when `choice` was found at `price` seconds per byte: the bound of
+ * the priced problem less the price of its own bytes (time(y) >= bound_q - price x
+ * bytes(y) >= bound_q - price x bytes(choice)), or the unpriced bound (no plan is faster
+ * than the fastest), whichever is larger. A lean variant's gap is thus against plans
+ * that hold no more than it, not against faster ones that need more memory.
+ */
+export function boundAtPrice(p: Problem, price: number, choice: readonly number[], time: number): number {
+  let bound = -Infinity;
+  if (price > 0) {
+    const q = pricedProblem(p, price);
+    const charged = evaluate({ ...q, ties: [] }, choice).objective - time;
+    bound = descentBound(q, time + charged) - charged;
+  }
+  if (bound < time * (1 - PROVEN_GAP)) bound = Math.max(bound, descentBound(p, time));
+  return Math.min(bound, time);
 }
 
 export interface MemorySolveOptions extends SolveOptions {
@@ -138,11 +154,7 @@ export async function solveUnderMemory(p: Problem, opts: MemorySolveOptions = {}
   if (opts.memoryPrice !== undefined) {
     const r = await priced(p, opts.memoryPrice, opts);
     const fits = r.bytes <= budget;
-    // Gap against the plans that hold no more than this one (see plan.ts withBound).
-    const q = pricedProblem(p, opts.memoryPrice);
-    const charged = evaluate({ ...q, ties: [] }, r.choice).objective - r.time;
-    const lagrangian = opts.deferBound ? -Infinity : descentBound(q, r.time + charged) - charged;
-    const bound = Math.min(opts.deferBound || lagrangian >= r.time * (1 - PROVEN_GAP) ? lagrangian : Math.max(lagrangian, descentBound(p, r.time)), r.time);
+    const bound = opts.deferBound ? -Infinity : boundAtPrice(p, opts.memoryPrice, r.choice, r.time);
     return { choice: r.choice, objective: r.time, bound, gap: (r.time - bound) / Math.max(Math.abs(r.time), 1e-12), status: fits ? 'time-limit' : 'infeasible', solver: opts.descent ? 'priced+axis-descent' : 'priced', seconds: (performance.now() - t0) / 1000, fits, price: opts.memoryPrice };
   }
   const base = await priced(p, 0, opts);

@@ -13,7 +13,8 @@ import { AutoparError } from '../../src/errors.js';
 import type { ShardingSpec } from '../../src/sharding/spec.js';
 import { evaluate } from '../../src/solver/evaluate.js';
 import type { Problem, Solution, SolveOptions } from '../../src/solver/problem.js';
-import { descentBound, pricedProblem, PROVEN_GAP, solveUnderMemory } from './lagrange.js';
+import { boundAtPrice, solveUnderMemory } from './lagrange.js';
+import { PROVEN_GAP } from '../../src/solver/diffusion-bound.js';
 import type { NodeStrategy } from './strategies.js';
 import { buildIntraOpProblem, type IntraOpProblem, type ValueRoles } from './build.js';
 
@@ -168,27 +169,11 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
   return { mesh, layouts, strategies, collectives, nodeStrategies, shared, transfers, computeSeconds, communicationSeconds, objective: ev.objective, memoryBytes: ev.memory[0] ?? 0, solution, problem: ip, memoryPrice: opts.memoryPrice ?? 0 };
 }
 
-/**
- * `plan` with the bound its solve deferred (deferBound), and the gap it gives. A plan
- * solved at a memory price (a lean variant) minimised time + price x bytes: its bound is
- * that problem's, less the price of its own bytes, which bounds the time of every plan
- * that holds no more than it does (time(y) >= bound_q - price x bytes(y)): its gap is
- * against those, not against faster plans that need more memory.
- */
+/** `plan` with the bound its solve deferred (deferBound; lagrange.ts boundAtPrice), and the gap it gives. */
 export function withBound(plan: IntraOpPlan, stepWeight?: PlanOptions['stepWeight']): IntraOpPlan {
   const s = plan.solution;
   if (s.bound !== -Infinity || s.status === 'infeasible') return plan;
-  const p = stepWeight ? weighted(plan.problem, stepWeight) : plan.problem.problem;
-  let bound = -Infinity;
-  if (plan.memoryPrice > 0) {
-    const q = pricedProblem(p, plan.memoryPrice);
-    const charged = evaluate({ ...q, ties: [] }, s.choice).objective - s.objective;
-    bound = descentBound(q, s.objective + charged) - charged;
-  }
-  // The unpriced bound holds too (no plan is faster than the fastest), and is the better
-  // one where the price is high: the larger of the two.
-  if (bound < s.objective * (1 - PROVEN_GAP)) bound = Math.max(bound, descentBound(p, s.objective));
-  bound = Math.min(bound, s.objective);
+  const bound = boundAtPrice(stepWeight ? weighted(plan.problem, stepWeight) : plan.problem.problem, plan.memoryPrice, s.choice, s.objective);
   const gap = (s.objective - bound) / Math.max(Math.abs(s.objective), 1e-12);
   // A bound that reaches the plan's cost proves it optimal (to the bound's 1e-6).
   return { ...plan, solution: { ...s, bound, gap, status: gap <= PROVEN_GAP ? 'optimal' : s.status } };

@@ -15,12 +15,15 @@ import { relaxationBound } from './bound.js';
 import { eliminate } from './eliminate.js';
 import type { Problem } from './problem.js';
 
+/** A gap at most this (relative) counts as proven: diffusion stops within it of a known cost. */
+export const PROVEN_GAP = 1e-6;
+
 export interface DiffusionOptions {
   /** Sweeps over all nodes at most (default 200). */
   readonly sweeps?: number;
   /** Edge-table entries visited at most over all sweeps (default 3e8, about a second). */
   readonly work?: number;
-  /** Stop when a sweep raises the bound by less than this fraction of it (default 1e-6). */
+  /** Stop when a sweep raises the bound by less than this fraction of it (default PROVEN_GAP). */
   readonly tolerance?: number;
   /** A known assignment's cost: stop once the bound is within `tolerance` of it (proven). */
   readonly target?: number;
@@ -87,7 +90,7 @@ export function diffuse(p: Problem, opts: DiffusionOptions = {}): { bound: numbe
   let perSweep = 0;
   for (const e of edges) perSweep += 4 * e.table.length;
   const sweeps = Math.min(opts.sweeps ?? 200, Math.floor((opts.work ?? 3e8) / Math.max(1, perSweep)));
-  const tolerance = opts.tolerance ?? 1e-6;
+  const tolerance = opts.tolerance ?? PROVEN_GAP;
   let widest = 1;
   let degree = 0;
   for (let t = 0; t < n; t++) {
@@ -156,7 +159,7 @@ export function diffusionBound(p: Problem, opts: DiffusionOptions = {}): number 
  */
 export function relaxedBound(p: Problem, opts: { readonly objective?: number; readonly tolerance?: number } = {}): number {
   const forest = relaxationBound(p);
-  const tolerance = opts.tolerance ?? 1e-6;
+  const tolerance = opts.tolerance ?? PROVEN_GAP;
   const objective = opts.objective;
   if (objective !== undefined && objective - forest <= tolerance * Math.abs(objective)) return forest;
   const core = eliminate({ ...p, memory: [], ties: [] });

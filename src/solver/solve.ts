@@ -4,7 +4,7 @@
  * objective is always recomputed with `evaluate` on the original problem.
  */
 import { fail } from '../errors.js';
-import { relaxedBound } from './diffusion-bound.js';
+import { PROVEN_GAP, relaxedBound } from './diffusion-bound.js';
 import { evaluate } from './evaluate.js';
 import { solveWithGlpk } from './glpk.js';
 import { isForest } from './graph.js';
@@ -45,7 +45,7 @@ export async function solve(p: Problem, opts: SolveOptions = {}): Promise<Soluti
     const b = status === 'infeasible' ? Infinity : Math.min(bound, ev.objective);
     const gap = status === 'infeasible' ? Infinity : gapOf(ev.objective, b);
     // A stopped solve whose answer fits and meets a bound (diffusion's can) is proven optimal.
-    const proven = status === 'time-limit' && ev.feasible && gap <= 1e-6;
+    const proven = status === 'time-limit' && ev.feasible && gap <= PROVEN_GAP;
     return { choice, objective: ev.objective, bound: b, gap, status: proven ? 'optimal' : status, solver, seconds: (performance.now() - t0) / 1e3 };
   };
 
