@@ -189,7 +189,16 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   const grads = new Set(tg.grads.values());
   const L = clustering.layers;
   const ranges = Array.from({ length: L }, (_, l) => layerRangeGraph(tg, clustering, l, l));
+  // Each layer's kind: the index of the first layer with its signature. Cache keys use it:
+  // a signature is the whole layer spelled out (tens of kB for a GPT block), and keys
+  // built from it cost seconds to hash at GPT-175B scale (98 layers on hundreds of meshes).
   const signatures = ranges.map(signature);
+  const firstOf = new Map<string, number>();
+  const kinds = signatures.map((s, l) => {
+    const k = firstOf.get(s) ?? l;
+    firstOf.set(s, k);
+    return k;
+  });
   const meshKey = (lm: LogicalMesh): string => `${lm.shape.join('x')}|${lm.devices.length}|${lm.axes.map((a) => `${a.alpha}:${a.beta}`).join(',')}`;
   const shapes = submeshes(opts.cluster);
   const grid = opts.grid;
@@ -265,7 +274,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     if (variant === 'lean') {
       const fast = await layerOn(l, lm, 'fast');
       if (!fast || opts.grid) return fast;
-      const key = `${signatures[l]}|${meshKey(lm)}|lean`;
+      const key = `${kinds[l]}|${meshKey(lm)}|lean`;
       if (cache.has(key)) return cache.get(key) ?? undefined;
       const g = ranges[l] as Graph;
       const r = rangeRoles(roles, g);
@@ -281,7 +290,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       return value;
     }
     const g = ranges[l] as Graph;
-    const key = `${signatures[l]}|${meshKey(lm)}`;
+    const key = `${kinds[l]}|${meshKey(lm)}`;
     if (cache.has(key)) return cache.get(key) ?? undefined;
     const r = rangeRoles(roles, g);
     solves++;
@@ -366,7 +375,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
         const joins: number[] = [];
         for (let l = 0; l + 1 < L; l++) {
           const [a, b] = [layers[l], layers[l + 1]];
-          const key = `${signatures[l]}|${signatures[l + 1]}|${meshKey(on)}|${variant}`;
+          const key = `${kinds[l]}|${kinds[l + 1]}|${meshKey(on)}|${variant}`;
           let cost = joinCache.get(key);
           if (cost === undefined && a && b) {
             cost = stitchStage([{ graph: ranges[l] as Graph, rep: a }, { graph: ranges[l + 1] as Graph, rep: b }], resharder).boundarySeconds;
@@ -543,6 +552,6 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       updateSeconds: stages.map((s) => s.stepSeconds),
     };
     const simulation = simulateSchedule(buildSchedule('1f1b', S, opts.microbatches), stageCosts);
-    return { microbatches: opts.microbatches, clustering, stages, simulation, stageCosts, stepTimeSeconds: simulation.stepSeconds, intraOpSolves: solves, distinctLayers: new Set(signatures).size, memoryNote, seconds: { pricing: 0, stageDp: 0, stagePlans: 0 } };
+    return { microbatches: opts.microbatches, clustering, stages, simulation, stageCosts, stepTimeSeconds: simulation.stepSeconds, intraOpSolves: solves, distinctLayers: firstOf.size, memoryNote, seconds: { pricing: 0, stageDp: 0, stagePlans: 0 } };
   }
 }
