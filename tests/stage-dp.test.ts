@@ -116,6 +116,50 @@ describe('stage DP', () => {
     expect(compared).toBeGreaterThan(50);
   });
 
+  it('equals enumeration when only a slower, leaner option fits (the options the DP prunes are dominated ones only)', () => {
+    // Per device count: a fast layout, the same one again (a tie), and one 15-40% slower
+    // holding half the static bytes or half the activations. Memory set near what the fast
+    // one needs: optima that need a lean option, checked against enumeration over the
+    // options as given.
+    const rng = new Rng(31);
+    let compared = 0;
+    let leanUsed = 0;
+    for (let k = 0; k < 150; k++) {
+      const L = rng.int(2, 6);
+      const N = rng.pick([2, 4, 6]);
+      const B = rng.int(1, 6);
+      const sizes = rng.pick([[1, 2], [1, 2, 4], [2], [1, 3, 6]]).filter((d) => d <= N);
+      const work = Array.from({ length: L }, () => rng.uniform(0.5, 2));
+      const slower = rng.uniform(1.15, 1.4);
+      const leanDim = rng.pick(['static', 'activation'] as const);
+      const p: StageProblem = {
+        layers: L,
+        devices: N,
+        microbatches: B,
+        tmaxStep: 0,
+        options: (first, last) =>
+          sizes.flatMap((d, i) => {
+            const n = last - first + 1;
+            const w = work.slice(first, last + 1).reduce((a, c) => a + c, 0) / d;
+            const fast = { devices: d, seconds: w, staticBytes: n / d, activationBytes: (0.5 * n) / d, memoryLimit: 1.2 };
+            const lean = { ...fast, seconds: w * slower, ...(leanDim === 'static' ? { staticBytes: fast.staticBytes / 2 } : { activationBytes: fast.activationBytes / 2 }) };
+            return [
+              { ...fast, submesh: 3 * i },
+              { ...fast, submesh: 3 * i + 1 },
+              { ...lean, submesh: 3 * i + 2 },
+            ];
+          }),
+        boundarySeconds: () => 0.01,
+      };
+      const brute = expectEnumerationOptimum(p, k);
+      if (!brute) continue;
+      compared++;
+      if (brute.stages.some((st) => st.option.submesh % 3 === 2)) leanUsed++;
+    }
+    expect(compared).toBeGreaterThan(40);
+    expect(leanUsed).toBeGreaterThan(15);
+  });
+
   it('balances a uniform model: equal layer counts per stage', () => {
     const plan = planStages(problem(new Array<number>(8).fill(1), 4, [1], 16));
     expect(plan?.stages.map((s) => s.last - s.first + 1)).toEqual([2, 2, 2, 2]);

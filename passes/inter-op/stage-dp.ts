@@ -17,6 +17,8 @@
  * already covered (searchCaps), the stage-count dimension is only as deep as memory can
  * tell counts apart, min(s, B), options that do not fit with one micro-batch in flight
  * are dropped, and device counts are counted in units of their greatest common divisor.
+ * Within a pass, a level c only covers layers that can still hold c stages, and the loop
+ * over device counts only spans the counts at which the rest of the plan exists.
  */
 
 export interface StageOption {
@@ -77,22 +79,69 @@ export function planFits(plan: StagePlan, microbatches: number, limit: number): 
   return plan.stages.every((st, i) => st.option.staticBytes + st.option.activationBytes * Math.min(S - i, microbatches) <= limit);
 }
 
+/** A range's options (fastest first), with the same figures in typed arrays for the DP's inner loops. */
+interface RangeOptions {
+  readonly options: readonly (StageOption & { readonly total: number })[];
+  readonly total: Float64Array;
+  readonly devices: Int32Array;
+  /** The most micro-batches in flight the option fits with (>= 1: the rest are dropped). */
+  readonly maxInFlight: Float64Array;
+}
+
+/** The most micro-batches in flight `o` fits with, by fits() itself (the quotient may round either way). */
+function maxInFlight(o: StageOption): number {
+  if (o.memoryLimit === Infinity || o.activationBytes <= 0) return Infinity;
+  let c = Math.max(1, Math.floor((o.memoryLimit - o.staticBytes) / o.activationBytes));
+  while (c > 1 && !fits(o, c)) c--;
+  while (fits(o, c + 1)) c++;
+  return c;
+}
+
+/** Whether `q` makes `o` useless: as many devices, no slower, no larger (without a memory limit: no slower). */
+function dominates(q: StageOption & { readonly total: number }, o: StageOption & { readonly total: number }): boolean {
+  return q.devices === o.devices && q.memoryLimit >= o.memoryLimit && q.total <= o.total && ((q.memoryLimit === Infinity && o.memoryLimit === Infinity) || (q.staticBytes <= o.staticBytes && q.activationBytes <= o.activationBytes));
+}
+
 /** Memoised options per layer range, with the boundary folded into the time. */
-function rangeTable(p: StageProblem): (first: number, last: number) => readonly (StageOption & { readonly total: number })[] {
-  const cache = new Map<number, readonly (StageOption & { readonly total: number })[]>();
+function rangeTable(p: StageProblem): (first: number, last: number) => RangeOptions {
+  const cache = new Map<number, RangeOptions>();
   return (first, last) => {
     const key = first * (p.layers + 1) + last;
     let v = cache.get(key);
     if (!v) {
       const b = first > 0 ? (p.boundarySeconds?.(first) ?? 0) : 0;
       // An option that does not fit with one micro-batch in flight fits at no level (exact).
-      const all = p.options(first, last).filter((o) => fits(o, 1)).map((o) => ({ ...o, total: o.seconds + b }));
-      // An option no faster, no smaller and on as many devices as another never helps (exact).
-      // Without a memory limit only time tells options apart: one per device count remains.
-      const dominated = (o: (typeof all)[number], q: (typeof all)[number]): boolean =>
-        q.devices === o.devices && q.memoryLimit >= o.memoryLimit && q.total <= o.total && ((q.memoryLimit === Infinity && o.memoryLimit === Infinity) || (q.staticBytes <= o.staticBytes && q.activationBytes <= o.activationBytes));
-      // Fastest first: a pass under a cap stops at the first option above it.
-      v = all.filter((o, i) => !all.some((q, j) => j !== i && dominated(o, q) && (!dominated(q, o) || j < i))).sort((a, b) => a.total - b.total);
+      const all = p.options(first, last).filter((o) => fits(o, 1)).map((o, index) => ({ ...o, total: o.seconds + b, index }));
+      // An option no faster, no smaller and on as many devices as another never helps (exact;
+      // of identical ones the first stays). In order of devices, time, size, index, whatever
+      // dominates an option comes before it, so comparing each with the kept ones of its
+      // device count decides (the pairwise filter took seconds at GPT-175B scale, hundreds of
+      // options per range).
+      const limit = all[0]?.memoryLimit ?? Infinity;
+      let kept: typeof all;
+      if (all.every((o) => o.memoryLimit === limit)) {
+        // Without a limit only time counts, so size must not order ties (the first stays).
+        const bySize = (a: (typeof all)[number], b: (typeof all)[number]): number => (limit === Infinity ? 0 : a.staticBytes - b.staticBytes || a.activationBytes - b.activationBytes);
+        const order = [...all].sort((a, b) => a.devices - b.devices || a.total - b.total || bySize(a, b) || a.index - b.index);
+        kept = [];
+        let group = 0;
+        for (const o of order) {
+          if (kept[group] !== undefined && kept[group]?.devices !== o.devices) group = kept.length;
+          let out = false;
+          for (let j = group; j < kept.length && !out; j++) out = dominates(kept[j] as (typeof all)[number], o);
+          if (!out) kept.push(o);
+        }
+      } else {
+        kept = all.filter((o, i) => !all.some((q, j) => j !== i && dominates(q, o) && (!dominates(o, q) || j < i)));
+      }
+      // Fastest first (ties in the caller's order): a pass under a cap stops at the first option above it.
+      const options = kept.sort((a, c) => a.total - c.total || a.index - c.index).map(({ index: _index, ...o }) => o);
+      v = {
+        options,
+        total: Float64Array.from(options, (o) => o.total),
+        devices: Int32Array.from(options, (o) => o.devices),
+        maxInFlight: Float64Array.from(options, maxInFlight),
+      };
       cache.set(key, v);
     }
     return v;
@@ -106,13 +155,13 @@ export function planStages(p: StageProblem): StagePlan | undefined {
   const table = rangeTable(p);
   // Candidate t_max values: every stage time any range could have, ascending.
   const candidates = new Set<number>();
-  for (let i = 0; i < L; i++) for (let j = i; j < L; j++) for (const o of table(i, j)) candidates.add(o.total);
+  for (let i = 0; i < L; i++) for (let j = i; j < L; j++) for (const t of table(i, j).total) candidates.add(t);
   const sorted = [...candidates].sort((a, b) => a - b);
   // Device counts in units of their greatest common divisor (with N): every count the DP
   // can reach is a multiple of it (at GPT-175B scale, where no layer fits on fewer than
   // a host, the device dimension shrinks eightfold).
   let unit = N;
-  for (let i = 0; i < L; i++) for (let j = i; j < L; j++) for (const o of table(i, j)) unit = gcd(unit, o.devices);
+  for (let i = 0; i < L; i++) for (let j = i; j < L; j++) for (const n of table(i, j).devices) unit = gcd(unit, n);
   const U = N / unit;
   const step = p.tmaxStep ?? 0;
   // With a step, keep the largest candidate of each run within (1 + step) of the run's first.
@@ -130,7 +179,7 @@ export function planStages(p: StageProblem): StagePlan | undefined {
   // When every option fits with the most micro-batches any stage can hold in flight, the
   // stage count does not matter to memory and the DP drops that dimension (L times less work).
   let memoryBinds = false;
-  for (let i = 0; i < L && !memoryBinds; i++) for (let j = i; j < L && !memoryBinds; j++) memoryBinds = table(i, j).some((o) => !fits(o, Math.min(maxStages, B)));
+  for (let i = 0; i < L && !memoryBinds; i++) for (let j = i; j < L && !memoryBinds; j++) memoryBinds = table(i, j).maxInFlight.some((c) => c < Math.min(maxStages, B));
   if (!memoryBinds) return planWithoutStageCount(p, table, tmaxes, unit);
   // Memory sees a stage's count of stages to go (itself included) only as min(s, B), the
   // micro-batches it holds in flight: so the DP tracks that level c = min(s, B), not s.
@@ -144,33 +193,46 @@ export function planStages(p: StageProblem): StagePlan | undefined {
     f.push(Array.from({ length: L + 1 }, () => new Float64Array(U + 1)));
     choice.push(Array.from({ length: L + 1 }, () => new Int32Array((U + 1) * 3).fill(-1)));
   }
+  // Per row f[c][k], the least and greatest d it holds a finite value at: the inner loop
+  // over device counts runs only where the rest of the plan exists.
+  const lo: Int32Array[] = Array.from({ length: levels + 1 }, () => new Int32Array(L + 1));
+  const hi: Int32Array[] = Array.from({ length: levels + 1 }, () => new Int32Array(L + 1));
   /** One DP pass with every stage at most tmax: the best plan over levels, and the least Σ. */
   const pass = (tmax: number): { best: StagePlan | undefined; leastSum: number; cover: number } => {
     for (const rows of f) for (const row of rows) row.fill(Infinity);
-    (f[0] as Float64Array[])[L]![0] = 0;
+    for (let c = 0; c <= levels; c++) {
+      lo[c]!.fill(U + 1);
+      hi[c]!.fill(-1);
+    }
+    f[0]![L]![0] = 0;
+    lo[0]![L] = 0;
+    hi[0]![L] = 0;
     let best: StagePlan | undefined;
     let leastSum = Infinity;
     let cover = 0;
     for (let c = 1; c <= levels; c++) {
-      const inFlight = c;
       // The stages after this one: level c - 1, or (at level B) level B too.
       const nexts = c === B ? [c - 1, c] : [c - 1];
-      for (let k = L - 1; k >= 0; k--) {
+      // c stages (at least) from layer k on, each of one layer at least: k <= L - c, and
+      // the stage ending at i leaves c - 1 for i + 1..L - 1.
+      for (let k = L - c; k >= 0; k--) {
         const fk = f[c]![k]!;
         const ck = choice[c]![k]!;
-        for (let i = k; i < L; i++) {
-          const opts = table(k, i);
-          for (let oi = 0; oi < opts.length; oi++) {
-            const o = opts[oi]!;
-            if (o.total > tmax) break;
-            if (!fits(o, inFlight)) continue;
-            const od = o.devices / unit;
+        for (let i = k; i <= L - c; i++) {
+          const { total, devices, maxInFlight } = table(k, i);
+          for (let oi = 0; oi < total.length; oi++) {
+            const t = total[oi]!;
+            if (t > tmax) break;
+            if (maxInFlight[oi]! < c) continue;
+            const od = devices[oi]! / unit;
             for (const next of nexts) {
               const rest = f[next]![i + 1]!;
-              for (let d = od; d <= U; d++) {
+              const from = lo[next]![i + 1]! + od;
+              const to = Math.min(U, hi[next]![i + 1]! + od);
+              for (let d = from; d <= to; d++) {
                 const r = rest[d - od]!;
                 if (r === Infinity) continue;
-                const v = r + o.total;
+                const v = r + t;
                 if (v < fk[d]!) {
                   fk[d] = v;
                   ck[d * 3] = i;
@@ -181,6 +243,14 @@ export function planStages(p: StageProblem): StagePlan | undefined {
             }
           }
         }
+        let [a, b] = [U + 1, -1];
+        for (let d = 0; d <= U; d++) {
+          if (fk[d] === Infinity) continue;
+          if (a > U) a = d;
+          b = d;
+        }
+        lo[c]![k] = a;
+        hi[c]![k] = b;
       }
       const total = f[c]![0]![U]!;
       if (total === Infinity) continue;
@@ -191,7 +261,7 @@ export function planStages(p: StageProblem): StagePlan | undefined {
       while (cc > 0) {
         const ck = choice[cc]![k]!;
         const i = ck[d * 3]!;
-        const o = table(k, i)[ck[d * 3 + 1]!]!;
+        const o = table(k, i).options[ck[d * 3 + 1]!]!;
         stages.push({ first: k, last: i, option: o, seconds: o.total });
         cc = ck[d * 3 + 2]!;
         d -= o.devices / unit;
@@ -297,31 +367,44 @@ function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTa
   const B = p.microbatches;
   const f: Float64Array[] = Array.from({ length: L + 1 }, () => new Float64Array(U + 1));
   const choice: Int32Array[] = Array.from({ length: L + 1 }, () => new Int32Array((U + 1) * 2));
+  // Per row, the least and greatest d holding a finite value (see planStages).
+  const lo = new Int32Array(L + 1);
+  const hi = new Int32Array(L + 1);
   /** One DP pass with every stage at most tmax: its least-Σ plan. */
   const pass = (tmax: number): { plan: StagePlan; total: number } | undefined => {
     for (const row of f) row.fill(Infinity);
-    (f[L] as Float64Array)[0] = 0;
+    lo.fill(U + 1);
+    hi.fill(-1);
+    f[L]![0] = 0;
+    lo[L] = 0;
+    hi[L] = 0;
     for (let k = L - 1; k >= 0; k--) {
-      const fk = f[k] as Float64Array;
-      const ck = choice[k] as Int32Array;
+      const fk = f[k]!;
+      const ck = choice[k]!;
       for (let i = k; i < L; i++) {
-        const opts = table(k, i);
-        const rest = f[i + 1] as Float64Array;
-        for (let oi = 0; oi < opts.length; oi++) {
-          const o = opts[oi] as (typeof opts)[number];
-          if (o.total > tmax) break;
-          const dev = o.devices / unit;
-          for (let d = dev; d <= U; d++) {
-            const r = rest[d - dev] as number;
+        const { total, devices } = table(k, i);
+        const rest = f[i + 1]!;
+        for (let oi = 0; oi < total.length; oi++) {
+          const t = total[oi]!;
+          if (t > tmax) break;
+          const dev = devices[oi]! / unit;
+          const to = Math.min(U, hi[i + 1]! + dev);
+          for (let d = lo[i + 1]! + dev; d <= to; d++) {
+            const r = rest[d - dev]!;
             if (r === Infinity) continue;
-            const v = r + o.total;
-            if (v < (fk[d] as number)) {
+            const v = r + t;
+            if (v < fk[d]!) {
               fk[d] = v;
               ck[d * 2] = i;
               ck[d * 2 + 1] = oi;
             }
           }
         }
+      }
+      for (let d = 0; d <= U; d++) {
+        if (fk[d] === Infinity) continue;
+        if (lo[k]! > U) lo[k] = d;
+        hi[k] = d;
       }
     }
     const total = (f[0] as Float64Array)[U] as number;
@@ -330,7 +413,7 @@ function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTa
     let [k, d] = [0, U];
     while (k < L) {
       const i = (choice[k] as Int32Array)[d * 2] as number;
-      const o = table(k, i)[(choice[k] as Int32Array)[d * 2 + 1] as number];
+      const o = table(k, i).options[(choice[k] as Int32Array)[d * 2 + 1] as number];
       if (!o) throw new Error(`stage DP: no choice recorded at layer ${k}, ${d} devices`);
       stages.push({ first: k, last: i, option: o, seconds: o.total });
       d -= o.devices / unit;
@@ -354,7 +437,7 @@ export function fixedStages(p: StageProblem, ranges: readonly (readonly [number,
   const S = ranges.length;
   const stages: PlannedStage[] = [];
   for (const [idx, [first, last]] of ranges.entries()) {
-    const fitting = table(first, last).filter((o) => fits(o, Math.min(S - idx, p.microbatches)));
+    const fitting = table(first, last).options.filter((o) => fits(o, Math.min(S - idx, p.microbatches)));
     const o = fitting.sort((a, b) => a.total - b.total)[0];
     if (!o) return undefined;
     stages.push({ first, last, option: o, seconds: o.total });
@@ -364,9 +447,15 @@ export function fixedStages(p: StageProblem, ranges: readonly (readonly [number,
   return { stages, latency: stages.reduce((s, x) => s + x.seconds, 0) + (p.microbatches - 1) * maxStageSeconds, maxStageSeconds };
 }
 
-/** Every partition and option choice (tests only): the optimum by enumeration. */
+/**
+ * Every partition and option choice (tests only): the optimum by enumeration, over the
+ * problem's options as given (not rangeTable's, whose pruning it thereby checks).
+ */
 export function planStagesByEnumeration(p: StageProblem): StagePlan | undefined {
-  const table = rangeTable(p);
+  const optionsOf = (first: number, last: number): (StageOption & { readonly total: number })[] => {
+    const b = first > 0 ? (p.boundarySeconds?.(first) ?? 0) : 0;
+    return p.options(first, last).map((o) => ({ ...o, total: o.seconds + b }));
+  };
   let best: StagePlan | undefined;
   const walk = (k: number, used: number, acc: PlannedStage[]): void => {
     if (k === p.layers) {
@@ -379,7 +468,7 @@ export function planStagesByEnumeration(p: StageProblem): StagePlan | undefined 
       return;
     }
     for (let i = k; i < p.layers; i++) {
-      for (const o of table(k, i)) {
+      for (const o of optionsOf(k, i)) {
         if (used + o.devices > p.devices) continue;
         acc.push({ first: k, last: i, option: o, seconds: o.total });
         walk(i + 1, used + o.devices, acc);
