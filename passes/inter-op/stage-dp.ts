@@ -79,12 +79,16 @@ export function planFits(plan: StagePlan, microbatches: number, limit: number): 
   return plan.stages.every((st, i) => st.option.staticBytes + st.option.activationBytes * Math.min(S - i, microbatches) <= limit);
 }
 
-/** A range's options (fastest first), with the same figures in typed arrays for the DP's inner loops. */
+/**
+ * A range's useful options, fastest first: the caller's objects, with their times (the
+ * boundary folded in), device counts and in-flight limits in typed arrays for the DP's
+ * inner loops.
+ */
 interface RangeOptions {
-  readonly options: readonly (StageOption & { readonly total: number })[];
+  readonly options: readonly StageOption[];
   readonly total: Float64Array;
   readonly devices: Int32Array;
-  /** The most micro-batches in flight the option fits with (>= 1: the rest are dropped). */
+  /** The most micro-batches in flight each fits with (>= 1: the rest are dropped). */
   readonly maxInFlight: Float64Array;
 }
 
@@ -97,9 +101,45 @@ function maxInFlight(o: StageOption): number {
   return c;
 }
 
-/** Whether `q` makes `o` useless: as many devices, no slower, no larger (without a memory limit: no slower). */
-function dominates(q: StageOption & { readonly total: number }, o: StageOption & { readonly total: number }): boolean {
-  return q.devices === o.devices && q.memoryLimit >= o.memoryLimit && q.total <= o.total && ((q.memoryLimit === Infinity && o.memoryLimit === Infinity) || (q.staticBytes <= o.staticBytes && q.activationBytes <= o.activationBytes));
+/**
+ * Indices of the options no other makes useless (exact): one on as many devices, no
+ * slower and no larger (without a memory limit: no slower) dominates; of identical
+ * ones the first stays. `t`: each option's time.
+ */
+function undominated(all: readonly StageOption[], t: Float64Array): number[] {
+  const n = all.length;
+  const at = (i: number): StageOption => all[i] as StageOption;
+  const time = (i: number): number => t[i] as number;
+  const dominates = (q: number, o: number): boolean => {
+    const [a, b] = [at(q), at(o)];
+    return a.devices === b.devices && a.memoryLimit >= b.memoryLimit && time(q) <= time(o) && ((a.memoryLimit === Infinity && b.memoryLimit === Infinity) || (a.staticBytes <= b.staticBytes && a.activationBytes <= b.activationBytes));
+  };
+  const limit = all[0]?.memoryLimit ?? Infinity;
+  const index = Array.from({ length: n }, (_, i) => i);
+  if (all.some((o) => o.memoryLimit !== limit)) return index.filter((o) => !index.some((q) => q !== o && dominates(q, o) && (!dominates(o, q) || q < o)));
+  if (limit === Infinity) {
+    // Only time counts: per device count, the first of the fastest.
+    const first = new Map<number, number>();
+    for (const i of index) {
+      const q = first.get(at(i).devices);
+      if (q === undefined || time(i) < time(q)) first.set(at(i).devices, i);
+    }
+    return [...first.values()];
+  }
+  // In order of devices, time, size, index, whatever dominates an option comes before it:
+  // comparing each with the kept ones of its device count decides (a pairwise filter took
+  // seconds at GPT-175B scale, hundreds of options per range).
+  index.sort((i, j) => at(i).devices - at(j).devices || time(i) - time(j) || at(i).staticBytes - at(j).staticBytes || at(i).activationBytes - at(j).activationBytes || i - j);
+  const kept: number[] = [];
+  let group = 0;
+  for (const o of index) {
+    const g = kept[group];
+    if (g !== undefined && at(g).devices !== at(o).devices) group = kept.length;
+    let out = false;
+    for (let j = group; j < kept.length && !out; j++) out = dominates(kept[j] as number, o);
+    if (!out) kept.push(o);
+  }
+  return kept;
 }
 
 /** Memoised options per layer range, with the boundary folded into the time. */
@@ -111,34 +151,14 @@ function rangeTable(p: StageProblem): (first: number, last: number) => RangeOpti
     if (!v) {
       const b = first > 0 ? (p.boundarySeconds?.(first) ?? 0) : 0;
       // An option that does not fit with one micro-batch in flight fits at no level (exact).
-      const all = p.options(first, last).filter((o) => fits(o, 1)).map((o, index) => ({ ...o, total: o.seconds + b, index }));
-      // An option no faster, no smaller and on as many devices as another never helps (exact;
-      // of identical ones the first stays). In order of devices, time, size, index, whatever
-      // dominates an option comes before it, so comparing each with the kept ones of its
-      // device count decides (the pairwise filter took seconds at GPT-175B scale, hundreds of
-      // options per range).
-      const limit = all[0]?.memoryLimit ?? Infinity;
-      let kept: typeof all;
-      if (all.every((o) => o.memoryLimit === limit)) {
-        // Without a limit only time counts, so size must not order ties (the first stays).
-        const bySize = (a: (typeof all)[number], b: (typeof all)[number]): number => (limit === Infinity ? 0 : a.staticBytes - b.staticBytes || a.activationBytes - b.activationBytes);
-        const order = [...all].sort((a, b) => a.devices - b.devices || a.total - b.total || bySize(a, b) || a.index - b.index);
-        kept = [];
-        let group = 0;
-        for (const o of order) {
-          if (kept[group] !== undefined && kept[group]?.devices !== o.devices) group = kept.length;
-          let out = false;
-          for (let j = group; j < kept.length && !out; j++) out = dominates(kept[j] as (typeof all)[number], o);
-          if (!out) kept.push(o);
-        }
-      } else {
-        kept = all.filter((o, i) => !all.some((q, j) => j !== i && dominates(q, o) && (!dominates(o, q) || j < i)));
-      }
+      const all = p.options(first, last).filter((o) => fits(o, 1));
+      const t = Float64Array.from(all, (o) => o.seconds + b);
       // Fastest first (ties in the caller's order): a pass under a cap stops at the first option above it.
-      const options = kept.sort((a, c) => a.total - c.total || a.index - c.index).map(({ index: _index, ...o }) => o);
+      const kept = undominated(all, t).sort((i, j) => (t[i] as number) - (t[j] as number) || i - j);
+      const options = kept.map((i) => all[i] as StageOption);
       v = {
         options,
-        total: Float64Array.from(options, (o) => o.total),
+        total: Float64Array.from(kept, (i) => t[i] as number),
         devices: Int32Array.from(options, (o) => o.devices),
         maxInFlight: Float64Array.from(options, maxInFlight),
       };
@@ -261,8 +281,9 @@ export function planStages(p: StageProblem): StagePlan | undefined {
       while (cc > 0) {
         const ck = choice[cc]![k]!;
         const i = ck[d * 3]!;
-        const o = table(k, i).options[ck[d * 3 + 1]!]!;
-        stages.push({ first: k, last: i, option: o, seconds: o.total });
+        const r = table(k, i);
+        const o = r.options[ck[d * 3 + 1]!]!;
+        stages.push({ first: k, last: i, option: o, seconds: r.total[ck[d * 3 + 1]!]! });
         cc = ck[d * 3 + 2]!;
         d -= o.devices / unit;
         k = i + 1;
@@ -413,9 +434,11 @@ function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTa
     let [k, d] = [0, U];
     while (k < L) {
       const i = (choice[k] as Int32Array)[d * 2] as number;
-      const o = table(k, i).options[(choice[k] as Int32Array)[d * 2 + 1] as number];
+      const r = table(k, i);
+      const oi = (choice[k] as Int32Array)[d * 2 + 1] as number;
+      const o = r.options[oi];
       if (!o) throw new Error(`stage DP: no choice recorded at layer ${k}, ${d} devices`);
-      stages.push({ first: k, last: i, option: o, seconds: o.total });
+      stages.push({ first: k, last: i, option: o, seconds: r.total[oi] as number });
       d -= o.devices / unit;
       k = i + 1;
     }
@@ -437,10 +460,12 @@ export function fixedStages(p: StageProblem, ranges: readonly (readonly [number,
   const S = ranges.length;
   const stages: PlannedStage[] = [];
   for (const [idx, [first, last]] of ranges.entries()) {
-    const fitting = table(first, last).options.filter((o) => fits(o, Math.min(S - idx, p.microbatches)));
-    const o = fitting.sort((a, b) => a.total - b.total)[0];
+    // Fastest first: the first that fits.
+    const r = table(first, last);
+    const oi = r.options.findIndex((o) => fits(o, Math.min(S - idx, p.microbatches)));
+    const o = r.options[oi];
     if (!o) return undefined;
-    stages.push({ first, last, option: o, seconds: o.total });
+    stages.push({ first, last, option: o, seconds: r.total[oi] as number });
   }
   if (stages.reduce((s, x) => s + x.option.devices, 0) !== p.devices) return undefined;
   const maxStageSeconds = Math.max(...stages.map((x) => x.seconds));
