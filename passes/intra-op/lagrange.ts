@@ -155,7 +155,8 @@ export async function solveUnderMemory(p: Problem, opts: MemorySolveOptions = {}
     const r = await priced(p, opts.memoryPrice, opts);
     const fits = r.bytes <= budget;
     const bound = opts.deferBound ? -Infinity : boundAtPrice(p, opts.memoryPrice, r.choice, r.time);
-    return { choice: r.choice, objective: r.time, bound, gap: (r.time - bound) / Math.max(Math.abs(r.time), 1e-12), status: fits ? 'time-limit' : 'infeasible', solver: opts.descent ? 'priced+axis-descent' : 'priced', seconds: (performance.now() - t0) / 1000, fits, price: opts.memoryPrice };
+    const gap = (r.time - bound) / Math.max(Math.abs(r.time), 1e-12);
+    return { choice: r.choice, objective: r.time, bound, gap, status: !fits ? 'infeasible' : gap <= PROVEN_GAP ? 'optimal' : 'time-limit', solver: opts.descent ? 'priced+axis-descent' : 'priced', seconds: (performance.now() - t0) / 1000, fits, price: opts.memoryPrice };
   }
   const base = await priced(p, 0, opts);
   const done = (best: Priced, bound: number, price: number, fits: boolean, solver: string): MemoryAwareSolution => ({
