@@ -489,6 +489,37 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     const freeFast = stages0(false, fastest);
     alternative = freeFast && planFits(freeFast, opts.microbatches, opts.device.memoryBytes) ? freeFast : stages0(true, fastest);
   }
+  // The layers of realized stages with the bounds their solves deferred, shared by the
+  // plans realize() is asked for (the DP's over the slowest and over the fastest link).
+  const withBounds = new Map<LayerOnMesh, LayerOnMesh>();
+  const bounded = async (rep: LayerOnMesh, l: number): Promise<LayerOnMesh> => {
+    let b = withBounds.get(rep);
+    if (!b) {
+      const plan = withBound(rep.plan, stepWeight);
+      b = { ...rep, plan, solution: plan.solution };
+      if (plan.solution.gap > EXACT_GAP && !grid) b = await solvedExactly(b, l);
+      withBounds.set(rep, b);
+    }
+    return b;
+  };
+  /**
+   * A chosen layer whose bound leaves more than EXACT_GAP, where axis descent stopped at
+   * a local optimum (GPT-175B's LM head priced lean on 8x8: 2.1%, which HiGHS closes in
+   * half a second), solved again exactly: HiGHS on the same problem at the same memory
+   * price, within EXACT_SECONDS. Its plan is kept when it is no slower per micro-batch
+   * nor per step and holds no more, static or per micro-batch: the DP placed the stage
+   * with the first plan's figures.
+   */
+  const solvedExactly = async (rep: LayerOnMesh, l: number): Promise<LayerOnMesh> => {
+    const g = ranges[l] as Graph;
+    const r = rangeRoles(roles, g);
+    const plan = await planIntraOp(g, r, rep.plan.mesh, opts.cost, opts.device, { solver: 'highs', timeLimitSeconds: EXACT_SECONDS, search: 'exact', memoryPrice: rep.plan.memoryPrice, stepWeight, reuse: rep.plan });
+    if (plan.solution.status === 'infeasible') return rep;
+    const exact = layerResult(plan, g, r);
+    const noMore = (a: number, b: number): boolean => a <= b * (1 + 1e-12);
+    const better = exact.solution.objective < rep.solution.objective && noMore(exact.seconds, rep.seconds) && noMore(exact.stepSeconds, rep.stepSeconds) && noMore(exact.staticBytes, rep.staticBytes) && noMore(exact.activationBytes, rep.activationBytes);
+    return better ? exact : rep;
+  };
   const tStages = performance.now();
   if (!stagePlan) return { rejected: memoryNote ?? [...reasons.values()][0] ?? `no stage plan of ${L} layers on ${N} devices`, memoryNote };
   const primary = await realize(stagePlan);
@@ -507,36 +538,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     const placement = place(opts.cluster, stagePlan.stages.map((s) => s.option.devices));
     if (!placement) return { rejected: `the chosen stages (${stagePlan.stages.map((x) => x.option.devices).join(' + ')} devices) cannot be placed on whole hosts`, memoryNote };
     // Each stage is its layers' plans stitched on the devices it was placed on, with the
-    // bounds their solves deferred (the plan reports its gap from them).
-    const withBounds = new Map<LayerOnMesh, LayerOnMesh>();
-    const bounded = async (rep: LayerOnMesh, l: number): Promise<LayerOnMesh> => {
-      let b = withBounds.get(rep);
-      if (!b) {
-        const plan = withBound(rep.plan, stepWeight);
-        b = { ...rep, plan, solution: plan.solution };
-        if (plan.solution.gap > EXACT_GAP && !grid) b = await solvedExactly(b, l);
-        withBounds.set(rep, b);
-      }
-      return b;
-    };
-    /**
-     * A chosen layer whose bound leaves more than EXACT_GAP, where axis descent stopped at
-     * a local optimum (GPT-175B's LM head priced lean on 8x8: 2.1%, which HiGHS closes in
-     * half a second), solved again exactly: HiGHS on the same problem at the same memory
-     * price, within EXACT_SECONDS. Its plan is kept when it is no slower per micro-batch
-     * nor per step and holds no more, static or per micro-batch: the DP placed the stage
-     * with the first plan's figures.
-     */
-    const solvedExactly = async (rep: LayerOnMesh, l: number): Promise<LayerOnMesh> => {
-      const g = ranges[l] as Graph;
-      const r = rangeRoles(roles, g);
-      const plan = await planIntraOp(g, r, rep.plan.mesh, opts.cost, opts.device, { solver: 'highs', timeLimitSeconds: EXACT_SECONDS, search: 'exact', memoryPrice: rep.plan.memoryPrice, stepWeight, reuse: rep.plan });
-      if (plan.solution.status === 'infeasible') return rep;
-      const exact = layerResult(plan, g, r);
-      const noMore = (a: number, b: number): boolean => a <= b * (1 + 1e-12);
-      const better = exact.solution.objective < rep.solution.objective && noMore(exact.seconds, rep.seconds) && noMore(exact.stepSeconds, rep.stepSeconds) && noMore(exact.staticBytes, rep.staticBytes) && noMore(exact.activationBytes, rep.activationBytes);
-      return better ? exact : rep;
-    };
+    // bounds their solves deferred (the plan reports its gap from them): see bounded below.
     const stages: PipelineStage[] = [];
     for (const [i, s] of stagePlan.stages.entries()) {
       const m = meshes[s.option.submesh];
