@@ -38,6 +38,17 @@ function ok(p: PipelinePlan | PipelineRejection): PipelinePlan {
   return p;
 }
 
+
+/** Two hosts of `perHost` devices (`device`: a preset name or a YAML device map), 300 GB/s inside a host, 25 Gb/s between. */
+function twoHosts(perHost: number, device: string, file: string): ReturnType<typeof parseCluster> {
+  return parseCluster(`hosts: 2\ndevicesPerHost: ${perHost}\ndevice: ${device}\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n`, file);
+}
+
+/** A GPT at `batch` that the micro-batch search can rebuild at any batch. */
+function rebuildable(config: Omit<GptConfig, 'batch'>, batch: number, name: string): { readonly graph: ReturnType<typeof buildGpt>; readonly name: string; readonly rebuild: (b: number) => ReturnType<typeof buildGpt> } {
+  return { graph: buildGpt({ ...config, batch }), name, rebuild: (b: number) => buildGpt({ ...config, batch: b }) };
+}
+
 describe('layer clustering on repeated blocks', () => {
   it('finds the blocks and makes each one a layer, with the embedding and the head apart', () => {
     const tg = gpt({ layers: 12, batch: 2 });
@@ -109,15 +120,15 @@ describe('axis descent (the fast search on 2-D meshes)', () => {
 });
 
 describe('stage construction', () => {
-  const twoHosts = parseCluster('hosts: 2\ndevicesPerHost: 4\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'two-hosts.yaml');
-  const device = twoHosts.groups[0]?.device;
+  const hosts2x4 = twoHosts(4, 'A100-80GB', 'two-hosts.yaml');
+  const device = hosts2x4.groups[0]?.device;
   if (!device) throw new Error('no device');
 
   it('balances a uniform GPT: stages even in time', async () => {
     // A small vocabulary makes embedding and head negligible: every layer costs the same.
     const tg = gpt({ layers: 8, batch: 4, vocab: 64 });
     const { clustering } = pipelineClustering(tg, 8);
-    const plan = ok(await planPipeline(tg, { cluster: twoHosts, device, cost, layers: clustering.layers, clustering, microbatches: 8 }));
+    const plan = ok(await planPipeline(tg, { cluster: hosts2x4, device, cost, layers: clustering.layers, clustering, microbatches: 8 }));
     expect(plan.stages.length).toBeGreaterThan(1);
     const times = plan.stages.map((s) => s.seconds);
     expect(Math.max(...times) / Math.min(...times)).toBeLessThan(1.2);
@@ -129,11 +140,11 @@ describe('stage construction', () => {
     const tg = gpt({ layers: 4, batch: 8, seq: 512 });
     const { clustering } = pipelineClustering(tg, 4);
     const layers = clustering.layers;
-    const free = ok(await planPipeline(tg, { cluster: twoHosts, device: { ...device, memoryBytes: 2 ** 50 }, cost, layers, clustering, microbatches: 4 }));
+    const free = ok(await planPipeline(tg, { cluster: hosts2x4, device: { ...device, memoryBytes: 2 ** 50 }, cost, layers, clustering, microbatches: 4 }));
     // The fastest plan's largest stage need, then a device a little smaller than that.
     const need = free.stages.map((s, i) => s.plan.staticBytes + s.plan.activationBytes * Math.min(free.stages.length - i, 4));
     const small = { ...device, memoryBytes: Math.floor(Math.max(...need) * 0.9) };
-    const r = await planPipeline(tg, { cluster: twoHosts, device: small, cost, layers, clustering, microbatches: 4 });
+    const r = await planPipeline(tg, { cluster: hosts2x4, device: small, cost, layers, clustering, microbatches: 4 });
     expect(r.memoryNote).toMatch(/the fastest plan \(.*\) was rejected: its stage \d+ \(layers \d+-\d+ on \d+ devices\) needs [\d.]+ [KMG]iB per device \([\d.]+ [KMG]iB of parameters, gradients and optimizer state \+ \d+ micro-batch(es)? in flight x [\d.]+ [KMG]iB of activations\)/);
     if (!isRejection(r)) {
       expect(r.stepTimeSeconds).toBeGreaterThanOrEqual(free.stepTimeSeconds * (1 - 1e-9));
@@ -147,15 +158,15 @@ describe('stage construction', () => {
     const layers = clustering.layers;
     // The floor by hand: every value of the training graph that a stage holds (parameters,
     // gradients, optimizer states, saved activations), whole, over the cluster's devices.
-    const free = ok(await planPipeline(tg, { cluster: twoHosts, device: { ...device, memoryBytes: 2 ** 50 }, cost, layers, clustering, microbatches: 4 }));
+    const free = ok(await planPipeline(tg, { cluster: hosts2x4, device: { ...device, memoryBytes: 2 ** 50 }, cost, layers, clustering, microbatches: 4 }));
     const whole = free.stages.reduce((sum, st) => sum + st.plan.staticBytes * st.devices.length + st.plan.activationBytes * st.devices.length, 0);
-    const N = twoHosts.devices.length;
+    const N = hosts2x4.devices.length;
     let solves = 0;
-    const below = await planPipeline(tg, { cluster: twoHosts, device: { ...device, memoryBytes: Math.floor((0.5 * whole) / N) }, cost, layers, clustering, microbatches: 4, progress: () => solves++ });
+    const below = await planPipeline(tg, { cluster: hosts2x4, device: { ...device, memoryBytes: Math.floor((0.5 * whole) / N) }, cost, layers, clustering, microbatches: 4, progress: () => solves++ });
     expect(isRejection(below) && below.rejected).toMatch(/^spread evenly over all 8 devices, the parameters, gradients, optimizer states and one micro-batch of saved activations need [\d.]+ [KMG]iB per device, and a device has [\d.]+ [KMG]iB$/);
     expect(solves).toBe(0);
     // With room for the floor the layers are priced (whether a plan fits is the DP's to say).
-    await planPipeline(tg, { cluster: twoHosts, device: { ...device, memoryBytes: Math.ceil((2 * whole) / N) }, cost, layers, clustering, microbatches: 4, progress: () => solves++ });
+    await planPipeline(tg, { cluster: hosts2x4, device: { ...device, memoryBytes: Math.ceil((2 * whole) / N) }, cost, layers, clustering, microbatches: 4, progress: () => solves++ });
     expect(solves).toBeGreaterThan(0);
   });
 });
@@ -168,7 +179,7 @@ describe('a manual dp,tp,pp grid on a model with a tied embedding', () => {
     // into 2 data-parallel replicas".
     const file = path.join(tempDir('tied-grid'), 'tiny-bert.onnx');
     generateExample('bert', { layers: 2, hidden: 32, heads: 2, seq: 16, vocab: 31 }, file);
-    const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'two-hosts.yaml');
+    const cluster = twoHosts(2, 'A100-80GB', 'two-hosts.yaml');
     const { plan } = await compilePipeline({ model: file, cluster, batch: 4, loss: 'cross-entropy', strategy: 'dp=2,tp=1,pp=2', microbatches: 1 });
     expect(plan.stages).toHaveLength(2);
     expect(plan.stages.map((st) => st.devices.length)).toEqual([2, 2]);
@@ -204,9 +215,9 @@ describe('a 24-layer GPT on 8x8 V100 behind 25 Gb/s', () => {
 
 describe('the micro-batch search in worker threads', () => {
   it('gives the same plan as in this thread, and a bad task fails with its error code', async () => {
-    const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'two-hosts.yaml');
+    const cluster = twoHosts(2, 'A100-80GB', 'two-hosts.yaml');
     const config = { layers: 4, hidden: 128, heads: 4, seq: 64, vocab: 256, weights: 'external' as const };
-    const model = { graph: buildGpt({ ...config, batch: 4 }), name: 'gpt-small', rebuild: (b: number) => buildGpt({ ...config, batch: b }) };
+    const model = rebuildable(config, 4, 'gpt-small');
     const base = { model, cluster, loss: 'cross-entropy' as const, strategy: 'pipeline' };
     const [here, threads] = [await compilePipeline({ ...base, planWorkers: 1 }), await compilePipeline({ ...base, planWorkers: 2 })];
     expect(threads.summary.stepTimeSeconds).toBe(here.summary.stepTimeSeconds);
@@ -222,10 +233,10 @@ describe('the micro-batch search', () => {
   it('tries every power of two dividing the batch, down to micro-batches of one sample', async () => {
     // Batch 128: 1..128 micro-batches (it stopped at 64, which left GPT-175B on 1,024
     // devices 22x slower than at 1,024 micro-batches), and none that does not divide it.
-    const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'two-hosts.yaml');
+    const cluster = twoHosts(2, 'A100-80GB', 'two-hosts.yaml');
     const config = { layers: 2, hidden: 64, heads: 2, seq: 16, vocab: 128, weights: 'external' as const };
     const counts = async (batch: number): Promise<number[]> => {
-      const model = { graph: buildGpt({ ...config, batch }), name: 'gpt-tiny', rebuild: (b: number) => buildGpt({ ...config, batch: b }) };
+      const model = rebuildable(config, batch, 'gpt-tiny');
       const seen: number[] = [];
       const r = await compilePipeline({ model, cluster, loss: 'cross-entropy', strategy: 'pipeline', planWorkers: 1, progress: (e) => e.kind === 'microbatches' && seen.push(e.microbatches) });
       expect(seen).toContain(r.summary.microbatches);
@@ -241,9 +252,9 @@ describe('a pipelined strategy that fits at no micro-batch count', () => {
     // 8 MiB devices and dp = 4 on a batch of 4: one micro-batch of 4 runs out of memory,
     // micro-batches of 2 and 1 cannot be split 4 ways. Naming one count's reason hid the
     // others (the memory one was named, or the last count's).
-    const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: {preset: A100-80GB, memory: 8MiB}\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'small-devices.yaml');
+    const cluster = twoHosts(2, '{preset: A100-80GB, memory: 8MiB}', 'small-devices.yaml');
     const config = { layers: 4, hidden: 128, heads: 4, seq: 64, vocab: 256, weights: 'external' as const };
-    const model = { graph: buildGpt({ ...config, batch: 4 }), name: 'gpt-small', rebuild: (b: number) => buildGpt({ ...config, batch: b }) };
+    const model = rebuildable(config, 4, 'gpt-small');
     const failure = compilePipeline({ model, cluster, loss: 'cross-entropy', strategy: 'dp=4,tp=1,pp=1', planWorkers: 1 });
     await expect(failure).rejects.toThrow(/with 1, 2, 4 micro-batches: M=1: the fastest plan .* needs [\d.]+ MiB per device .* and a device has 8\.0 MiB; M=2: input 'input_ids' has batch 2, which does not divide into 4 data-parallel replicas; .*; M=4: input 'input_ids' has batch 1, which/);
   }, 120_000);

@@ -93,7 +93,7 @@ interface RangeOptions {
 }
 
 /** The most micro-batches in flight `o` fits with, by fits() itself (the quotient may round either way). */
-function maxInFlight(o: StageOption): number {
+function inFlightLimit(o: StageOption): number {
   if (o.memoryLimit === Infinity || o.activationBytes <= 0) return Infinity;
   let c = Math.max(1, Math.floor((o.memoryLimit - o.staticBytes) / o.activationBytes));
   while (c > 1 && !fits(o, c)) c--;
@@ -160,7 +160,7 @@ function rangeTable(p: StageProblem): (first: number, last: number) => RangeOpti
         options,
         total: Float64Array.from(kept, (i) => t[i] as number),
         devices: Int32Array.from(options, (o) => o.devices),
-        maxInFlight: Float64Array.from(options, maxInFlight),
+        maxInFlight: Float64Array.from(options, inFlightLimit),
       };
       cache.set(key, v);
     }

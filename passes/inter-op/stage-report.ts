@@ -1,5 +1,5 @@
 /** Stage plans in words and numbers: manual grids' ranges, and why a faster plan was rejected for memory. */
-import { bytesText as gib } from '../../src/explain/text.js';
+import { bytesText } from '../../src/explain/text.js';
 import type { StagePlan } from './stage-dp.js';
 
 /** Contiguous ranges of nearly equal layer counts (the first ones one longer). */
@@ -14,7 +14,6 @@ export function evenRanges(layers: number, parts: number): [number, number][] {
   return out;
 }
 
-
 /** The first stage of `plan` over the limit, in words. */
 export function memoryShortfall(plan: StagePlan, microbatches: number, limit: number): string {
   const S = plan.stages.length;
@@ -22,10 +21,10 @@ export function memoryShortfall(plan: StagePlan, microbatches: number, limit: nu
     const inFlight = Math.min(S - i, microbatches);
     const need = st.option.staticBytes + st.option.activationBytes * inFlight;
     if (need > limit) {
-      return `the fastest plan (${S} stage${S > 1 ? 's' : ''}, ${(plan.latency * 1e3).toFixed(1)} ms of pipeline latency) was rejected: its stage ${i} (layers ${st.first}-${st.last} on ${st.option.devices} devices) needs ${gib(need)} per device (${gib(st.option.staticBytes)} of parameters, gradients and optimizer state + ${inFlight} micro-batch${inFlight > 1 ? 'es' : ''} in flight x ${gib(st.option.activationBytes)} of activations) and a device has ${gib(limit)}`;
+      return `the fastest plan (${S} stage${S > 1 ? 's' : ''}, ${(plan.latency * 1e3).toFixed(1)} ms of pipeline latency) was rejected: its stage ${i} (layers ${st.first}-${st.last} on ${st.option.devices} devices) needs ${bytesText(need)} per device (${bytesText(st.option.staticBytes)} of parameters, gradients and optimizer state + ${inFlight} micro-batch${inFlight > 1 ? 'es' : ''} in flight x ${bytesText(st.option.activationBytes)} of activations) and a device has ${bytesText(limit)}`;
     }
   }
-  return `the fastest plan needs more memory than a device has (${gib(limit)})`;
+  return `the fastest plan needs more memory than a device has (${bytesText(limit)})`;
 }
 
 /**
