@@ -10,7 +10,7 @@ import { greedy } from '../src/solver/greedy.js';
 import { buildIlp } from '../src/solver/ilp.js';
 import { solveWithGlpk } from '../src/solver/glpk.js';
 import { solveWithHighs } from '../src/solver/highs.js';
-import { smallRandomProblem } from '../src/solver/random-problem.js';
+import { layeredProblem, smallRandomProblem } from '../src/solver/random-problem.js';
 
 const SEEDS = Array.from({ length: 160 }, (_, i) => 1000 + i);
 const cases = SEEDS.map((seed) => ({ seed, p: smallRandomProblem(seed), best: undefined as Solution | undefined }));
@@ -90,6 +90,45 @@ describe('each stage alone equals brute force', () => {
       expect(expanded.feasible, `seed ${c.seed}`).toBe(true);
       expect(close(expanded.objective, want.objective), `seed ${c.seed}`).toBe(true);
     }
+  });
+
+  it('the reduction stops only at its fixpoint: reducing its result again removes nothing', () => {
+    // reduce re-checks only what changed since a step last looked at it (a variable whose
+    // neighbours lost strategies, an edge whose ends did, a constraint whose terms or budget
+    // did); one missed re-check leaves a dominated strategy or a constant edge behind.
+    const size = (p: Problem): string => `${p.nodes.map((n) => n.strategies.length).join(',')} | ${p.edges.length} edges | ${p.memory.length} budgets`;
+    let rounds = 0;
+    const problems = [...cases.map((c) => ({ what: `seed ${c.seed}`, p: c.p })), ...Array.from({ length: 40 }, (_, i) => ({ what: `layered ${i}`, p: layeredProblem(500 + i, { nodes: 60, minStrategies: 2, maxStrategies: 6, extraEdgeRatio: 0.3, memoryTightness: i % 2 === 0 ? 0.5 : undefined }) }))];
+    for (const { what, p } of problems) {
+      const r = reduce(p);
+      if (r.infeasible !== undefined) continue;
+      const again = reduce(r.problem);
+      expect(size(again.problem), what).toBe(size(r.problem));
+      expect(again.offset, what).toBe(0);
+      if (size(r.problem) !== size(p)) rounds++;
+    }
+    expect(rounds).toBeGreaterThan(100);
+  });
+
+  it('an edge made constant by a strategy dominated late is still dropped', () => {
+    // Round 1 fixes e, whose edge raises a's third strategy; round 2 drops it as dominated
+    // (by the first); only then is the a-b edge constant over what is left (1 everywhere).
+    const s = (...costs: number[]): { cost: number }[] => costs.map((cost) => ({ cost }));
+    const p: Problem = {
+      nodes: [{ name: 'a', strategies: s(5, 5, 0) }, { name: 'b', strategies: s(0, 0) }, { name: 'c', strategies: s(0, 0) }, { name: 'e', strategies: s(0) }, { name: 'f', strategies: s(0, 0) }],
+      edges: [
+        { from: 0, to: 1, costs: [[1, 1], [1, 1], [2, 2]] },
+        { from: 0, to: 2, costs: [[0, 3], [3, 0], [3, 3]] },
+        { from: 0, to: 3, costs: [[0], [0], [10]] },
+        { from: 1, to: 4, costs: [[0, 1], [1, 0]] },
+      ],
+      memory: [],
+      ties: [],
+    };
+    const r = reduce(p);
+    expect(r.kept).toEqual([[0, 1], [0, 1], [0, 1], [0, 1]]);
+    expect(r.problem.edges.map((e) => [r.members[e.from]?.[0], r.members[e.to]?.[0]])).toEqual([[0, 2], [1, 4]]);
+    expect(r.offset).toBe(1);
   });
 
   it('the ILP without any reduction, on both backends (untied problems)', async () => {

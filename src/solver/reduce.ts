@@ -119,19 +119,46 @@ export function reduce(p: Problem): Reduction {
 
   let infeasible: string | undefined;
   const entry = (e: EdgeState, i: number, j: number): number => e.m[i * e.cols + j] ?? 0;
+  // What each step must look at again: a variable, edge or constraint is clean when
+  // nothing it depends on changed since it was last checked and found unchanged, so
+  // checking it again would change nothing. Skipping clean ones keeps every round's
+  // removals those of checking everything (the same order, the same outcomes).
+  const varDirty = new Uint8Array(V).fill(1);
+  const edgeDirty = new Set<number>(edges.keys());
+  const constraintDirty = new Set<number>(constraints.keys());
+  /** v's live strategies changed: its edges, its neighbours' dominance and its constraints may. */
+  const aliveChanged = (v: number): void => {
+    const state = vars[v];
+    if (state === undefined) return;
+    for (const key of state.edges) {
+      edgeDirty.add(key);
+      const e = edges.get(key);
+      if (e !== undefined) varDirty[e.a === v ? e.b : e.a] = 1;
+    }
+    for (const c of state.constraints) constraintDirty.add(c);
+  };
   const removeEdge = (key: number, e: EdgeState): void => {
     edges.delete(key);
+    edgeDirty.delete(key);
     vars[e.a]?.edges.delete(key);
     vars[e.b]?.edges.delete(key);
+    varDirty[e.a] = 1;
+    varDirty[e.b] = 1;
   };
   const removeConstraint = (c: number, mc: ConstraintState): void => {
     constraints.delete(c);
-    for (const g of mc.terms.keys()) vars[g]?.constraints.delete(c);
+    constraintDirty.delete(c);
+    for (const g of mc.terms.keys()) {
+      vars[g]?.constraints.delete(c);
+      varDirty[g] = 1;
+    }
   };
 
   const dropConstantEdges = (): boolean => {
     let changed = false;
     for (const [key, e] of edges) {
+      if (!edgeDirty.has(key)) continue;
+      edgeDirty.delete(key);
       const rows = vars[e.a]?.alive ?? [];
       const cols = vars[e.b]?.alive ?? [];
       const first = entry(e, rows[0] ?? 0, cols[0] ?? 0);
@@ -148,6 +175,8 @@ export function reduce(p: Problem): Reduction {
   const settleConstraints = (): boolean => {
     let changed = false;
     for (const [c, mc] of constraints) {
+      if (!constraintDirty.has(c)) continue;
+      constraintDirty.delete(c);
       let least = 0;
       let most = 0;
       for (const [g, bytes] of mc.terms) {
@@ -166,21 +195,19 @@ export function reduce(p: Problem): Reduction {
     return changed;
   };
 
-  const dominates = (v: number, j: number, i: number): boolean => {
-    const state = vars[v];
-    if (state === undefined) return false;
-    if ((state.cost[j] ?? 0) > (state.cost[i] ?? 0)) return false;
-    for (const c of state.constraints) {
-      const bytes = constraints.get(c)?.terms.get(v);
-      if (bytes !== undefined && (bytes[j] ?? 0) > (bytes[i] ?? 0)) return false;
-    }
-    for (const key of state.edges) {
-      const e = edges.get(key);
-      if (e === undefined) continue;
-      if (e.a === v) {
-        for (const jj of vars[e.b]?.alive ?? []) if (entry(e, j, jj) > entry(e, i, jj)) return false;
+  /**
+   * Whether strategy j of v is never worse than i (see the header), with v's byte rows
+   * and incident edges gathered once per variable by dropDominated.
+   */
+  const dominates = (cost: readonly number[], byteRows: readonly (readonly number[])[], incident: readonly { readonly e: EdgeState; readonly rows: boolean; readonly other: readonly number[] }[], j: number, i: number): boolean => {
+    if ((cost[j] ?? 0) > (cost[i] ?? 0)) return false;
+    for (const bytes of byteRows) if ((bytes[j] ?? 0) > (bytes[i] ?? 0)) return false;
+    for (const { e, rows, other } of incident) {
+      if (rows) {
+        const [rj, ri] = [j * e.cols, i * e.cols];
+        for (const jj of other) if ((e.m[rj + jj] ?? 0) > (e.m[ri + jj] ?? 0)) return false;
       } else {
-        for (const ii of vars[e.a]?.alive ?? []) if (entry(e, ii, j) > entry(e, ii, i)) return false;
+        for (const ii of other) if ((e.m[ii * e.cols + j] ?? 0) > (e.m[ii * e.cols + i] ?? 0)) return false;
       }
     }
     return true;
@@ -189,12 +216,28 @@ export function reduce(p: Problem): Reduction {
   const dropDominated = (): boolean => {
     let changed = false;
     vars.forEach((state, v) => {
-      if (state.fixed !== undefined || state.alive.length < 2) return;
+      if (state.fixed !== undefined || state.alive.length < 2 || varDirty[v] === 0) return;
+      varDirty[v] = 0;
+      const byteRows: (readonly number[])[] = [];
+      for (const c of state.constraints) {
+        const bytes = constraints.get(c)?.terms.get(v);
+        if (bytes !== undefined) byteRows.push(bytes);
+      }
+      const incident: { e: EdgeState; rows: boolean; other: readonly number[] }[] = [];
+      for (const key of state.edges) {
+        const e = edges.get(key);
+        if (e !== undefined) incident.push({ e, rows: e.a === v, other: vars[e.a === v ? e.b : e.a]?.alive ?? [] });
+      }
+      let removed = false;
       for (const i of [...state.alive]) {
-        if (state.alive.some((j) => j !== i && dominates(v, j, i))) {
+        if (state.alive.some((j) => j !== i && dominates(state.cost, byteRows, incident, j, i))) {
           state.alive = state.alive.filter((s) => s !== i);
-          changed = true;
+          removed = true;
         }
+      }
+      if (removed) {
+        aliveChanged(v);
+        changed = true;
       }
     });
     return changed;
@@ -217,6 +260,7 @@ export function reduce(p: Problem): Reduction {
           const other = vars[e.a];
           if (other) for (let i = 0; i < other.cost.length; i++) other.cost[i] = (other.cost[i] ?? 0) + entry(e, i, only);
         }
+        // Its neighbour's costs changed: removeEdge marks it for dominance again.
         removeEdge(key, e);
       }
       for (const c of [...state.constraints]) {
@@ -225,6 +269,7 @@ export function reduce(p: Problem): Reduction {
         mc.budget -= mc.terms.get(v)?.[only] ?? 0;
         mc.terms.delete(v);
         state.constraints.delete(c);
+        constraintDirty.add(c);
       }
       changed = true;
     });
