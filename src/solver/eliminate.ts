@@ -47,26 +47,43 @@ export function eliminate(p: Problem): Elimination {
   if (!slack) for (const m of p.memory) for (const t of m.terms) inMemory.add(t.node);
   // Undirected adjacency: key "a,b" with a < b, matrix indexed [choice a][choice b].
   const adj: Map<number, Float64Array>[] = Array.from({ length: n }, () => new Map());
-  const addEdge = (a: number, b: number, m: (i: number, j: number) => number): void => {
-    if (a === b) {
-      // A self-loop only adds to the node's own costs.
-      for (let i = 0; i < (size[a] ?? 0); i++) (cost[a] as number[])[i] = (cost[a]?.[i] ?? 0) + m(i, i);
-      return;
-    }
+  /** The matrix stored between a and b (created at zero), indexed [choice of the lower][choice of the higher]. */
+  const matrixOf = (a: number, b: number): Float64Array => {
     const [lo, hi] = a < b ? [a, b] : [b, a];
-    const sl = size[lo] ?? 0;
-    const sh = size[hi] ?? 0;
     let mat = adj[lo]?.get(hi);
     if (!mat) {
-      mat = new Float64Array(sl * sh);
+      mat = new Float64Array((size[lo] ?? 0) * (size[hi] ?? 0));
       adj[lo]?.set(hi, mat);
       adj[hi]?.set(lo, mat);
     }
-    for (let i = 0; i < sl; i++) for (let j = 0; j < sh; j++) mat[i * sh + j] = (mat[i * sh + j] ?? 0) + (a < b ? m(i, j) : m(j, i));
+    return mat;
   };
-  for (const e of p.edges) addEdge(e.from, e.to, (i, j) => e.costs[i]?.[j] ?? 0);
-  /** Edge cost between a (choice i) and b (choice j), whichever way it is stored. */
-  const edgeCost = (mat: Float64Array, a: number, b: number, i: number, j: number): number => (a < b ? (mat[i * (size[b] ?? 0) + j] ?? 0) : (mat[j * (size[a] ?? 0) + i] ?? 0));
+  /** Adds `costs` ([choice of a][choice of b]) to the edge a-b; a self-loop only adds to a's own costs. */
+  const addEdge = (a: number, b: number, costs: readonly (readonly number[])[]): void => {
+    const [sa, sb] = [size[a] ?? 0, size[b] ?? 0];
+    if (a === b) {
+      const ca = cost[a] as number[];
+      for (let i = 0; i < sa; i++) ca[i] = (ca[i] ?? 0) + (costs[i]?.[i] ?? 0);
+      return;
+    }
+    const mat = matrixOf(a, b);
+    // Entry (i, j) sits at i * sb + j when a is the lower, else at j * sa + i.
+    const [si, sj] = a < b ? [sb, 1] : [1, sa];
+    for (let i = 0; i < sa; i++) {
+      const row = costs[i];
+      for (let j = 0; j < sb; j++) mat[i * si + j * sj] = (mat[i * si + j * sj] ?? 0) + (row?.[j] ?? 0);
+    }
+  };
+  /** addEdge from a flat table, row-major [choice of a][choice of b] (a !== b). */
+  const addTable = (a: number, b: number, table: Float64Array): void => {
+    const [sa, sb] = [size[a] ?? 0, size[b] ?? 0];
+    const mat = matrixOf(a, b);
+    const [si, sj] = a < b ? [sb, 1] : [1, sa];
+    for (let i = 0; i < sa; i++) for (let j = 0; j < sb; j++) mat[i * si + j * sj] = (mat[i * si + j * sj] ?? 0) + (table[i * sb + j] ?? 0);
+  };
+  for (const e of p.edges) addEdge(e.from, e.to, e.costs);
+  /** Strides of the edge a-b's entry (choice i of a, choice j of b), whichever way it is stored. */
+  const strides = (a: number, b: number): [number, number] => (a < b ? [size[b] ?? 0, 1] : [1, size[a] ?? 0]);
 
   const alive = new Array<boolean>(n).fill(true);
   const steps: Step[] = [];
@@ -97,11 +114,12 @@ export function eliminate(p: Problem): Elimination {
       const m = adj[v]?.get(u) as Float64Array;
       const su = size[u] ?? 0;
       const reply = new Int32Array(su);
+      const [ui, vj] = strides(u, v);
       for (let i = 0; i < su; i++) {
         let best = 0;
         let bestCost = Infinity;
         for (let j = 0; j < sv; j++) {
-          const c = edgeCost(m, u, v, i, j) + (cv[j] ?? 0);
+          const c = (m[i * ui + j * vj] ?? 0) + (cv[j] ?? 0);
           if (c < bestCost) {
             bestCost = c;
             best = j;
@@ -123,12 +141,14 @@ export function eliminate(p: Problem): Elimination {
       const sw = size[w] ?? 0;
       const reply = new Int32Array(su * sw);
       const table = new Float64Array(su * sw);
+      const [ui, uj] = strides(u, v);
+      const [wk, wj] = strides(w, v);
       for (let i = 0; i < su; i++) {
         for (let k = 0; k < sw; k++) {
           let best = 0;
           let bestCost = Infinity;
           for (let j = 0; j < sv; j++) {
-            const c = edgeCost(mu, u, v, i, j) + (cv[j] ?? 0) + edgeCost(mw, w, v, k, j);
+            const c = (mu[i * ui + j * uj] ?? 0) + (cv[j] ?? 0) + (mw[k * wk + j * wj] ?? 0);
             if (c < bestCost) {
               bestCost = c;
               best = j;
@@ -141,7 +161,7 @@ export function eliminate(p: Problem): Elimination {
       adj[u]?.delete(v);
       adj[w]?.delete(v);
       adj[v]?.clear();
-      addEdge(u, w, (i, k) => table[i * sw + k] ?? 0);
+      addTable(u, w, table);
       steps.push({ node: v, neighbours: [u, w], reply });
       alive[v] = false;
       push(u);
@@ -155,8 +175,14 @@ export function eliminate(p: Problem): Elimination {
   for (const a of kept) {
     for (const [b, mat] of adj[a] ?? []) {
       if (b <= a) continue;
-      const sb = size[b] ?? 0;
-      edges.push({ from: newIndex.get(a) as number, to: newIndex.get(b) as number, costs: Array.from({ length: size[a] ?? 0 }, (_, i) => Array.from({ length: sb }, (_, j) => mat[i * sb + j] ?? 0)) });
+      const [sa, sb] = [size[a] ?? 0, size[b] ?? 0];
+      const costs: number[][] = new Array<number[]>(sa);
+      for (let i = 0; i < sa; i++) {
+        const row = new Array<number>(sb);
+        for (let j = 0; j < sb; j++) row[j] = mat[i * sb + j] ?? 0;
+        costs[i] = row;
+      }
+      edges.push({ from: newIndex.get(a) as number, to: newIndex.get(b) as number, costs });
     }
   }
   const problem: Problem = {
