@@ -129,42 +129,82 @@ export function solveByElimination(p: Problem, limits: EliminationLimits = {}): 
     let entries = 1;
     for (const u of xScope) entries *= size[u] ?? 1;
     largestTable = Math.max(largestTable, entries);
-    // For each factor: its stride for every scope variable and for x.
-    const fs = bucket.map(([, f]) => {
+    // Factors by the deepest scope position they read (-1: x alone), so that when the
+    // odometer moves digit d only the factors reading it or a later digit are summed
+    // again: a table over (x, u) with u early in the scope is read once per value of the
+    // digits up to u's, not once per entry. (Summing in this order rather than the
+    // bucket's changes the last bit of some sums, and so which of two equal choices wins.)
+    const S = xScope.length;
+    const pos = new Map(xScope.map((u, d) => [u, d] as const));
+    const infos = bucket.map(([, f]) => {
       const st = strides(f.vars, size);
-      const byVar = new Map(f.vars.map((v, i) => [v, st[i] ?? 0]));
-      return { table: f.table, scopeStride: xScope.map((u) => byVar.get(u) ?? 0), xStride: byVar.get(x) ?? 0 };
+      let depth = -1;
+      let xs = 0;
+      const ss = new Int32Array(S);
+      f.vars.forEach((v, i) => {
+        if (v === x) xs = st[i] ?? 0;
+        const d = pos.get(v);
+        if (d !== undefined) {
+          ss[d] = st[i] ?? 0;
+          depth = Math.max(depth, d);
+        }
+      });
+      return { table: f.table, xs, ss, depth };
     });
+    infos.sort((a, b) => a.depth - b.depth);
+    const nf = infos.length;
+    const tables = infos.map((i) => i.table);
+    const xStride = Int32Array.from(infos, (i) => i.xs);
+    const scopeStride = new Int32Array(S * nf);
+    infos.forEach((inf, fi) => inf.ss.forEach((v, d) => (scopeStride[d * nf + fi] = v)));
+    // Level l holds the factors of depth l - 1: indices [first[l], first[l + 1]).
+    const first = new Int32Array(S + 2).fill(nf);
+    for (let f = nf - 1; f >= 0; f--) first[(infos[f]?.depth ?? -1) + 1] = f;
+    for (let l = S; l >= 0; l--) first[l] = Math.min(first[l]!, first[l + 1]!);
+    const scopeSize = Int32Array.from(xScope, (u) => size[u] ?? 1);
     const table = new Float64Array(entries);
     const best = new Int32Array(entries);
-    const digits = new Array<number>(xScope.length).fill(0);
-    const base = new Array<number>(fs.length).fill(0);
+    const digits = new Int32Array(S);
+    const base = new Int32Array(nf);
+    // partial[l]: per choice of x, the sum of the factors of levels 0..l at the current
+    // digits; partial[S] is the whole sum. Moving digit d changes levels d + 1 and up.
+    const partial = Array.from({ length: S + 1 }, () => new Float64Array(kx));
+    const fill = (from: number): void => {
+      for (let l = from; l <= S; l++) {
+        const prev = l === 0 ? undefined : partial[l - 1]!;
+        const cur = partial[l]!;
+        for (let c = 0; c < kx; c++) cur[c] = prev ? prev[c]! : 0;
+        for (let f = first[l]!; f < first[l + 1]!; f++) {
+          const t = tables[f]!;
+          const b = base[f]!;
+          const xs = xStride[f]!;
+          for (let c = 0; c < kx; c++) cur[c] = cur[c]! + t[b + c * xs]!;
+        }
+      }
+    };
+    fill(0);
     for (let idx = 0; idx < entries; idx++) {
+      const sums = partial[S]!;
       let min = Infinity;
       let arg = 0;
       for (let c = 0; c < kx; c++) {
-        let sum = 0;
-        for (let f = 0; f < fs.length; f++) {
-          const ff = fs[f] as (typeof fs)[number];
-          sum += ff.table[(base[f] ?? 0) + c * ff.xStride] ?? 0;
-        }
-        if (sum < min) {
-          min = sum;
+        if (sums[c]! < min) {
+          min = sums[c]!;
           arg = c;
         }
       }
       table[idx] = min;
       best[idx] = arg;
       // Odometer over the scope, last variable fastest, moving every factor's base with it.
-      for (let d = xScope.length - 1; d >= 0; d--) {
-        const u = xScope[d] as number;
-        const next = (digits[d] ?? 0) + 1;
-        if (next < (size[u] ?? 1)) {
+      for (let d = S - 1; d >= 0; d--) {
+        const next = digits[d]! + 1;
+        if (next < scopeSize[d]!) {
           digits[d] = next;
-          for (let f = 0; f < fs.length; f++) base[f] = (base[f] ?? 0) + ((fs[f] as (typeof fs)[number]).scopeStride[d] ?? 0);
+          for (let f = 0; f < nf; f++) base[f] = base[f]! + scopeStride[d * nf + f]!;
+          fill(d + 1);
           break;
         }
-        for (let f = 0; f < fs.length; f++) base[f] = (base[f] ?? 0) - (digits[d] ?? 0) * ((fs[f] as (typeof fs)[number]).scopeStride[d] ?? 0);
+        for (let f = 0; f < nf; f++) base[f] = base[f]! - digits[d]! * scopeStride[d * nf + f]!;
         digits[d] = 0;
       }
     }
