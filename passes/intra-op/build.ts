@@ -128,6 +128,22 @@ function strategiesOf(rule: ShardingRule, mesh: DeviceMesh, outputRanks: readonl
   return list;
 }
 
+const layoutCache = new WeakMap<DeviceMesh, Map<string, readonly ShardingSpec[]>>();
+
+/**
+ * The layouts a value of this shape may take on the mesh (every legal spec without a
+ * partial axis), the same objects for every value of the shape: the resharder then finds
+ * them by identity (a lookup by key string was a tenth of building a problem).
+ */
+function layoutsOf(shape: readonly number[], mesh: DeviceMesh): readonly ShardingSpec[] {
+  let byShape = layoutCache.get(mesh);
+  if (!byShape) layoutCache.set(mesh, (byShape = new Map()));
+  const key = shape.join(',');
+  let list = byShape.get(key);
+  if (!list) byShape.set(key, (list = legalSpecs(shape, mesh).filter((s) => s.partial.length === 0)));
+  return list;
+}
+
 export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
   const { graph: g, mesh, cost, device, resharder } = inp;
   const origins: Origin[] = [];
@@ -145,7 +161,7 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
   for (const v of valueNames) {
     const shape = shapeOf(g, v);
     const pin = inp.pinned?.get(v);
-    const specs = pin ? [pin] : legalSpecs(shape, mesh).filter((s) => s.partial.length === 0);
+    const specs = pin ? [pin] : layoutsOf(shape, mesh);
     const idx = nodes.length;
     const bytes = specs.map((s) => shardBytes(shape, bytesOf(v), s, mesh));
     nodes.push({ name: v, strategies: bytes.map((b) => ({ cost: b * MEMORY_TIE_BREAK })) });
@@ -178,7 +194,12 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
     const full = nodeCost(g, node);
     const idx = nodes.length;
     const resident = node.outputs.map((o) => o !== '' && inp.roles.resident.has(o));
-    const residentBytes = strategies.map((s) => node.outputs.reduce((sum, o, k) => (resident[k] && s.outputs[k] ? sum + shardBytes(shapeOf(g, o), bytesOf(o), s.outputs[k] as ShardingSpec, mesh) : sum), 0));
+    // Shapes and element sizes once per node, not per strategy.
+    const inShapes = node.inputs.map((n) => (n === '' ? [] : shapeOf(g, n)));
+    const outShapes = outTypes.map((t) => t.shape);
+    const inBytes = node.inputs.map((n) => (n === '' ? 0 : bytesOf(n)));
+    const outBytes = node.outputs.map((o) => (o === '' ? 0 : bytesOf(o)));
+    const residentBytes = strategies.map((s) => node.outputs.reduce((sum, o, k) => (resident[k] && s.outputs[k] ? sum + shardBytes(outShapes[k] ?? [], outBytes[k] ?? 0, s.outputs[k] as ShardingSpec, mesh) : sum), 0));
     const seconds: number[] = [];
     computeSeconds.push(seconds);
     nodes.push({
@@ -189,11 +210,12 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
         node.inputs.forEach((n, i) => {
           if (n === '') return;
           const spec = s.inputs[i];
-          bytes += spec ? shardBytes(shapeOf(g, n), bytesOf(n), spec, mesh) : numel(shapeOf(g, n)) * bytesOf(n);
+          const shape = inShapes[i] ?? [];
+          bytes += spec ? shardBytes(shape, inBytes[i] ?? 0, spec, mesh) : numel(shape) * (inBytes[i] ?? 0);
         });
         node.outputs.forEach((o, k) => {
           const spec = s.outputs[k];
-          if (o !== '' && spec) bytes += shardBytes(shapeOf(g, o), bytesOf(o), spec, mesh);
+          if (o !== '' && spec) bytes += shardBytes(outShapes[k] ?? [], outBytes[k] ?? 0, spec, mesh);
         });
         const t = cost.compute({ flops: full.flops / s.divisor, bytes: full.kind === 'none' ? 0 : bytes, dtype: costDtype(g.types.get(node.outputs[0] ?? '')?.dtype ?? 'float32'), kind: costKind(full.kind) }, device);
         seconds.push(full.kind === 'none' ? 0 : t.seconds);
@@ -217,12 +239,11 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
     const b = bytesOf(value);
     const nFrom = nodes[from]?.strategies.length ?? 0;
     const nTo = nodes[to]?.strategies.length ?? 0;
-    return resharder.secondsMatrix(
-      Array.from({ length: nFrom }, (_, i) => specOut(from, output, i)),
-      Array.from({ length: nTo }, (_, j) => want(j)),
-      shape,
-      b,
-    );
+    const sources = new Array<ShardingSpec>(nFrom);
+    for (let i = 0; i < nFrom; i++) sources[i] = specOut(from, output, i);
+    const targets = new Array<ShardingSpec | undefined>(nTo);
+    for (let j = 0; j < nTo; j++) targets[j] = want(j);
+    return resharder.secondsMatrix(sources, targets, shape, b);
   };
 
   // A value several ops read is resharded once (an all-reduce of a partial sum is paid
@@ -233,7 +254,7 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
   for (const [v, count] of readers) {
     const p = producer.get(v);
     if (count < 2 || !p || origins[p.node]?.kind !== 'op') continue;
-    const specs = legalSpecs(shapeOf(g, v), mesh).filter((sp) => sp.partial.length === 0);
+    const specs = layoutsOf(shapeOf(g, v), mesh);
     const idx = nodes.length;
     nodes.push({ name: `${v} (shared)`, strategies: specs.map(() => ({ cost: 0 })) });
     computeSeconds.push(specs.map(() => 0));

@@ -45,6 +45,8 @@ export interface ReshardPlan {
 interface Graph {
   readonly specs: readonly ShardingSpec[];
   readonly index: ReadonlyMap<string, number>;
+  /** index by spec object: strategies share their spec objects, so most lookups hit here. */
+  readonly byObject: WeakMap<ShardingSpec, number>;
   /** Moves of node i: `moves[start[i]] .. moves[start[i + 1] - 1]` (compressed rows). */
   readonly start: Int32Array;
   readonly target: Int32Array;
@@ -125,6 +127,7 @@ export interface ResharderOptions {
 function buildGraph(shape: readonly number[], mesh: DeviceMesh, multiAxis: boolean): Graph {
   const specs = legalSpecs(shape, mesh);
   const index = new Map(specs.map((s, i) => [specKey(s), i]));
+  const byObject = new WeakMap(specs.map((s, i) => [s, i]));
   const classes = new Map<string, number[]>();
   specs.forEach((s, i) => {
     const k = permuteClass(s, mesh);
@@ -168,7 +171,7 @@ function buildGraph(shape: readonly number[], mesh: DeviceMesh, multiAxis: boole
     }
     return id;
   });
-  return { specs, index, start, target: Int32Array.from(targets), origin: Int32Array.from(origins), moves, priceClass, priced, bySize: new Map() };
+  return { specs, index, byObject, start, target: Int32Array.from(targets), origin: Int32Array.from(origins), moves, priceClass, priced, bySize: new Map() };
 }
 
 /**
@@ -360,15 +363,24 @@ export function createResharder(mesh: DeviceMesh, cost: CostModel, options: Resh
       if (!(dtypeBytes > 0)) throw new AutoparError('E_INTERNAL', `resharding needs a positive element size, got ${dtypeBytes} bytes`);
       const { graph, elements } = shapeOf(globalShape);
       const sized = sizedOf(graph, elements * dtypeBytes);
-      const targets = to.map((spec) => {
-        if (!spec) return -1;
-        const t = graph.index.get(specKey(spec));
-        return t === undefined ? illegal('target', spec, globalShape) : t;
+      const indexOf = (spec: ShardingSpec): number | undefined => {
+        let i = graph.byObject.get(spec);
+        if (i === undefined) {
+          i = graph.index.get(specKey(spec));
+          if (i !== undefined) graph.byObject.set(spec, i);
+        }
+        return i;
+      };
+      const targets = new Int32Array(to.length);
+      to.forEach((spec, j) => {
+        const t = spec ? indexOf(spec) : -1;
+        targets[j] = t === undefined ? illegal('target', spec as ShardingSpec, globalShape) : t;
       });
       // Strategies share specs: one row per distinct source.
       const rows = new Map<number, number[]>();
-      return from.map((spec) => {
-        const source = graph.index.get(specKey(spec));
+      const out = new Array<number[]>(from.length);
+      from.forEach((spec, i) => {
+        const source = indexOf(spec);
         if (source === undefined) return illegal('source', spec, globalShape);
         let row = rows.get(source);
         if (!row) {
@@ -378,11 +390,16 @@ export function createResharder(mesh: DeviceMesh, cost: CostModel, options: Resh
             sized.trees.set(source, tree);
           }
           const seconds = tree.seconds;
-          row = targets.map((t) => (t < 0 ? 0 : (seconds[t] ?? Infinity)));
+          row = new Array<number>(targets.length);
+          for (let j = 0; j < targets.length; j++) {
+            const t = targets[j]!;
+            row[j] = t < 0 ? 0 : (seconds[t] ?? Infinity);
+          }
           rows.set(source, row);
         }
-        return row;
+        out[i] = row;
       });
+      return out;
     },
     stats() {
       let trees = 0;

@@ -37,21 +37,32 @@ export function splitFactor(axes: readonly string[], mesh: MeshShape): number {
  * still throws here rather than return a shape some devices would not have.
  */
 export function shardShape(globalShape: readonly number[], spec: ShardingSpec, mesh: MeshShape): number[] {
+  checkRank(globalShape, spec);
+  return globalShape.map((size, d) => size / evenSplit(globalShape, spec, mesh, d));
+}
+
+/** Bytes each device holds: shardShape's product, without making the shape (asked per strategy and value). */
+export function shardBytes(globalShape: readonly number[], dtypeBytes: number, spec: ShardingSpec, mesh: MeshShape): number {
+  checkRank(globalShape, spec);
+  let bytes = dtypeBytes;
+  for (let d = 0; d < globalShape.length; d++) bytes *= (globalShape[d] ?? 0) / evenSplit(globalShape, spec, mesh, d);
+  return bytes;
+}
+
+function checkRank(globalShape: readonly number[], spec: ShardingSpec): void {
   if (spec.dims.length !== globalShape.length) {
     throw new AutoparError('E_INTERNAL', `sharding ${specToString(spec)} has rank ${spec.dims.length} but the shape [${globalShape.join(', ')}] has rank ${globalShape.length}`);
   }
-  return globalShape.map((size, d) => {
-    const f = splitFactor(spec.dims[d] ?? [], mesh);
-    if (size % f !== 0) {
-      throw new AutoparError('E_INTERNAL', `sharding ${specToString(spec)} splits dimension ${d} (size ${size}) of [${globalShape.join(', ')}] ${f} ways on ${meshToString(mesh)}; uneven splits are not supported`);
-    }
-    return size / f;
-  });
 }
 
-/** Bytes each device holds. */
-export function shardBytes(globalShape: readonly number[], dtypeBytes: number, spec: ShardingSpec, mesh: MeshShape): number {
-  return shardShape(globalShape, spec, mesh).reduce((p, s) => p * s, dtypeBytes);
+/** How many ways `spec` splits dimension d, which must divide it. */
+function evenSplit(globalShape: readonly number[], spec: ShardingSpec, mesh: MeshShape, d: number): number {
+  const size = globalShape[d] ?? 0;
+  const f = splitFactor(spec.dims[d] ?? [], mesh);
+  if (size % f !== 0) {
+    throw new AutoparError('E_INTERNAL', `sharding ${specToString(spec)} splits dimension ${d} (size ${size}) of [${globalShape.join(', ')}] ${f} ways on ${meshToString(mesh)}; uneven splits are not supported`);
+  }
+  return f;
 }
 
 export function specToString(spec: ShardingSpec): string {
