@@ -157,24 +157,41 @@ export function solveByElimination(p: Problem, limits: EliminationLimits = {}): 
     const xStride = Int32Array.from(infos, (i) => i.xs);
     const scopeStride = new Int32Array(S * nf);
     infos.forEach((inf, fi) => inf.ss.forEach((v, d) => (scopeStride[d * nf + fi] = v)));
-    // Level l holds the factors of depth l - 1: indices [first[l], first[l + 1]).
-    const first = new Int32Array(S + 2).fill(nf);
-    for (let f = nf - 1; f >= 0; f--) first[(infos[f]?.depth ?? -1) + 1] = f;
-    for (let l = S; l >= 0; l--) first[l] = Math.min(first[l]!, first[l + 1]!);
+    // Groups of factors of one depth, ascending: group g is [groupStart[g], groupStart[g + 1]),
+    // and a move of digit d redoes the groups from fromDigit[d] on.
+    const groupStart: number[] = [];
+    const groupDepth: number[] = [];
+    infos.forEach((inf, f) => {
+      if (groupDepth.at(-1) !== inf.depth) {
+        groupStart.push(f);
+        groupDepth.push(inf.depth);
+      }
+    });
+    groupStart.push(nf);
+    const G = groupDepth.length;
+    const fromDigit = Int32Array.from({ length: S }, (_, d) => {
+      const g = groupDepth.findIndex((depth) => depth >= d);
+      return g < 0 ? G : g;
+    });
+    // The factors each digit moves (most factors read one or two of the scope's variables).
+    const movers = Array.from({ length: S }, (_, d) => Int32Array.from(infos.flatMap((inf, f) => (inf.ss[d] !== 0 ? [f] : []))));
     const scopeSize = Int32Array.from(xScope, (u) => size[u] ?? 1);
     const table = new Float64Array(entries);
     const best = new Int32Array(entries);
     const digits = new Int32Array(S);
     const base = new Int32Array(nf);
-    // partial[l]: per choice of x, the sum of the factors of levels 0..l at the current
-    // digits; partial[S] is the whole sum. Moving digit d changes levels d + 1 and up.
-    const partial = Array.from({ length: S + 1 }, () => new Float64Array(kx));
-    const fill = (from: number): void => {
-      for (let l = from; l <= S; l++) {
-        const prev = l === 0 ? undefined : partial[l - 1]!;
-        const cur = partial[l]!;
-        for (let c = 0; c < kx; c++) cur[c] = prev ? prev[c]! : 0;
-        for (let f = first[l]!; f < first[l + 1]!; f++) {
+    // partial[g]: per choice of x, the sum of groups 0..g at the current digits (the last
+    // is the whole sum).
+    const partial = Array.from({ length: Math.max(G, 1) }, () => new Float64Array(kx));
+    const redo = (from: number): void => {
+      for (let g = from; g < G; g++) {
+        const cur = partial[g]!;
+        if (g === 0) for (let c = 0; c < kx; c++) cur[c] = 0;
+        else {
+          const prev = partial[g - 1]!;
+          for (let c = 0; c < kx; c++) cur[c] = prev[c]!;
+        }
+        for (let f = groupStart[g]!; f < groupStart[g + 1]!; f++) {
           const t = tables[f]!;
           const b = base[f]!;
           const xs = xStride[f]!;
@@ -182,9 +199,9 @@ export function solveByElimination(p: Problem, limits: EliminationLimits = {}): 
         }
       }
     };
-    fill(0);
+    redo(0);
+    const sums = partial[Math.max(G, 1) - 1]!;
     for (let idx = 0; idx < entries; idx++) {
-      const sums = partial[S]!;
       let min = Infinity;
       let arg = 0;
       for (let c = 0; c < kx; c++) {
@@ -195,16 +212,24 @@ export function solveByElimination(p: Problem, limits: EliminationLimits = {}): 
       }
       table[idx] = min;
       best[idx] = arg;
-      // Odometer over the scope, last variable fastest, moving every factor's base with it.
+      // Odometer over the scope, last variable fastest, moving the bases of the factors
+      // that read the digit that moves.
       for (let d = S - 1; d >= 0; d--) {
         const next = digits[d]! + 1;
+        const moved = movers[d]!;
         if (next < scopeSize[d]!) {
           digits[d] = next;
-          for (let f = 0; f < nf; f++) base[f] = base[f]! + scopeStride[d * nf + f]!;
-          fill(d + 1);
+          for (let m = 0; m < moved.length; m++) {
+            const f = moved[m]!;
+            base[f] = base[f]! + scopeStride[d * nf + f]!;
+          }
+          redo(fromDigit[d]!);
           break;
         }
-        for (let f = 0; f < nf; f++) base[f] = base[f]! - digits[d]! * scopeStride[d * nf + f]!;
+        for (let m = 0; m < moved.length; m++) {
+          const f = moved[m]!;
+          base[f] = base[f]! - digits[d]! * scopeStride[d * nf + f]!;
+        }
         digits[d] = 0;
       }
     }
