@@ -5,12 +5,11 @@
  * it runs here, in this thread.
  */
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
 import type { PipelinePlan, PipelineRejection } from '../../passes/inter-op/pipeline.js';
 import { AutoparError, type ErrorCode } from '../errors.js';
 import { compiledSibling } from '../runtime/collectives/compiled.js';
 import { runPipelineTask, type PipelineTask } from './pipeline-task.js';
-import { workerExecArgv } from '../runtime/worker-argv.js';
+import { startWorker } from '../runtime/worker-argv.js';
 
 export type PipelineOutcome = PipelinePlan | PipelineRejection;
 
@@ -31,7 +30,7 @@ type Reply = { ok?: PipelineOutcome; error?: { code: ErrorCode; message: string 
 class PlanWorker {
   // A young generation of 96 MiB (V8's default is a few): the intra-op solves allocate
   // many short-lived arrays, and scavenging them took about a tenth of the CPU time.
-  private readonly worker = new Worker(compiledSibling(import.meta.url, 'pipeline-worker.js'), { resourceLimits: { maxYoungGenerationSizeMb: 96 }, execArgv: workerExecArgv() });
+  private readonly worker = startWorker(compiledSibling(import.meta.url, 'pipeline-worker.js'), { resourceLimits: { maxYoungGenerationSizeMb: 96 } });
 
   run(task: PipelineTask): Promise<PipelineOutcome> {
     const w = this.worker;

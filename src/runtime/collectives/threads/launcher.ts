@@ -12,7 +12,7 @@ import { compiledSibling, moduleUrl } from '../compiled.js';
 import { RunError } from '../errors.js';
 import type { WorkerMessage, WorkerSetup } from './messages.js';
 import { ControlLayout, FAILED, createShared, defaultSlotBytes } from './shared-state.js';
-import { workerExecArgv } from '../../worker-argv.js';
+import { startWorker } from '../../worker-argv.js';
 
 export interface ThreadRunOptions {
   /** Number of workers (devices). */
@@ -91,7 +91,7 @@ function start(opts: ThreadRunOptions): Promise<ThreadRunResult> {
         args: opts.args?.(rank),
         kernels: opts.kernels ?? 'wasm',
       };
-      const w = new Worker(entry, { workerData: setup, execArgv: workerExecArgv() });
+      const w = startWorker(entry, { workerData: setup });
       workers.push(w);
       w.on('message', (m: WorkerMessage) => {
         if (m.type === 'error') {
