@@ -373,8 +373,12 @@ export function createResharder(mesh: DeviceMesh, cost: CostModel, options: Resh
       };
       const targets = new Int32Array(to.length);
       to.forEach((spec, j) => {
-        const t = spec ? indexOf(spec) : -1;
-        targets[j] = t === undefined ? illegal('target', spec as ShardingSpec, globalShape) : t;
+        if (!spec) {
+          targets[j] = -1;
+          return;
+        }
+        const t = indexOf(spec);
+        targets[j] = t === undefined ? illegal('target', spec, globalShape) : t;
       });
       // Strategies share specs: one row per distinct source.
       const rows = new Map<number, number[]>();
