@@ -184,12 +184,26 @@ describe('on this machine (threads runtime)', () => {
   }, 60_000);
 });
 
-// Open MPI's ranks busy-poll: two small sizes only, to check the path, not the figures.
+// Open MPI's ranks busy-poll: two sizes only, to check the path, not the figures. The sizes
+// are far apart (4 KiB, 8 MiB) because under load (CI runs other test files beside this one)
+// a 1 MiB all-reduce once measured faster than 4 KiB and the fit rightly refused a negative
+// beta; a refused fit is re-measured, up to three tries, and the messages are kept.
 describe.skipIf(!findMpirun())('on this machine (MPI transport, when mpirun is on PATH)', () => {
   it('measures all-reduce on 2 processes and fits positive figures', async () => {
-    const c = await measureCollectives({ transport: 'mpi', ranks: [2], kinds: ['all-reduce'], sizes: [4096, 1 << 20], rounds: 5 });
-    expect(c.transport).toBe('mpi');
-    expect(c.points.map((p) => p.bytes)).toEqual([4096, 1 << 20]);
-    expect(c.fits[0]?.beta).toBeGreaterThan(0);
-  }, 60_000);
+    const sizes = [4096, 8 << 20];
+    const refused: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const c = await measureCollectives({ transport: 'mpi', ranks: [2], kinds: ['all-reduce'], sizes, rounds: 5 });
+        expect(c.transport).toBe('mpi');
+        expect(c.points.map((p) => p.bytes)).toEqual(sizes);
+        expect(c.fits[0]?.beta).toBeGreaterThan(0);
+        return;
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        refused.push(e.message);
+      }
+    }
+    throw new Error(`every try's fit was refused:\n${refused.join('\n')}`);
+  }, 120_000);
 });
