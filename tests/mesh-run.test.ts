@@ -19,6 +19,9 @@ import { batchFor } from '../src/runtime/pipeline/run-plan.js';
 import { prepareMeshRun, runMeshPlan } from '../src/runtime/spmd/run-mesh.js';
 import type { HostTensor } from '../src/ir/host-tensor.js';
 import { createTrainer, type Trainer } from '../src/runtime/train.js';
+import { compareTensors } from '../src/reference/compare.js';
+import { runOrt } from './helpers/ort.js';
+import type { TrainingGraph } from '../src/training/build.js';
 import { model, runCli, runNode } from './helpers/cli.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autopar-mesh-run-'));
@@ -30,21 +33,28 @@ async function stepYielding(trainer: Trainer, feeds: ReadonlyMap<string, HostTen
   return trainer.step([feeds]);
 }
 
+/** The training graph of a training plan's folder. */
+function trainingOf(dir: string): TrainingGraph {
+  const tg = prepareMeshRun(dir).tg;
+  if (!tg) throw new Error(`${dir} holds an inference plan`);
+  return tg;
+}
+
 const compiledDirs = new Map<string, Promise<string>>();
 
 /** `autopar compile` in a child process (planning is long and synchronous: it must not block vitest's worker), once per plan. */
-function compiled(name: string, devices: number, strategy: string): Promise<string> {
-  const key = `${name}|${devices}|${strategy}`;
+function compiled(name: string, devices: number, strategy: string, mode: 'train' | 'infer' = 'train'): Promise<string> {
+  const key = `${name}|${devices}|${strategy}|${mode}`;
   let dir = compiledDirs.get(key);
-  if (!dir) compiledDirs.set(key, (dir = compileOnce(name, devices, strategy)));
+  if (!dir) compiledDirs.set(key, (dir = compileOnce(name, devices, strategy, mode)));
   return dir;
 }
 
-async function compileOnce(name: string, devices: number, strategy: string): Promise<string> {
-  const dir = path.join(tmp, `${name}-${strategy.replace(/[^a-z0-9]/gi, '_')}-${devices}`);
+async function compileOnce(name: string, devices: number, strategy: string, mode: 'train' | 'infer'): Promise<string> {
+  const dir = path.join(tmp, `${name}-${strategy.replace(/[^a-z0-9]/gi, '_')}-${devices}-${mode}`);
   const ref = readReference(model(`${name}.reference`));
   const loss = ref.manifest.loss?.kind === 'cross_entropy' ? 'cross-entropy' : 'mse';
-  const r = await runCli(['compile', model(`${name}.onnx`), '--cluster', `examples/clusters/1x${devices}-a100.yaml`, '--strategy', strategy, '--loss', loss, '--out', dir, '--json']);
+  const r = await runCli(['compile', model(`${name}.onnx`), '--cluster', `examples/clusters/1x${devices}-a100.yaml`, '--strategy', strategy, '--loss', loss, '--mode', mode, '--out', dir, '--json']);
   expect(r.stderr).toBe('');
   expect(fs.existsSync(path.join(dir, 'devices', 'device-0.json'))).toBe(true);
   return dir;
@@ -93,14 +103,47 @@ describe('one-mesh plans against the single-device trainer', () => {
     it(`${name}, ${strategy} on ${devices} devices, ${steps} Adam steps: the same losses within 1e-4`, async () => {
       const dir = await compiled(name, devices, strategy);
       const r = await runMeshPlan(dir, { steps, reference: model(`${name}.reference`) });
-      const prep = prepareMeshRun(dir);
-      const { full } = batchFor(prep.tg, name === 'mlp' ? 'mse' : 'cross-entropy', dir, model(`${name}.reference`), 17);
-      const trainer = createTrainer(prep.tg);
+      const tg = trainingOf(dir);
+      const { full } = batchFor(tg, name === 'mlp' ? 'mse' : 'cross-entropy', dir, model(`${name}.reference`), 17);
+      const trainer = createTrainer(tg);
       const losses: number[] = [];
       for (let k = 0; k < steps; k++) losses.push((await stepYielding(trainer, full)).loss);
       expect(r.loss).toHaveLength(steps);
       r.loss.forEach((l, k) => expect(Math.abs(l - (losses[k] ?? NaN)) / Math.abs(losses[k] ?? 1), `step ${k}`).toBeLessThan(1e-4));
       expect(losses[steps - 1]).toBeLessThan(losses[0] ?? 0);
+    }, 120_000);
+  }
+});
+
+describe('inference plans: the forward pass as device programs', () => {
+  for (const [name, devices, strategy] of [
+    ['gpt2_tiny', 4, 'dp=2,tp=2'],
+    ['mlp', 8, 'megatron'],
+  ] as const) {
+    it(`${name}, ${strategy} on ${devices} devices: outputs within 1e-4 of PyTorch's and of onnxruntime's, counted bytes = plan.json's`, async () => {
+      const dir = await compiled(name, devices, strategy, 'infer');
+      const r = await runMeshPlan(dir, { reference: model(`${name}.reference`), steps: 2 });
+      expect(r.mode).toBe('infer');
+      expect(r.loss).toEqual([]);
+      const prep = prepareMeshRun(dir);
+      expect(prep.tg).toBeUndefined();
+      // Every output of the model, against the reference's.
+      expect(Object.keys(r.outputs ?? {})).toEqual(prep.graph.outputs);
+      for (const e of Object.values(r.outputs ?? {})) expect(e.maxRelError).toBeLessThan(1e-4);
+      // A sharded plan: the programs communicate, as planned, on both passes.
+      expect(Object.keys(r.plannedCollectives).length).toBeGreaterThan(0);
+      expect(r.collectives).toEqual(r.plannedCollectives);
+      // On other inputs (seeded, no reference), against onnxruntime on one device.
+      const own = await runMeshPlan(dir);
+      expect(own.outputs).toBeUndefined();
+      const want = await runOrt(model(`${name}.onnx`), prep.feeds);
+      prep.graph.outputs.forEach((o, k) => {
+        const got = own.outputTensors[k];
+        const w = want.get(o);
+        if (!got || !w) throw new Error(`no output '${o}'`);
+        expect(got.shape).toEqual(w.shape);
+        expect(compareTensors(got, w).maxRelError, o).toBeLessThan(1e-4);
+      });
     }, 120_000);
   }
 });
@@ -113,9 +156,9 @@ describe('a one-device mesh', () => {
     const c = await runCli(['compile', model('mlp.onnx'), '--cluster', cluster, '--out', dir, '--json']);
     expect(c.stderr).toBe('');
     const r = await runMeshPlan(dir, { steps: 5, reference: model('mlp.reference') });
-    const prep = prepareMeshRun(dir);
-    const { full } = batchFor(prep.tg, 'mse', dir, model('mlp.reference'), 17);
-    const trainer = createTrainer(prep.tg);
+    const tg = trainingOf(dir);
+    const { full } = batchFor(tg, 'mse', dir, model('mlp.reference'), 17);
+    const trainer = createTrainer(tg);
     const losses: number[] = [];
     for (let k = 0; k < 5; k++) losses.push((await stepYielding(trainer, full)).loss);
     expect(r.loss).toEqual(losses);

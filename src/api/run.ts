@@ -1,7 +1,7 @@
 /**
- * `run()` of the programmatic API: trains a compiled plan for a number of steps, one
- * worker per device (worker threads, or processes under MPI), and returns what
- * `autopar run --json` prints.
+ * `run()` of the programmatic API: trains a compiled plan for a number of steps (an
+ * inference plan: runs its forward pass), one worker per device (worker threads, or
+ * processes under MPI), and returns what `autopar run --json` prints.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,9 +9,9 @@ import { AutoparError } from '../errors.js';
 import { runPlan, type RunSummary } from '../runtime/pipeline/run-plan.js';
 
 export interface RunApiOptions {
-  /** Training steps (default 1); each step's loss is in the result. */
+  /** Training steps (default 1); each step's loss is in the result. Forward passes for an inference plan. */
   readonly steps?: number;
-  /** A reference folder: inputs, targets and initial weights from it, gradients compared with it. */
+  /** A reference folder: inputs, targets and initial weights from it, gradients (an inference plan: outputs) compared with it. */
   readonly reference?: string;
   /** threads (default) or mpi (starts the workers with mpirun). */
   readonly transport?: 'threads' | 'mpi';

@@ -7,10 +7,10 @@ import { printJson, runCommand } from './output.js';
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('train a compiled plan on worker threads, one per device (this version: plans whose stages each hold one device)')
+    .description('run a compiled plan on worker threads, one per device: training steps, or forward passes of an inference plan (this version: one-mesh plans, and pipelines whose stages each hold one device)')
     .argument('<dir>', 'the folder `autopar compile --out` wrote (plan.json)')
-    .option('--steps <n>', 'training steps', '1')
-    .option('--reference <dir>', 'take inputs and targets from a reference folder and compare the gradients with it')
+    .option('--steps <n>', 'training steps (forward passes for an inference plan)', '1')
+    .option('--reference <dir>', 'take inputs (and targets) from a reference folder and compare the gradients (an inference plan: the outputs) with it')
     .option('--transport <kind>', 'threads (default) or mpi', 'threads')
     .option('--json', 'machine-readable output (CLI.md)')
     .option('--debug', 'stack traces on errors')
@@ -25,7 +25,10 @@ export function registerRun(program: Command): void {
           Object.entries(c)
             .map(([k, v]) => (v ? `${k} ${v.count}x ${(v.bytes / 2 ** 20).toFixed(2)} MiB` : ''))
             .join(', ') || 'none';
-        const lines = [`devices     ${r.devices}`, `loss        ${r.loss.map((l) => l.toPrecision(6)).join(', ')} (${r.steps} step${r.steps > 1 ? 's' : ''})`];
+        const lines = [`devices     ${r.devices}`];
+        if (r.mode === 'train') lines.push(`loss        ${r.loss.map((l) => l.toPrecision(6)).join(', ')} (${r.steps} step${r.steps > 1 ? 's' : ''})`);
+        else lines.push(`inference   ${r.steps} forward pass${r.steps > 1 ? 'es' : ''}`);
+        if (r.mode === 'infer') for (const [name, e] of Object.entries(r.outputs ?? {})) lines.push(`output      ${name} against the reference, maxRelError ${e.maxRelError.toExponential(2)}`);
         if (r.gradients) lines.push(`gradients   ${r.gradients.count} against the reference, maxRelError ${r.gradients.maxRelError.toExponential(2)} (worst: ${r.gradients.worst})`);
         lines.push(`collectives ${kinds(r.collectives)}`, `planned     ${kinds(r.plannedCollectives)}`);
         process.stdout.write(lines.join('\n') + '\n');

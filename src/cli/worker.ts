@@ -29,7 +29,11 @@ export function registerWorker(program: Command): void {
           const { default: meshWorker, globalLosses, readDeviceProgram } = await import('../runtime/spmd/mesh-worker.js');
           const prep = prepareMeshRun(dir, { steps, reference: o.reference ? path.resolve(o.reference) : undefined });
           const feeds = [...prep.feeds].map(([k, t]) => [k, toWireTensor(t)] as const);
-          const loss = await runRank(async (comm, a: { dir: string; steps: number }) => globalLosses(comm, readDeviceProgram(a.dir, comm.rank), await meshWorker(comm, { ...a, feeds })), { dir: path.resolve(dir), steps });
+          // An inference plan has no loss: its ranks report none (`run` puts its outputs together).
+          const loss = await runRank(async (comm, a: { dir: string; steps: number }) => {
+            const result = await meshWorker(comm, { ...a, feeds });
+            return prep.mode === 'train' ? globalLosses(comm, readDeviceProgram(a.dir, comm.rank), result) : [];
+          }, { dir: path.resolve(dir), steps });
           if (loss === undefined) {
             process.exitCode = 1;
             return;

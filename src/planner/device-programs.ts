@@ -47,10 +47,10 @@ export function writeDevicePrograms(dir: string, set: MeshProgramSet): string {
 
 /**
  * What `autopar compile --out DIR` writes for a planned model: plan.json, and for a
- * one-mesh training plan its verified device programs. Returns the files.
+ * one-mesh plan (training or inference) its verified device programs. Returns the files.
  */
 export function writeCompiled(dir: string, planned: PlannedModel): { readonly plan: string; readonly programs: string | undefined } {
   const plan = writePlan(dir, planned.plan);
   const c = planned.compiled;
-  return { plan, programs: c && c.mode === 'train' ? writeDevicePrograms(dir, lowerCompiled(c)) : undefined };
+  return { plan, programs: c ? writeDevicePrograms(dir, lowerCompiled(c)) : undefined };
 }

@@ -69,9 +69,10 @@ export interface PlanJson {
     readonly stageCosts?: StageCosts;
   };
   /**
-   * How to rebuild the planned training graph (`autopar run` needs it): the model file,
-   * its bound dimensions (full batch), the batch dimension split into micro-batches, the
-   * loss, the optimizer and the layer count of the clustering.
+   * How to rebuild the planned graph (`autopar run` needs it): the model file, its bound
+   * dimensions (full batch), the batch dimension split into micro-batches, the loss, the
+   * optimizer and the layer count of the clustering. An inference plan's graph is the
+   * model's forward graph: its loss and optimizer are recorded but not used.
    */
   readonly source?: {
     readonly model: string;
@@ -199,7 +200,7 @@ export function buildPlanJson(c: Compiled): PlanJson {
     batch: c.batch,
     cluster: { name: c.cluster.name, file: c.cluster.file, devices: c.cluster.devices.length, hosts: c.cluster.hosts.length, device: c.device.name },
     schedule: { kind: 'none', microbatches: 1, stageCosts },
-    ...(c.source && c.mode === 'train' ? { source: { ...c.source, layers: 1, clustering: 'balanced' as const } } : {}),
+    ...(c.source ? { source: { ...c.source, layers: 1, clustering: 'balanced' as const } } : {}),
     stages: [
       {
         devices: [...mesh.devices],

@@ -13,6 +13,7 @@ import { unfuseProjections } from '../../../passes/unfuse-projections.js';
 import { AutoparError } from '../../errors.js';
 import { type HostTensor, hostTensor, numel } from '../../ir/host-tensor.js';
 import { importOnnx } from '../../onnx/import.js';
+import type { Graph } from '../../ir/types.js';
 import { trainingGraphOf } from '../../planner/pipeline-task.js';
 import { compareTensors } from '../../reference/compare.js';
 import { type ReferenceFolder, readReference } from '../../reference/folder.js';
@@ -41,8 +42,11 @@ export interface RunOptions {
 }
 
 export interface RunSummary {
+  /** What ran: training steps, or forward passes of an inference plan. */
+  readonly mode: 'train' | 'infer';
   readonly devices: number;
   readonly steps: number;
+  /** Each training step's loss (empty for an inference plan). */
   readonly loss: readonly number[];
   /** The first step's model outputs against the reference folder's (one-mesh plans). */
   readonly outputs?: Readonly<Record<string, { readonly maxAbsError: number; readonly maxRelError: number }>>;
@@ -67,27 +71,32 @@ function readPlan(dir: string): z.infer<typeof PlanFile> {
   return parsed.data;
 }
 
-/** Seeded inputs: token ids below the size of the table they index, targets below the class count. */
-function syntheticBatch(tg: TrainingGraph, seed: number): Map<string, HostTensor> {
+/**
+ * Seeded inputs of `g`: token ids below the size of the table they index, the loss
+ * target (`target`, of a training graph) below the class count, floats in [-1, 1).
+ */
+function syntheticInputs(g: Graph, seed: number, target?: { readonly name: string; readonly classes: number }): Map<string, HostTensor> {
   let state = seed >>> 0;
   const next = (): number => {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
     return state / 4294967296;
   };
-  const g = tg.graph;
   const rowsOf = (v: string): number => {
     const n = g.nodes.find((x) => x.op === 'Gather' && x.inputs[1] === v);
     return Number(g.types.get(n?.inputs[0] ?? '')?.shape[0] ?? 2);
   };
-  const classes = Number(g.types.get(tg.output)?.shape.at(-1) ?? 2);
   return new Map(
     g.inputs.map((i) => {
       const shape = i.type.shape.map(Number);
       const isInt = i.type.dtype.startsWith('int');
-      const limit = i.name === tg.target ? classes : rowsOf(i.name);
+      const limit = i.name === target?.name ? target.classes : rowsOf(i.name);
       return [i.name, hostTensor(i.type.dtype, shape, Array.from({ length: numel(shape) }, () => (isInt ? Math.floor(next() * limit) : next() * 2 - 1)))] as const;
     }),
   );
+}
+
+function syntheticBatch(tg: TrainingGraph, seed: number): Map<string, HostTensor> {
+  return syntheticInputs(tg.graph, seed, { name: tg.target, classes: Number(tg.graph.types.get(tg.output)?.shape.at(-1) ?? 2) });
 }
 
 function sliceBatch(t: HostTensor, parts: number, k: number): HostTensor {
@@ -121,6 +130,19 @@ export function batchFor(tg: TrainingGraph, loss: 'mse' | 'cross-entropy', file:
   return { full, reference: ref };
 }
 
+/** The inputs of an inference run of the forward graph `g`: a reference folder's, or seeded synthetic ones. */
+export function inferenceBatch(g: Graph, reference: string | undefined, seed: number): { full: Map<string, HostTensor>; reference: ReferenceFolder | undefined } {
+  const ref = reference ? readReference(reference) : undefined;
+  if (!ref) return { full: syntheticInputs(g, seed), reference: undefined };
+  const full = new Map<string, HostTensor>();
+  for (const i of g.inputs) {
+    const e = ref.manifest.inputs[i.name];
+    if (!e) throw new AutoparError('E_REFERENCE', `${reference ?? ''}: manifest.json has no input '${i.name}', which the model reads (it has: ${Object.keys(ref.manifest.inputs).join(', ') || 'none'})`);
+    full.set(i.name, ref.read(e));
+  }
+  return { full, reference: ref };
+}
+
 export function preparePlan(dir: string, opts: RunOptions = {}): PreparedRun {
   const plan = readPlan(dir);
   const file = path.join(dir, 'plan.json');
@@ -145,7 +167,7 @@ export function preparePlan(dir: string, opts: RunOptions = {}): PreparedRun {
 
 export async function runPlan(dir: string, opts: RunOptions = {}): Promise<RunSummary> {
   if (isMeshPlanDir(dir)) {
-    const { firstGrads: _grads, ...summary } = await runMeshPlan(dir, opts);
+    const { firstGrads: _grads, outputTensors: _outputs, ...summary } = await runMeshPlan(dir, opts);
     return summary;
   }
   const prepared = preparePlan(dir, opts);
@@ -186,7 +208,7 @@ export async function runPlan(dir: string, opts: RunOptions = {}): Promise<RunSu
     }
     gradients = { count: entries.length, maxRelError, worst };
   }
-  return { devices: plan.stages.length, steps, loss: r.losses, ...(gradients ? { gradients } : {}), collectives, plannedCollectives };
+  return { mode: 'train', devices: plan.stages.length, steps, loss: r.losses, ...(gradients ? { gradients } : {}), collectives, plannedCollectives };
 }
 
 /** A parameter's gradient; a fused q|k|v one is its sections' gradients put back together. */

@@ -3,7 +3,8 @@
  * each device's weight blocks at the offsets its program loads them from, starts one
  * worker per device (threads, or MPI processes), and puts the devices' output blocks
  * back together on the host (outside the counted communication) to report the losses
- * and compare the first step's gradients with a reference folder.
+ * and compare the first step's gradients with a reference folder. An inference plan's
+ * programs run the forward pass: its outputs are compared with the reference's.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,11 +24,13 @@ import { compiledSibling } from '../collectives/compiled.js';
 import { runMpi } from '../collectives/mpi/launcher.js';
 import { runThreads } from '../collectives/threads/launcher.js';
 import { loadWeights } from '../weights.js';
-import { batchFor, fusedGradient, type RunOptions, type RunSummary } from '../pipeline/run-plan.js';
+import { batchFor, fusedGradient, inferenceBatch, type RunOptions, type RunSummary } from '../pipeline/run-plan.js';
+import type { Graph } from '../../ir/types.js';
 import type { MeshWorkerArgs, MeshWorkerResult } from './mesh-worker.js';
 import { fromWireTensor, toWireTensor } from './wire.js';
 
 const MeshPlanFile = z.object({
+  mode: z.enum(['train', 'infer']).default('train'),
   cluster: z.object({ devices: z.number().int().positive() }),
   stages: z.array(z.object({ devices: z.array(z.number()), collectives: z.array(z.object({ kind: z.string(), bytes: z.number(), groups: z.array(z.array(z.number())) })) })).length(1),
   source: z.object({ model: z.string(), dims: z.record(z.string(), z.number()), loss: z.enum(['mse', 'cross-entropy']), optimizer: z.enum(['sgd', 'adam']) }),
@@ -39,7 +42,11 @@ export function isMeshPlanDir(dir: string): boolean {
 }
 
 export interface PreparedMeshRun {
-  readonly tg: TrainingGraph;
+  readonly mode: 'train' | 'infer';
+  /** The planned graph: the training graph, or the model's forward graph for an inference plan. */
+  readonly graph: Graph;
+  /** The training graph (training plans only). */
+  readonly tg: TrainingGraph | undefined;
   readonly programs: readonly MeshProgram[];
   readonly unfused: ReadonlyMap<string, { readonly parts: readonly string[]; readonly axis: number }>;
   readonly feeds: ReadonlyMap<string, HostTensor>;
@@ -47,7 +54,7 @@ export interface PreparedMeshRun {
   readonly planned: Record<string, { count: number; bytes: number }>;
 }
 
-/** Reads plan and programs, rebuilds the training graph, writes DIR/weights/device-K.bin. */
+/** Reads plan and programs, rebuilds the planned graph, writes DIR/weights/device-K.bin. */
 export function prepareMeshRun(dir: string, opts: RunOptions = {}): PreparedMeshRun {
   const file = path.join(dir, 'plan.json');
   let raw: unknown;
@@ -57,7 +64,7 @@ export function prepareMeshRun(dir: string, opts: RunOptions = {}): PreparedMesh
     throw new AutoparError('E_FILE', `${file}: cannot read it; give the folder \`autopar compile --out\` wrote`);
   }
   const parsed = MeshPlanFile.safeParse(raw);
-  if (!parsed.success) throw new AutoparError('E_PARSE', `${file}: not a one-mesh training plan this version runs (${parsed.error.issues[0]?.path.join('.') ?? ''}: ${parsed.error.issues[0]?.message ?? ''}); compile it again with this version`);
+  if (!parsed.success) throw new AutoparError('E_PARSE', `${file}: not a one-mesh plan this version runs (${parsed.error.issues[0]?.path.join('.') ?? ''}: ${parsed.error.issues[0]?.message ?? ''}); compile it again with this version`);
   const plan = parsed.data;
   const n = plan.cluster.devices;
   const programs = Array.from({ length: n }, (_, d) => {
@@ -67,11 +74,12 @@ export function prepareMeshRun(dir: string, opts: RunOptions = {}): PreparedMesh
   });
   const src = plan.source;
   const { graph, unfused } = unfuseProjections(importOnnx(src.model, { dims: src.dims }).graph);
-  const tg = trainingGraphOf({ graph, loss: src.loss, optimizer: src.optimizer });
-  const weights = loadWeights(tg.graph);
+  const tg = plan.mode === 'train' ? trainingGraphOf({ graph, loss: src.loss, optimizer: src.optimizer }) : undefined;
+  const plannedGraph = tg?.graph ?? graph;
+  const weights = loadWeights(plannedGraph);
   fs.mkdirSync(path.join(dir, 'weights'), { recursive: true });
   for (const p of programs) writeWeightBlocks(dir, p, weights);
-  const { full, reference } = batchFor(tg, src.loss, file, opts.reference, 17);
+  const { full, reference } = tg ? batchFor(tg, src.loss, file, opts.reference, 17) : inferenceBatch(graph, opts.reference, 17);
   // Every member of every group of a listed collective makes the call once per step.
   const planned: Record<string, { count: number; bytes: number }> = {};
   const steps = opts.steps ?? 1;
@@ -81,7 +89,7 @@ export function prepareMeshRun(dir: string, opts: RunOptions = {}): PreparedMesh
     k.count += members * steps;
     k.bytes += c.bytes * members * steps;
   }
-  return { tg, programs, unfused, feeds: full, reference, planned };
+  return { mode: plan.mode, graph: plannedGraph, tg, programs, unfused, feeds: full, reference, planned };
 }
 
 function meshOf(p: MeshProgram): { axes: { name: string; size: number }[] } {
@@ -113,8 +121,10 @@ function writeWeightBlocks(dir: string, p: MeshProgram, weights: ReadonlyMap<str
 }
 
 export interface MeshRunResult extends RunSummary {
-  /** First step's gradients, put together from the devices' blocks, by parameter. */
+  /** First step's gradients, put together from the devices' blocks, by parameter (training). */
   readonly firstGrads: ReadonlyMap<string, HostTensor>;
+  /** An inference plan's first pass: the model's outputs put together, in the model's order (empty for training). */
+  readonly outputTensors: readonly HostTensor[];
 }
 
 export async function runMeshPlan(dir: string, opts: RunOptions = {}): Promise<MeshRunResult> {
@@ -133,7 +143,7 @@ export async function runMeshPlan(dir: string, opts: RunOptions = {}): Promise<M
   const global = (step: number, k: number): HostTensor => {
     const name = first.outputs[k] ?? '';
     const spec = parseSpec(first.tensors.find((t) => t.name === name)?.sharding ?? '[]');
-    const shape = prep.tg.graph.types.get(first.tensors.find((t) => t.name === name)?.source ?? '')?.shape.map(Number) ?? [];
+    const shape = prep.graph.types.get(first.tensors.find((t) => t.name === name)?.source ?? '')?.shape.map(Number) ?? [];
     return assemble(
       byPos.map((r) => {
         const w = r?.steps[step]?.[k];
@@ -145,18 +155,33 @@ export async function runMeshPlan(dir: string, opts: RunOptions = {}): Promise<M
       mesh,
     );
   };
+  const tg = prep.tg;
+  const ref = prep.reference;
+  if (!tg) {
+    // Inference: the programs' outputs are the model's, in order; each against the reference's.
+    let outputs: Record<string, { maxAbsError: number; maxRelError: number }> | undefined;
+    if (ref) {
+      outputs = {};
+      for (const [k, name] of prep.graph.outputs.entries()) {
+        const want = ref.manifest.outputs[name];
+        if (!want) throw new AutoparError('E_REFERENCE', `${opts.reference ?? ''}: manifest.json has no output '${name}', which the model computes (it has: ${Object.keys(ref.manifest.outputs).join(', ') || 'none'})`);
+        const e = compareTensors(global(0, k), ref.read(want));
+        outputs[name] = { maxAbsError: e.maxAbsError, maxRelError: e.maxRelError };
+      }
+    }
+    return { mode: 'infer', devices: n, steps, loss: [], ...(outputs ? { outputs } : {}), collectives: addCounts(run.counts), plannedCollectives: prep.planned, firstGrads: new Map(), outputTensors: prep.graph.outputs.map((_, k) => global(0, k)) };
+  }
   const loss = Array.from({ length: steps }, (_, s) => global(s, 0).data[0] ?? NaN);
-  const firstGrads = new Map([...prep.tg.grads.keys()].map((p, i) => [p, global(0, i + 1)] as const));
+  const firstGrads = new Map([...tg.grads.keys()].map((p, i) => [p, global(0, i + 1)] as const));
   let gradients: RunSummary['gradients'];
   let outputs: Record<string, { maxAbsError: number; maxRelError: number }> | undefined;
-  const ref = prep.reference;
-  const outAt = prep.tg.grads.size + 1;
+  const outAt = tg.grads.size + 1;
   if (ref && first.outputs.length > outAt) {
     const got = global(0, outAt);
-    const want = ref.manifest.outputs[prep.tg.output] ?? Object.values(ref.manifest.outputs)[0];
+    const want = ref.manifest.outputs[tg.output] ?? Object.values(ref.manifest.outputs)[0];
     if (want) {
       const e = compareTensors(got, ref.read(want));
-      outputs = { [prep.tg.output]: { maxAbsError: e.maxAbsError, maxRelError: e.maxRelError } };
+      outputs = { [tg.output]: { maxAbsError: e.maxAbsError, maxRelError: e.maxRelError } };
     }
   }
   if (ref) {
@@ -174,5 +199,5 @@ export async function runMeshPlan(dir: string, opts: RunOptions = {}): Promise<M
     }
     gradients = { count: entries.length, maxRelError, worst };
   }
-  return { devices: n, steps, loss, ...(outputs ? { outputs } : {}), ...(gradients ? { gradients } : {}), collectives: addCounts(run.counts), plannedCollectives: prep.planned, firstGrads };
+  return { mode: 'train', devices: n, steps, loss, ...(outputs ? { outputs } : {}), ...(gradients ? { gradients } : {}), collectives: addCounts(run.counts), plannedCollectives: prep.planned, firstGrads, outputTensors: [] };
 }
