@@ -159,17 +159,19 @@ export async function runMeshPlan(dir: string, opts: RunOptions = {}): Promise<M
   const ref = prep.reference;
   if (!tg) {
     // Inference: the programs' outputs are the model's, in order; each against the reference's.
+    const outputTensors = prep.graph.outputs.map((_, k) => global(0, k));
     let outputs: Record<string, { maxAbsError: number; maxRelError: number }> | undefined;
     if (ref) {
       outputs = {};
       for (const [k, name] of prep.graph.outputs.entries()) {
         const want = ref.manifest.outputs[name];
-        if (!want) throw new AutoparError('E_REFERENCE', `${opts.reference ?? ''}: manifest.json has no output '${name}', which the model computes (it has: ${Object.keys(ref.manifest.outputs).join(', ') || 'none'})`);
-        const e = compareTensors(global(0, k), ref.read(want));
+        const got = outputTensors[k];
+        if (!want || !got) throw new AutoparError('E_REFERENCE', `${opts.reference ?? ''}: manifest.json has no output '${name}', which the model computes (it has: ${Object.keys(ref.manifest.outputs).join(', ') || 'none'})`);
+        const e = compareTensors(got, ref.read(want));
         outputs[name] = { maxAbsError: e.maxAbsError, maxRelError: e.maxRelError };
       }
     }
-    return { mode: 'infer', devices: n, steps, loss: [], ...(outputs ? { outputs } : {}), collectives: addCounts(run.counts), plannedCollectives: prep.planned, firstGrads: new Map(), outputTensors: prep.graph.outputs.map((_, k) => global(0, k)) };
+    return { mode: 'infer', devices: n, steps, loss: [], ...(outputs ? { outputs } : {}), collectives: addCounts(run.counts), plannedCollectives: prep.planned, firstGrads: new Map(), outputTensors };
   }
   const loss = Array.from({ length: steps }, (_, s) => global(s, 0).data[0] ?? NaN);
   const firstGrads = new Map([...tg.grads.keys()].map((p, i) => [p, global(0, i + 1)] as const));
