@@ -9,6 +9,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AutoparError, compare, compile, run, sweep, type ErrorCode } from '../src/api.js';
 import { model, ROOT } from './helpers/cli.js';
+import { compileModel } from '../src/planner/compile.js';
+import { parseCluster } from '../src/cluster/load.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'autopar-api-errors-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -69,6 +71,18 @@ describe('API mistakes: a clear AutoparError each', () => {
     const enough = 2 ** Math.ceil(Math.log2(devices));
     const ok = await compile({ model: model('mlp.onnx'), cluster: tinyCluster(enough, '8MB') });
     expect(ok.peakMemoryBytesPerDevice).toBeLessThanOrEqual(8e6);
+  }, 120_000);
+
+  it('a model that fits nowhere is refused before any mesh is planned, with the message the search gives', async () => {
+    const cluster = tinyCluster(2, '8MB');
+    const meshes: string[] = [];
+    const early = await failure(compileModel({ model: model('mlp.onnx'), cluster: parseCluster(cluster.yaml, cluster.name), progress: (e) => void (e.kind === 'mesh' && meshes.push(e.shape.join('x'))) }));
+    expect(meshes).toEqual([]);
+    // A pin (here one that changes nothing: the input whole) keeps the search, which reaches the same verdict mesh by mesh.
+    const searched = await failure(compileModel({ model: model('mlp.onnx'), cluster: parseCluster(cluster.yaml, cluster.name), pin: { x: { dims: [[], []], partial: [] } }, progress: (e) => void (e.kind === 'mesh' && meshes.push(e.shape.join('x'))) }));
+    expect(meshes).toEqual(['2']);
+    expect(early.message).toBe(searched.message);
+    expectError(early, 'E_USAGE', 'even sharding every parameter');
   }, 120_000);
 
   it('a strategy that replicates what does not fit says by how much, and that a sharding strategy would', async () => {
