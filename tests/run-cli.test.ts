@@ -2,7 +2,8 @@
  * `autopar run` through the built CLI: a pipelined plan (one device per stage) compiled,
  * then trained on worker threads from the reference folder (gradients against
  * PyTorch's, bytes sent and received equal to what plan.json predicts), and again as
- * processes under mpirun with the same numbers.
+ * processes under mpirun with the same numbers; a one-mesh plan from its device
+ * programs; an inference plan's forward passes against the reference's outputs.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -79,5 +80,23 @@ describe('autopar run', () => {
     expect(missing.stderr.trim().split('\n')).toHaveLength(1);
     expect(missing.stderr).toMatch(/a one-mesh plan runs from the device programs in .*devices, which are missing; compile it again/);
     expect(steps.stderr).toMatch(/--steps x: give a whole number of steps/);
+  }, 120_000);
+
+  it('runs an inference plan: forward passes on the devices, every output against the reference, no loss', async () => {
+    const out = path.join(tmp, 'serve');
+    await runJson(['compile', model('mlp.onnx'), '--cluster', 'examples/clusters/1x2-a100.yaml', '--mode', 'infer', '--strategy', 'megatron', '--out', out]);
+    const json = z
+      .object({ mode: z.literal('infer'), devices: z.number(), steps: z.number(), loss: z.array(z.number()).length(0), outputs: z.record(z.string(), z.object({ maxAbsError: z.number(), maxRelError: z.number() })), collectives: z.record(z.string(), Kind), plannedCollectives: z.record(z.string(), Kind) })
+      .parse(await runJson(['run', out, '--reference', model('mlp.reference'), '--steps', '2']));
+    expect(json.devices).toBe(2);
+    expect(Object.keys(json.outputs)).toHaveLength(1);
+    for (const e of Object.values(json.outputs)) expect(e.maxRelError).toBeLessThan(1e-4);
+    expect(Object.keys(json.collectives).length).toBeGreaterThan(0);
+    expect(json.collectives).toEqual(json.plannedCollectives);
+    const text = await runCli(['run', out, '--reference', model('mlp.reference')]);
+    expect(text.status, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^inference {3}1 forward pass$/m);
+    expect(text.stdout).toMatch(/^output {6}\S+ against the reference, maxRelError \d\.\d\de-\d+$/m);
+    expect(text.stdout).not.toMatch(/^loss/m);
   }, 120_000);
 });
