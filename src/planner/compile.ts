@@ -184,10 +184,12 @@ export async function compileModel(opts: CompileOptions): Promise<Compiled> {
   // building the problem of each of its four meshes). The message is the one the failed
   // search below gives, from the last mesh's floor. Only for auto without pins: pins and
   // manual strategies can be rejected for other reasons first, which are reported instead.
-  if (strategy === 'auto' && !opts.allowOom && Object.keys(opts.pin ?? {}).length === 0 && meshes.length > 0) {
-    const floors = meshes.map((lm) => minimumMemory(planned, roles, meshFromLogical(lm)));
-    const last = floors[floors.length - 1] ?? NaN;
-    if (floors.every((f) => f > device.memoryBytes)) throw new AutoparError('E_USAGE', doesNotFit({ model: modelName, strategy: strategyName(strategy), devices: n, device, floor: last, needed: undefined }));
+  const lastMesh = meshes[meshes.length - 1];
+  if (strategy === 'auto' && !opts.allowOom && Object.keys(opts.pin ?? {}).length === 0 && lastMesh) {
+    const floorOn = (lm: LogicalMesh): number => minimumMemory(planned, roles, meshFromLogical(lm));
+    // The last mesh first: for a model that fits, that one floor is all this costs.
+    const floor = floorOn(lastMesh);
+    if (floor > device.memoryBytes && meshes.slice(0, -1).every((lm) => floorOn(lm) > device.memoryBytes)) throw new AutoparError('E_USAGE', doesNotFit({ model: modelName, strategy: strategyName(strategy), devices: n, device, floor, needed: undefined }));
   }
   const candidates: Candidate[] = [];
   // The meshes whose plans did not fit, with their pins: an error re-plans one to say by how much.
