@@ -32,7 +32,7 @@ export function registerWorker(program: Command): void {
           // An inference plan has no loss: its ranks report none (`run` puts its outputs together).
           const loss = await runRank(async (comm, a: { dir: string; steps: number }) => {
             const result = await meshWorker(comm, { ...a, feeds });
-            return prep.mode === 'train' ? globalLosses(comm, readDeviceProgram(a.dir, comm.rank), result) : [];
+            return prep.tg ? globalLosses(comm, readDeviceProgram(a.dir, comm.rank), result) : [];
           }, { dir: path.resolve(dir), steps });
           if (loss === undefined) {
             process.exitCode = 1;

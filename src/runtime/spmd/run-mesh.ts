@@ -42,10 +42,9 @@ export function isMeshPlanDir(dir: string): boolean {
 }
 
 export interface PreparedMeshRun {
-  readonly mode: 'train' | 'infer';
   /** The planned graph: the training graph, or the model's forward graph for an inference plan. */
   readonly graph: Graph;
-  /** The training graph (training plans only). */
+  /** The training graph; undefined for an inference plan. */
   readonly tg: TrainingGraph | undefined;
   readonly programs: readonly MeshProgram[];
   readonly unfused: ReadonlyMap<string, { readonly parts: readonly string[]; readonly axis: number }>;
@@ -89,7 +88,7 @@ export function prepareMeshRun(dir: string, opts: RunOptions = {}): PreparedMesh
     k.count += members * steps;
     k.bytes += c.bytes * members * steps;
   }
-  return { mode: plan.mode, graph: plannedGraph, tg, programs, unfused, feeds: full, reference, planned };
+  return { graph: plannedGraph, tg, programs, unfused, feeds: full, reference, planned };
 }
 
 function meshOf(p: MeshProgram): { axes: { name: string; size: number }[] } {
