@@ -29,6 +29,7 @@ import { place, stageMeshes } from './placement.js';
 import { dimensionSizes, withoutIdleAxes } from './idle-axes.js';
 import { evenRanges, memoryShortfall } from './stage-report.js';
 import { bytesText } from '../../src/explain/text.js';
+import { type BestStep, bestStepSeconds, STAGE_CAP_SLACK, stageCap } from './best-step.js';
 
 export { evenRanges } from './stage-report.js';
 export { stageMeshes } from './placement.js';
@@ -76,6 +77,12 @@ export interface PipelineOptions {
   readonly search?: 'exact' | 'fast';
   /** Called after each intra-op solve. */
   readonly progress?: (event: { readonly solves: number; readonly layer: number; readonly mesh: readonly number[] }) => void;
+  /**
+   * The best step other micro-batch counts of the same search have reached (shared while
+   * they are planned side by side): stages too slow to beat it are not offered to the DP
+   * (see stageCap), and a count with no other plan is rejected before its stages are planned.
+   */
+  readonly bestStep?: BestStep;
 }
 
 export interface LayerOnMesh extends LayerPlan {
@@ -393,6 +400,9 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   };
   await addMeshes('fast');
   const tPriced = performance.now();
+  // Read after pricing, the longest phase: a count finished meanwhile tightens it.
+  const best = opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity;
+  const cap = stageCap(best, opts.microbatches);
   /**
    * Per mesh, running sums over layers (time with the joins between layers, static and
    * activation bytes) and, per layer, the first layer at or after it without a plan: a
@@ -445,10 +455,12 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
         const s = sums(m);
         if ((s.gap[first] ?? L) <= last) return;
         const at = (a: Float64Array, i: number): number => a[i] ?? 0;
+        const seconds = at(s.seconds, last + 1) - at(s.seconds, first) + at(s.joins, last) - at(s.joins, first);
+        if (seconds > cap) return;
         out.push({
           submesh: index,
           devices: m.submesh.size,
-          seconds: at(s.seconds, last + 1) - at(s.seconds, first) + at(s.joins, last) - at(s.joins, first),
+          seconds,
           staticBytes: at(s.staticBytes, last + 1) - at(s.staticBytes, first),
           activationBytes: at(s.activationBytes, last + 1) - at(s.activationBytes, first),
           memoryLimit: memory ? opts.device.memoryBytes : Infinity,
@@ -474,7 +486,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   const memoryNote = free && (!stagePlan || free.latency < stagePlan.latency * (1 - 1e-9)) ? memoryShortfall(free, opts.microbatches, opts.device.memoryBytes) : undefined;
   if (memoryNote && !grid) {
     // Memory binds: offer each layer's lean variant too, and plan again.
-    slowestUseful = stagePlan ? stagePlan.latency / Math.max(1, opts.microbatches) : Infinity;
+    slowestUseful = Math.min(cap, stagePlan ? stagePlan.latency / Math.max(1, opts.microbatches) : Infinity);
     await addMeshes('lean');
     stagePlan = stages0(true);
   }
@@ -521,6 +533,10 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     return better ? exact : rep;
   };
   const tStages = performance.now();
+  if (!stagePlan && cap < Infinity) {
+    const slowerThan = `every stage plan ${memoryNote ? 'that fits ' : ''}has a stage slower than ${(cap * 1000).toPrecision(3)} ms per micro-batch (${STAGE_CAP_SLACK} x the best step ${best.toPrecision(4)} s / ${opts.microbatches} micro-batches), so it steps slower than the plan another micro-batch count reached`;
+    return { rejected: memoryNote ? `${memoryNote}; and ${slowerThan}` : slowerThan, memoryNote };
+  }
   if (!stagePlan) return { rejected: memoryNote ?? [...reasons.values()][0] ?? `no stage plan of ${L} layers on ${N} devices`, memoryNote };
   const primary = await realize(stagePlan);
   const same = (a: StagePlan, b: StagePlan): boolean => a.stages.length === b.stages.length && a.stages.every((x, i) => x.first === b.stages[i]?.first && x.last === b.stages[i]?.last && x.option.submesh === b.stages[i]?.option.submesh);

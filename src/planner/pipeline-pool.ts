@@ -66,16 +66,20 @@ class PlanWorker {
 }
 
 /**
- * Outcomes of tasks 0..count-1 in order; `onDone` as each finishes. A task is made
- * (`taskAt`) when a lane takes it, so the first workers start before the last graphs exist.
+ * Outcomes of tasks 0..count-1 in order, run in the order `order` gives (default 0, 1,
+ * ...); `onDone` as each finishes. A task is made (`taskAt`) when a lane takes it, so the
+ * first workers start before the last graphs exist.
  */
-export async function runPipelineTasks(count: number, taskAt: (i: number) => PipelineTask, workers: number, onDone?: (task: PipelineTask) => void): Promise<PipelineOutcome[]> {
+export async function runPipelineTasks(count: number, taskAt: (i: number) => PipelineTask, workers: number, onDone?: (task: PipelineTask, outcome: PipelineOutcome) => void, order?: readonly number[]): Promise<PipelineOutcome[]> {
   const out = new Array<PipelineOutcome | undefined>(count);
+  const sequence = order ?? Array.from({ length: count }, (_, i) => i);
+  if (sequence.length !== count || new Set(sequence).size !== count || sequence.some((i) => !Number.isInteger(i) || i < 0 || i >= count)) throw new AutoparError('E_INTERNAL', `runPipelineTasks: order [${sequence.join(', ')}] is not a permutation of 0..${count - 1}`);
   if (workers <= 1 || count <= 1) {
-    for (let i = 0; i < count; i++) {
+    for (const i of sequence) {
       const t = taskAt(i);
-      out[i] = await runPipelineTask(t);
-      onDone?.(t);
+      const o = await runPipelineTask(t);
+      out[i] = o;
+      onDone?.(t, o);
     }
   } else {
     let next = 0;
@@ -85,10 +89,11 @@ export async function runPipelineTasks(count: number, taskAt: (i: number) => Pip
       const w = new PlanWorker();
       try {
         while (next < count && !failed) {
-          const i = next++;
+          const i = sequence[next++] ?? 0;
           const t = taskAt(i);
-          out[i] = await w.run(t);
-          onDone?.(t);
+          const o = await w.run(t);
+          out[i] = o;
+          onDone?.(t, o);
         }
       } catch (e) {
         failed = true;

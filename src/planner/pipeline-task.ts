@@ -4,6 +4,7 @@
  * out. Everything crossing is plain data (structured clone).
  */
 import { loadCostModel } from '../../cost-models/calibrated.js';
+import type { BestStep } from '../../passes/inter-op/best-step.js';
 import { pipelineClustering, planPipeline, type PipelinePlan, type PipelineRejection } from '../../passes/inter-op/pipeline.js';
 import type { Cluster } from '../cluster/types.js';
 import { AutoparError } from '../errors.js';
@@ -22,6 +23,8 @@ export interface PipelineTask {
   readonly solver: SolverName | 'auto';
   readonly timeLimitSeconds: number | undefined;
   readonly grid: { readonly dp: number; readonly tp: number; readonly pp: number } | undefined;
+  /** The search's best step so far, shared with the other counts' threads (see best-step.ts). */
+  readonly bestStep?: BestStep;
 }
 
 export function trainingGraphOf(task: Pick<PipelineTask, 'graph' | 'loss' | 'optimizer'>): TrainingGraph {
@@ -38,5 +41,5 @@ export async function runPipelineTask(task: PipelineTask): Promise<PipelinePlan 
   if (!device) throw new AutoparError('E_CLUSTER', `${task.cluster.file}: no devices`);
   const tg = trainingGraphOf(task);
   const { clustering } = pipelineClusteringOf(tg, task.cluster.devices.length, task.grid?.pp ?? 1);
-  return planPipeline(tg, { cluster: task.cluster, device, cost: loadCostModel(task.profile), layers: clustering.layers, clustering, microbatches: task.microbatches, solver: task.solver, timeLimitSeconds: task.timeLimitSeconds, grid: task.grid });
+  return planPipeline(tg, { cluster: task.cluster, device, cost: loadCostModel(task.profile), layers: clustering.layers, clustering, microbatches: task.microbatches, solver: task.solver, timeLimitSeconds: task.timeLimitSeconds, grid: task.grid, bestStep: task.bestStep });
 }

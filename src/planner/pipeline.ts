@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { loadCostModel } from '../../cost-models/calibrated.js';
 import { isRejection, type PipelinePlan } from '../../passes/inter-op/pipeline.js';
+import { newBestStep, offerStep } from '../../passes/inter-op/best-step.js';
 import { defaultPlanWorkers, runPipelineTasks } from './pipeline-pool.js';
 import { pipelineClusteringOf, type PipelineTask, trainingGraphOf } from './pipeline-task.js';
 import { unfuseProjections } from '../../passes/unfuse-projections.js';
@@ -99,20 +100,32 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
   // Every count is planned (in worker threads when there are cores to spare), its graph
   // built when a lane takes it: the first workers need not wait for all the graphs.
   const made = new Map<number, PipelineTask>();
+  const bestStep = newBestStep();
   const taskAt = (i: number): PipelineTask => {
     let task = made.get(i);
     if (!task) {
       const m = candidates[i] ?? 1;
-      task = { graph: unfuseProjections(graphAt(m)).graph, microbatches: m, cluster, profile: opts.profile, loss: opts.loss, optimizer: opts.optimizer, solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, grid };
+      task = { graph: unfuseProjections(graphAt(m)).graph, microbatches: m, cluster, profile: opts.profile, loss: opts.loss, optimizer: opts.optimizer, solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, grid, bestStep };
       made.set(i, task);
     }
     return task;
   };
   let finished = 0;
-  const outcomes = await runPipelineTasks(candidates.length, taskAt, opts.planWorkers ?? defaultPlanWorkers(), (t) => {
-    finished++;
-    opts.progress?.({ kind: 'microbatches', microbatches: t.microbatches, done: finished, total: candidates.length, seconds: (performance.now() - t0) / 1000 });
-  });
+  // The largest counts first: their bubbles are the smallest, so they usually give the
+  // best step early, and the counts planned after it offer the DP only stages fast enough
+  // to beat it (see best-step.ts); a count that cannot is rejected before planning stages.
+  const order = candidates.map((_, i) => candidates.length - 1 - i);
+  const outcomes = await runPipelineTasks(
+    candidates.length,
+    taskAt,
+    opts.planWorkers ?? defaultPlanWorkers(),
+    (t, o) => {
+      finished++;
+      if (!isRejection(o)) offerStep(bestStep, o.stepTimeSeconds);
+      opts.progress?.({ kind: 'microbatches', microbatches: t.microbatches, done: finished, total: candidates.length, seconds: (performance.now() - t0) / 1000 });
+    },
+    order,
+  );
   let chosen: { p: PipelinePlan; task: PipelineTask } | undefined;
   outcomes.forEach((p, i) => {
     const task = taskAt(i);

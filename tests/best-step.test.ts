@@ -1,0 +1,122 @@
+/**
+ * The micro-batch search shares its best step between the counts it plans (largest
+ * first): a count planned later offers its DP only stages fast enough to beat it, and
+ * is rejected when it has none. The search's answer must not change.
+ */
+import { MessageChannel } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { loadCostModel } from '../cost-models/calibrated.js';
+import { bestStepSeconds, newBestStep, offerStep, STAGE_CAP_SLACK, stageCap } from '../passes/inter-op/best-step.js';
+import { isRejection, planPipeline, type PipelinePlan, type PipelineRejection } from '../passes/inter-op/pipeline.js';
+import { unfuseProjections } from '../passes/unfuse-projections.js';
+import { parseCluster } from '../src/cluster/load.js';
+import { buildGpt, type GptConfig } from '../src/models/gpt.js';
+import { compilePipeline } from '../src/planner/pipeline.js';
+import { pipelineClusteringOf, trainingGraphOf } from '../src/planner/pipeline-task.js';
+import type { Cluster } from '../src/cluster/types.js';
+import { buildSchedule } from '../passes/schedule/schedule.js';
+import { simulateSchedule, type StageCosts } from '../passes/schedule/simulate.js';
+
+const hosts = (network: string): Cluster => parseCluster(`hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: ${network}, latency: 20us}\n`, 'two-hosts.yaml');
+const cluster = hosts('25Gb/s');
+// Transfers and the update's gradient synchronisation most of the step.
+const slowNetwork = hosts('1Gb/s');
+const config: Omit<GptConfig, 'batch'> = { layers: 4, hidden: 128, heads: 4, seq: 64, vocab: 256, weights: 'external' };
+const cost = loadCostModel(undefined);
+
+function ok(p: PipelinePlan | PipelineRejection): PipelinePlan {
+  if (isRejection(p)) throw new Error(`no pipeline plan: ${p.rejected}`);
+  return p;
+}
+
+/** One count planned alone, as the search plans it, with or without a best step to beat. */
+async function planAt(batch: number, microbatches: number, best?: number, on: Cluster = cluster): Promise<PipelinePlan | PipelineRejection> {
+  const device = on.groups[0]?.device;
+  if (!device) throw new Error('no device');
+  const graph = unfuseProjections(buildGpt({ ...config, batch: batch / microbatches })).graph;
+  const tg = trainingGraphOf({ graph, loss: 'cross-entropy', optimizer: undefined });
+  const { clustering } = pipelineClusteringOf(tg, on.devices.length, 1);
+  const bestStep = newBestStep();
+  if (best !== undefined) offerStep(bestStep, best);
+  return planPipeline(tg, { cluster: on, device, cost, layers: clustering.layers, clustering, microbatches, bestStep });
+}
+
+/** Every stage's work (forward + backward of one micro-batch) times M is at most the simulated step. */
+function expectStepAtLeastMTimesEveryStage(p: PipelinePlan): void {
+  const c = p.stageCosts;
+  expect(c.forwardSeconds.length).toBe(p.stages.length);
+  c.forwardSeconds.forEach((f, i) => {
+    const work = f + (c.backwardSeconds[i] ?? 0);
+    expect(work).toBeGreaterThan(0);
+    expect(p.microbatches * work).toBeLessThanOrEqual(p.stepTimeSeconds * (1 + 1e-12));
+  });
+}
+
+describe('the best step shared between micro-batch counts', () => {
+  it('starts empty, keeps the least offered, rounds up, and is the same memory in another thread', async () => {
+    const b = newBestStep();
+    expect(bestStepSeconds(b)).toBe(Infinity);
+    offerStep(b, 2.5);
+    offerStep(b, 3);
+    offerStep(b, Number.NaN);
+    expect(bestStepSeconds(b)).toBe(2.5);
+    offerStep(b, 1.0000000001);
+    // Whole nanoseconds, rounded up: the cap only loosens.
+    expect(bestStepSeconds(b)).toBe(1.000000001);
+    // What a worker thread receives by postMessage is a view of the same memory.
+    const { port1, port2 } = new MessageChannel();
+    const received = new Promise<BigInt64Array>((resolve) => port2.once('message', resolve));
+    port1.postMessage(b);
+    const there = await received;
+    offerStep(there, 0.5);
+    expect(bestStepSeconds(b)).toBe(0.5);
+    port1.close();
+    expect(stageCap(2, 4)).toBeCloseTo((2 * STAGE_CAP_SLACK) / 4, 12);
+  });
+
+  it("keeps a count's plan when it can beat the best step, and rejects the count, saying why, when no stage is fast enough", async () => {
+    const alone = ok(await planAt(16, 4));
+    // Its own step as the best: every stage of it is within the cap, so the same plan.
+    const capped = ok(await planAt(16, 4, alone.stepTimeSeconds));
+    expect(capped.stepTimeSeconds).toBe(alone.stepTimeSeconds);
+    expect(capped.stages.map((s) => [s.layers, s.devices, s.mesh.shape])).toEqual(alone.stages.map((s) => [s.layers, s.devices, s.mesh.shape]));
+    // A best step no stage plan at this count can approach: rejected before stage planning.
+    const far = alone.stepTimeSeconds / 100;
+    const r = await planAt(16, 4, far);
+    expect(isRejection(r) && r.rejected).toMatch(/^every stage plan has a stage slower than [\d.e+-]+ ms per micro-batch \(1\.25 x the best step [\d.e+-]+ s \/ 4 micro-batches\), so it steps slower than the plan another micro-batch count reached$/);
+    // The bound it rests on: a stage works through every micro-batch (forward and backward,
+    // transfers aside on their own stream), so a plan steps in at least M x its slowest stage's work.
+    expectStepAtLeastMTimesEveryStage(alone);
+  }, 120_000);
+
+  it('the search (largest counts first, each capped by the best before it) chooses what planning every count alone chooses', async () => {
+    const batch = 16;
+    const counts = [1, 2, 4, 8, 16];
+    const alone = await Promise.all(counts.map((m) => planAt(batch, m)));
+    const steps = alone.map((p) => (isRejection(p) ? Infinity : p.stepTimeSeconds));
+    const bestAlone = Math.min(...steps);
+    const chosenAlone = counts[steps.indexOf(bestAlone)];
+    const model = { graph: buildGpt({ ...config, batch }), name: 'gpt-small', rebuild: (b: number) => buildGpt({ ...config, batch: b }) };
+    const seen: number[] = [];
+    const searched = await compilePipeline({ model, cluster, loss: 'cross-entropy', strategy: 'pipeline', planWorkers: 1, progress: (e) => e.kind === 'microbatches' && seen.push(e.microbatches) });
+    expect(seen).toEqual([16, 8, 4, 2, 1]);
+    expect(searched.summary.microbatches).toBe(chosenAlone);
+    expect(searched.summary.stepTimeSeconds).toBeCloseTo(bestAlone, 12);
+    // The bound the cap rests on holds for every count's plan, on this cluster and on one
+    // whose network makes transfers and updates most of the step.
+    for (const p of [...alone, ...(await Promise.all(counts.map((m) => planAt(batch, m, undefined, slowNetwork))))]) if (!isRejection(p)) expectStepAtLeastMTimesEveryStage(p);
+  }, 240_000);
+
+  it('the simulated 1F1B step is at least M x the work of every stage, whatever the stage costs and transfers', () => {
+    let seed = 7;
+    const random = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    for (let i = 0; i < 300; i++) {
+      const [S, M] = [1 + Math.floor(random() * 10), 1 + Math.floor(random() * 24)];
+      const work = Array.from({ length: S }, () => (random() < 0.3 ? random() * 0.01 : 0.1 + random()));
+      const transfer = Array.from({ length: S - 1 }, () => random() * 0.5);
+      const costs: StageCosts = { forwardSeconds: work.map((w) => w / 3), backwardSeconds: work.map((w) => (2 * w) / 3), activationTransferSeconds: transfer, gradientTransferSeconds: transfer, updateSeconds: work.map(() => random() * 0.1) };
+      const step = simulateSchedule(buildSchedule('1f1b', S, M), costs).stepSeconds;
+      for (const w of work) expect(M * w).toBeLessThanOrEqual(step * (1 + 1e-12));
+    }
+  }, 240_000);
+});
