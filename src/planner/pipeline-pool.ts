@@ -10,6 +10,7 @@ import { AutoparError, type ErrorCode } from '../errors.js';
 import { compiledSibling } from '../runtime/collectives/compiled.js';
 import { runPipelineTask, type PipelineTask } from './pipeline-task.js';
 import { startWorker } from '../runtime/worker-argv.js';
+import { tunePlannerJit } from './jit-tuning.js';
 
 export type PipelineOutcome = PipelinePlan | PipelineRejection;
 
@@ -71,6 +72,8 @@ class PlanWorker {
  * first workers start before the last graphs exist.
  */
 export async function runPipelineTasks(count: number, taskAt: (i: number) => PipelineTask, workers: number, onDone?: (task: PipelineTask, outcome: PipelineOutcome) => void, order?: readonly number[]): Promise<PipelineOutcome[]> {
+  // Before the workers start: the setting is read when their code is optimised.
+  tunePlannerJit();
   const out = new Array<PipelineOutcome | undefined>(count);
   const sequence = order ?? Array.from({ length: count }, (_, i) => i);
   if (sequence.length !== count || new Set(sequence).size !== count || sequence.some((i) => !Number.isInteger(i) || i < 0 || i >= count)) throw new AutoparError('E_INTERNAL', `runPipelineTasks: order [${sequence.join(', ')}] is not a permutation of 0..${count - 1}`);
