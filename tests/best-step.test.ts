@@ -30,9 +30,10 @@ function ok(p: PipelinePlan | PipelineRejection): PipelinePlan {
 }
 
 /** One count planned alone, as the search plans it, with or without a best step to beat. */
-async function planAt(batch: number, microbatches: number, best?: number, on: Cluster = cluster): Promise<PipelinePlan | PipelineRejection> {
-  const device = on.groups[0]?.device;
-  if (!device) throw new Error('no device');
+async function planAt(batch: number, microbatches: number, best?: number, on: Cluster = cluster, memoryBytes?: number): Promise<PipelinePlan | PipelineRejection> {
+  const preset = on.groups[0]?.device;
+  if (!preset) throw new Error('no device');
+  const device = memoryBytes === undefined ? preset : { ...preset, memoryBytes };
   const graph = unfuseProjections(buildGpt({ ...config, batch: batch / microbatches })).graph;
   const tg = trainingGraphOf({ graph, loss: 'cross-entropy', optimizer: undefined });
   const { clustering } = pipelineClusteringOf(tg, on.devices.length, 1);
@@ -87,6 +88,20 @@ describe('the best step shared between micro-batch counts', () => {
     // The bound it rests on: a stage works through every micro-batch (forward and backward,
     // transfers aside on their own stream), so a plan steps in at least M x its slowest stage's work.
     expectStepAtLeastMTimesEveryStage(alone);
+  }, 120_000);
+
+  it('under memory pressure keeps the plan its own step allows (lean layouts priced), and rejects a count that cannot beat a far better step', async () => {
+    // A device 10% short of what the fastest plan's largest stage needs: lean layouts decide.
+    const fastest = ok(await planAt(16, 4));
+    const need = Math.max(...fastest.stages.map((s, i) => s.plan.staticBytes + s.plan.activationBytes * Math.min(fastest.stages.length - i, 4)));
+    const memory = Math.floor(0.9 * need);
+    const alone = ok(await planAt(16, 4, undefined, cluster, memory));
+    expect(alone.memoryNote).toMatch(/^the fastest plan .* was rejected/);
+    const capped = ok(await planAt(16, 4, alone.stepTimeSeconds, cluster, memory));
+    expect(capped.stepTimeSeconds).toBe(alone.stepTimeSeconds);
+    expect(capped.stages.map((s) => [s.layers, s.devices, s.mesh.shape])).toEqual(alone.stages.map((s) => [s.layers, s.devices, s.mesh.shape]));
+    const r = await planAt(16, 4, alone.stepTimeSeconds / 100, cluster, memory);
+    expect(isRejection(r) && r.rejected).toMatch(/^(the fastest plan .* was rejected: .*; and )?every stage plan (that fits )?has a stage slower than [\d.e+-]+ ms per micro-batch/);
   }, 120_000);
 
   it('the search (largest counts first, each capped by the best before it) chooses what planning every count alone chooses', async () => {

@@ -443,7 +443,19 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   const spans = grid ? dpSpans(L, Infinity) : dpSpans(L, MAX_DP_LAYERS);
   type Link = NonNullable<Cluster['interHost']>;
   const slowest: Link | undefined = opts.cluster.interHost ?? opts.cluster.groups[0]?.intraHost;
-  const problem = (memory: boolean, link: Link | undefined = slowest): StageProblem => ({
+  // Prefix sums of the layers' unsharded bytes, for the floors of `problem(..., floors)`.
+  const floorSums = (key: 'staticBytes' | 'activationBytes'): Float64Array => {
+    const out = new Float64Array(L + 1);
+    whole.forEach((w, l) => (out[l + 1] = (out[l] ?? 0) + w[key]));
+    return out;
+  };
+  const [wholeStatic, wholeActivation] = [floorSums('staticBytes'), floorSums('activationBytes')];
+  /**
+   * The stage DP's problem: memory tracked or not, boundaries over `link`; with `floors`,
+   * every option holds only its memory floor (the range's bytes spread evenly over its
+   * devices, which no layout goes below), a relaxation no lean layout can beat.
+   */
+  const problem = (memory: boolean, link: Link | undefined = slowest, floors = false): StageProblem => ({
     layers: spans.length,
     devices: opts.cluster.devices.length,
     microbatches: opts.microbatches,
@@ -461,8 +473,8 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
           submesh: index,
           devices: m.submesh.size,
           seconds,
-          staticBytes: at(s.staticBytes, last + 1) - at(s.staticBytes, first),
-          activationBytes: at(s.activationBytes, last + 1) - at(s.activationBytes, first),
+          staticBytes: floors ? (at(wholeStatic, last + 1) - at(wholeStatic, first)) / m.submesh.size : at(s.staticBytes, last + 1) - at(s.staticBytes, first),
+          activationBytes: floors ? (at(wholeActivation, last + 1) - at(wholeActivation, first)) / m.submesh.size : at(s.activationBytes, last + 1) - at(s.activationBytes, first),
           memoryLimit: memory ? opts.device.memoryBytes : Infinity,
         });
       });
@@ -484,7 +496,11 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   let stagePlan = free && planFits(free, opts.microbatches, opts.device.memoryBytes) ? free : stages0(true);
   // The memory limit, when it changed the answer: what the fastest plan would need.
   const memoryNote = free && (!stagePlan || free.latency < stagePlan.latency * (1 - 1e-9)) ? memoryShortfall(free, opts.microbatches, opts.device.memoryBytes) : undefined;
-  if (memoryNote && !grid) {
+  // Under another count's cap, whether lean layouts could give a plan at all: the DP with
+  // every option at its fast time and its memory floor (a lean layout is priced no faster
+  // and holds no less) finding none means they cannot, and they are not priced.
+  const leanHopeless = (): boolean => cap < Infinity && planStages(problem(true, slowest, true)) === undefined;
+  if (memoryNote && !grid && !leanHopeless()) {
     // Memory binds: offer each layer's lean variant too, and plan again.
     slowestUseful = Math.min(cap, stagePlan ? stagePlan.latency / Math.max(1, opts.microbatches) : Infinity);
     await addMeshes('lean');
