@@ -1,7 +1,8 @@
 /**
- * The micro-batch search shares its best step between the counts it plans (largest
- * first): a count planned later offers its DP only stages fast enough to beat it, and
- * is rejected when it has none. The search's answer must not change.
+ * The micro-batch search shares its best step between the counts it plans (the largest
+ * count and one first, then from the largest down): a count planned later offers its DP
+ * only stages fast enough to beat it, and is rejected when it has none. The search's
+ * answer must not change.
  */
 import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -104,7 +105,7 @@ describe('the best step shared between micro-batch counts', () => {
     expect(isRejection(r) && r.rejected).toMatch(/^(the fastest plan .* was rejected: .*; and )?every stage plan (that fits )?has a stage slower than [\d.e+-]+ ms per micro-batch/);
   }, 120_000);
 
-  it('the search (largest counts first, each capped by the best before it) chooses what planning every count alone chooses', async () => {
+  it('the search (the largest count, then one, then the rest from the largest down, each capped by the best before it) chooses what planning every count alone chooses', async () => {
     const batch = 16;
     const counts = [1, 2, 4, 8, 16];
     const alone = await Promise.all(counts.map((m) => planAt(batch, m)));
@@ -114,7 +115,7 @@ describe('the best step shared between micro-batch counts', () => {
     const model = { graph: buildGpt({ ...config, batch }), name: 'gpt-small', rebuild: (b: number) => buildGpt({ ...config, batch: b }) };
     const seen: number[] = [];
     const searched = await compilePipeline({ model, cluster, loss: 'cross-entropy', strategy: 'pipeline', planWorkers: 1, progress: (e) => e.kind === 'microbatches' && seen.push(e.microbatches) });
-    expect(seen).toEqual([16, 8, 4, 2, 1]);
+    expect(seen).toEqual([16, 1, 8, 4, 2]);
     expect(searched.summary.microbatches).toBe(chosenAlone);
     expect(searched.summary.stepTimeSeconds).toBeCloseTo(bestAlone, 12);
     // The bound the cap rests on holds for every count's plan, on this cluster and on one

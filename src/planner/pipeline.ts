@@ -111,10 +111,12 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
     return task;
   };
   let finished = 0;
-  // The largest counts first: their bubbles are the smallest, so they usually give the
+  // The two ends first, then the rest from the largest down: the largest count has the
+  // smallest bubble and one micro-batch none at all, so one of them usually gives the
   // best step early, and the counts planned after it offer the DP only stages fast enough
   // to beat it (see best-step.ts); a count that cannot is rejected before planning stages.
-  const order = candidates.map((_, i) => candidates.length - 1 - i);
+  const last = candidates.length - 1;
+  const order = last > 0 ? [last, 0, ...candidates.map((_, i) => last - 1 - i).filter((i) => i > 0)] : [0];
   const outcomes = await runPipelineTasks(
     candidates.length,
     taskAt,
