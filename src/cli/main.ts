@@ -10,9 +10,6 @@ import { registerRun } from './run.js';
 import { registerWorker } from './worker.js';
 import { registerExplain } from './explain.js';
 import { registerExamples } from './examples.js';
-import { tunePlannerJit } from '../planner/jit-tuning.js';
-
-tunePlannerJit();
 
 const program = new Command();
 program

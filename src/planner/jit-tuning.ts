@@ -6,9 +6,11 @@
  * planned GPT-175B on 1,024 devices in 0.85x the wall time (medians, side by side) and
  * GPT-1.3B on 64 devices in 0.86-0.95x, the same plans (bench/RESULTS.md).
  *
- * V8 flags belong to the process: set before the planner's worker threads start, it holds
- * in them and in this thread (an application planning through the API gets it too;
- * AUTOPAR_V8_DEFAULTS=1 leaves V8's own).
+ * V8 flags belong to the process: set when planning starts (planModel, the pipeline
+ * search), before the planner's worker threads start, it holds in them and in this
+ * thread, for the rest of the process (an application planning through the API gets it
+ * too; AUTOPAR_V8_DEFAULTS=1 leaves V8's own). `run` and `worker`, which execute plans,
+ * do not set it.
  */
 import v8 from 'node:v8';
 

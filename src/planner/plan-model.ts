@@ -5,6 +5,7 @@
  * of several hosts: there its stage DP includes the one-stage plan (all layers on all
  * devices) among its candidates, and pipelining across slow host links is where it pays.
  */
+import { tunePlannerJit } from './jit-tuning.js';
 import { loadCluster } from '../cluster/load.js';
 import { AutoparError } from '../errors.js';
 import { compileModel, type CompileOptions, type Compiled } from './compile.js';
@@ -30,6 +31,7 @@ export function isPipelined(opts: CompileOptions): boolean {
 }
 
 export async function planModel(opts: CompileOptions): Promise<PlannedModel> {
+  tunePlannerJit();
   if (isPipelined(opts)) {
     if (opts.printIrAfter) throw new AutoparError('E_USAGE', `--print-ir-after prints the passes of a one-mesh plan; this plan is pipelined (${opts.strategy ?? 'auto'} on ${typeof opts.cluster === 'string' ? opts.cluster : opts.cluster.file}): add --mesh to plan one mesh, or drop --print-ir-after`);
     const r = await compilePipeline({ ...opts, strategy: opts.strategy ?? 'auto' });
