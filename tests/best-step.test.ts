@@ -20,7 +20,7 @@ import { simulateSchedule, type StageCosts } from '../passes/schedule/simulate.j
 
 const hosts = (network: string): Cluster => parseCluster(`hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: ${network}, latency: 20us}\n`, 'two-hosts.yaml');
 const cluster = hosts('25Gb/s');
-// Transfers and the update's gradient synchronisation most of the step.
+// A network slow enough that transfers and the update's gradient synchronisation take most of the step.
 const slowNetwork = hosts('1Gb/s');
 const config: Omit<GptConfig, 'batch'> = { layers: 4, hidden: 128, heads: 4, seq: 64, vocab: 256, weights: 'external' };
 const cost = loadCostModel(undefined);
