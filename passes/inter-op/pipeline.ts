@@ -80,7 +80,7 @@ export interface PipelineOptions {
   /**
    * The best step other micro-batch counts of the same search have reached (shared while
    * they are planned side by side): stages too slow to beat it are not offered to the DP
-   * (see stageCap), and a count with no other plan is rejected before its stages are planned.
+   * (see stageCap), and a count left with no stage plan is rejected before its stages are planned.
    */
   readonly bestStep?: BestStep;
 }

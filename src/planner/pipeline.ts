@@ -116,7 +116,8 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
   // best step early, and the counts planned after it offer the DP only stages fast enough
   // to beat it (see best-step.ts); a count that cannot is rejected before planning stages.
   const last = candidates.length - 1;
-  const order = last > 0 ? [last, 0, ...candidates.map((_, i) => last - 1 - i).filter((i) => i > 0)] : [0];
+  const order = last > 0 ? [last, 0] : [0];
+  for (let i = last - 1; i > 0; i--) order.push(i);
   const outcomes = await runPipelineTasks(
     candidates.length,
     taskAt,
