@@ -27,6 +27,9 @@ export interface DescentResult {
   /** True when every restricted solve was exact (the descent itself is still local). */
   readonly innerExact: boolean;
   readonly rounds: number;
+  /** Restricted problems solved, and those posed again and answered from the first solve. */
+  readonly solves: number;
+  readonly repeats: number;
 }
 
 async function exactly(p: Problem, opts: SolveOptions): Promise<{ choice: number[]; exact: boolean }> {
@@ -90,19 +93,46 @@ function coreOf(p: Problem, labels: AxisLabels): Core | undefined {
   };
 }
 
+/**
+ * Restricted solves already made on one problem, by the strategies each node was allowed:
+ * descents from different axes often reach the same choice and would confirm it with the
+ * same solves (a fifth of them on a GPT block). A restricted problem's answer depends on
+ * nothing else, so a repeat takes the first answer.
+ */
+interface Solved {
+  readonly answers: Map<string, { readonly choice: number[]; readonly exact: boolean }>;
+  repeats: number;
+}
+
+async function exactlyOnce(p: Problem, allowed: readonly (readonly number[])[], opts: SolveOptions, solved: Solved): Promise<{ choice: number[]; exact: boolean }> {
+  const key = allowed.map((ks) => ks.join(',')).join(';');
+  const known = solved.answers.get(key);
+  if (known) {
+    solved.repeats++;
+    return known;
+  }
+  const sub = restrictProblem(p, allowed);
+  const r = await exactly(sub.problem, opts);
+  const out = { choice: sub.expand(r.choice), exact: r.exact };
+  solved.answers.set(key, out);
+  return out;
+}
+
 async function descendWhole(p: Problem, labels: AxisLabels, axes: number, opts: SolveOptions, start: readonly number[] | undefined): Promise<DescentResult> {
-  if (start) return descendFrom(p, labels, axes, -1, opts, start);
+  const solved: Solved = { answers: new Map(), repeats: 0 };
+  const counted = (r: DescentResult): DescentResult => ({ ...r, solves: solved.answers.size, repeats: solved.repeats });
+  if (start) return counted(await descendFrom(p, labels, axes, -1, opts, solved, start));
   // One descent from each axis alone; keep the best (a 2-D mesh: dp-first and tp-first).
   let best: DescentResult | undefined;
   for (let a = axes - 1; a >= 0; a--) {
-    const r = await descendFrom(p, labels, axes, a, opts);
+    const r = await descendFrom(p, labels, axes, a, opts, solved);
     if (!best || r.objective < best.objective) best = { ...r, innerExact: r.innerExact && best?.innerExact !== false };
   }
-  return best as DescentResult;
+  return counted(best as DescentResult);
 }
 
 /** A descent from one axis alone (`startAxis`), or from `warm` (startAxis -1). */
-async function descendFrom(p: Problem, labels: AxisLabels, axes: number, startAxis: number, opts: SolveOptions, warm?: readonly number[]): Promise<DescentResult> {
+async function descendFrom(p: Problem, labels: AxisLabels, axes: number, startAxis: number, opts: SolveOptions, solved: Solved, warm?: readonly number[]): Promise<DescentResult> {
   const all = p.nodes.map((n) => n.strategies.map((_, k) => k));
   const label = (i: number, k: number, a: number): number => labels[i]?.[k]?.[a] ?? 0;
   const axisList = Array.from({ length: axes }, (_, a) => a);
@@ -116,10 +146,9 @@ async function descendFrom(p: Problem, labels: AxisLabels, axes: number, startAx
       const only = ks.filter((k) => axisList.every((a) => a === startAxis || label(i, k, a) === 0));
       return only.length ? only : ks;
     });
-    const first = restrictProblem(p, start);
-    const r0 = await exactly(first.problem, opts);
+    const r0 = await exactlyOnce(p, start, opts, solved);
     innerExact &&= r0.exact;
-    choice = first.expand(r0.choice);
+    choice = r0.choice;
   }
   let objective = evaluate(p, choice).objective;
   let rounds = 0;
@@ -134,10 +163,9 @@ async function descendFrom(p: Problem, labels: AxisLabels, axes: number, startAx
       if (settled >= axes) break;
       const held = choice;
       const allowed = all.map((ks, i) => ks.filter((k) => axisList.every((a) => a === free || label(i, k, a) === label(i, held[i] ?? 0, a))));
-      const sub = restrictProblem(p, allowed);
-      const r = await exactly(sub.problem, opts);
+      const r = await exactlyOnce(p, allowed, opts, solved);
       innerExact &&= r.exact;
-      const next = sub.expand(r.choice);
+      const next = r.choice;
       const value = evaluate(p, next).objective;
       if (value < objective * (1 - 1e-12)) {
         choice = next;
@@ -149,5 +177,5 @@ async function descendFrom(p: Problem, labels: AxisLabels, axes: number, startAx
       }
     }
   }
-  return { choice, objective, innerExact, rounds };
+  return { choice, objective, innerExact, rounds, solves: 0, repeats: 0 };
 }

@@ -62,7 +62,8 @@ export function diffuse(p: Problem, opts: DiffusionOptions = {}): { bound: numbe
   });
   const minOf = (xs: Float64Array): number => {
     let m = Infinity;
-    for (const x of xs) if (x < m) m = x;
+    // Indexed, not for-of: an iterator per call was a tenth of the planner's allocation.
+    for (let i = 0; i < xs.length; i++) if ((xs[i] as number) < m) m = xs[i] as number;
     return m;
   };
   const boundNow = (): number => {

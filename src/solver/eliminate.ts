@@ -15,7 +15,12 @@ interface Step {
   readonly node: number;
   readonly neighbours: readonly number[];
   /** Flat table: for neighbour choices (row-major over `neighbours`), the node's choice. */
-  readonly reply: Int32Array;
+  readonly reply: Int32Array | Uint8Array;
+}
+
+/** A reply table of `n` entries for a node of `choices` strategies: bytes when they fit (most of what elimination allocates). */
+function replyTable(n: number, choices: number): Int32Array | Uint8Array {
+  return choices <= 256 ? new Uint8Array(n) : new Int32Array(n);
 }
 
 export interface Elimination {
@@ -49,7 +54,8 @@ export function eliminate(p: Problem): Elimination {
   const adj: Map<number, Float64Array>[] = Array.from({ length: n }, () => new Map());
   /** The matrix stored between a and b (created at zero), indexed [choice of the lower][choice of the higher]. */
   const matrixOf = (a: number, b: number): Float64Array => {
-    const [lo, hi] = a < b ? [a, b] : [b, a];
+    const lo = a < b ? a : b;
+    const hi = a < b ? b : a;
     let mat = adj[lo]?.get(hi);
     if (!mat) {
       mat = new Float64Array((size[lo] ?? 0) * (size[hi] ?? 0));
@@ -60,7 +66,8 @@ export function eliminate(p: Problem): Elimination {
   };
   /** Adds `costs` ([choice of a][choice of b]) to the edge a-b; a self-loop only adds to a's own costs. */
   const addEdge = (a: number, b: number, costs: readonly (readonly number[])[]): void => {
-    const [sa, sb] = [size[a] ?? 0, size[b] ?? 0];
+    const sa = size[a] ?? 0;
+    const sb = size[b] ?? 0;
     if (a === b) {
       const ca = cost[a] as number[];
       for (let i = 0; i < sa; i++) ca[i] = (ca[i] ?? 0) + (costs[i]?.[i] ?? 0);
@@ -68,22 +75,17 @@ export function eliminate(p: Problem): Elimination {
     }
     const mat = matrixOf(a, b);
     // Entry (i, j) sits at i * sb + j when a is the lower, else at j * sa + i.
-    const [si, sj] = a < b ? [sb, 1] : [1, sa];
+    const si = a < b ? sb : 1;
+    const sj = a < b ? 1 : sa;
     for (let i = 0; i < sa; i++) {
       const row = costs[i];
       for (let j = 0; j < sb; j++) mat[i * si + j * sj] = (mat[i * si + j * sj] ?? 0) + (row?.[j] ?? 0);
     }
   };
-  /** addEdge from a flat table, row-major [choice of a][choice of b] (a !== b). */
-  const addTable = (a: number, b: number, table: Float64Array): void => {
-    const [sa, sb] = [size[a] ?? 0, size[b] ?? 0];
-    const mat = matrixOf(a, b);
-    const [si, sj] = a < b ? [sb, 1] : [1, sa];
-    for (let i = 0; i < sa; i++) for (let j = 0; j < sb; j++) mat[i * si + j * sj] = (mat[i * si + j * sj] ?? 0) + (table[i * sb + j] ?? 0);
-  };
   for (const e of p.edges) addEdge(e.from, e.to, e.costs);
   /** Strides of the edge a-b's entry (choice i of a, choice j of b), whichever way it is stored. */
-  const strides = (a: number, b: number): [number, number] => (a < b ? [size[b] ?? 0, 1] : [1, size[a] ?? 0]);
+  const rowStride = (a: number, b: number): number => (a < b ? (size[b] ?? 0) : 1);
+  const colStride = (a: number, b: number): number => (a < b ? 1 : (size[a] ?? 0));
 
   const alive = new Array<boolean>(n).fill(true);
   const steps: Step[] = [];
@@ -113,8 +115,9 @@ export function eliminate(p: Problem): Elimination {
       const u = nb[0] as number;
       const m = adj[v]?.get(u) as Float64Array;
       const su = size[u] ?? 0;
-      const reply = new Int32Array(su);
-      const [ui, vj] = strides(u, v);
+      const reply = replyTable(su, sv);
+      const ui = rowStride(u, v);
+      const vj = colStride(u, v);
       for (let i = 0; i < su; i++) {
         let best = 0;
         let bestCost = Infinity;
@@ -139,10 +142,15 @@ export function eliminate(p: Problem): Elimination {
       const mw = adj[v]?.get(w) as Float64Array;
       const su = size[u] ?? 0;
       const sw = size[w] ?? 0;
-      const reply = new Int32Array(su * sw);
-      const table = new Float64Array(su * sw);
-      const [ui, uj] = strides(u, v);
-      const [wk, wj] = strides(w, v);
+      const reply = replyTable(su * sw, sv);
+      // The best middle for each (u, w) pair goes straight into the u-w matrix.
+      const uw = matrixOf(u, w);
+      const ri = u < w ? sw : 1;
+      const rk = u < w ? 1 : su;
+      const ui = rowStride(u, v);
+      const uj = colStride(u, v);
+      const wk = rowStride(w, v);
+      const wj = colStride(w, v);
       for (let i = 0; i < su; i++) {
         for (let k = 0; k < sw; k++) {
           let best = 0;
@@ -155,13 +163,12 @@ export function eliminate(p: Problem): Elimination {
             }
           }
           reply[i * sw + k] = best;
-          table[i * sw + k] = bestCost;
+          uw[i * ri + k * rk] = (uw[i * ri + k * rk] ?? 0) + bestCost;
         }
       }
       adj[u]?.delete(v);
       adj[w]?.delete(v);
       adj[v]?.clear();
-      addTable(u, w, table);
       steps.push({ node: v, neighbours: [u, w], reply });
       alive[v] = false;
       push(u);

@@ -204,7 +204,8 @@ export function reduce(p: Problem): Reduction {
     for (const bytes of byteRows) if ((bytes[j] ?? 0) > (bytes[i] ?? 0)) return false;
     for (const { e, rows, other } of incident) {
       if (rows) {
-        const [rj, ri] = [j * e.cols, i * e.cols];
+        const rj = j * e.cols;
+        const ri = i * e.cols;
         for (const jj of other) if ((e.m[rj + jj] ?? 0) > (e.m[ri + jj] ?? 0)) return false;
       } else {
         for (const ii of other) if ((e.m[ii * e.cols + j] ?? 0) > (e.m[ii * e.cols + i] ?? 0)) return false;
