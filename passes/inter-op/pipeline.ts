@@ -30,6 +30,7 @@ import { dimensionSizes, withoutIdleAxes } from './idle-axes.js';
 import { evenRanges, memoryShortfall } from './stage-report.js';
 import { bytesText } from '../../src/explain/text.js';
 import { type BestStep, bestStepSeconds, STAGE_CAP_SLACK, stageCap } from './best-step.js';
+import { couldStepUnder } from './step-bound.js';
 
 export { evenRanges } from './stage-report.js';
 export { stageMeshes } from './placement.js';
@@ -490,6 +491,13 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   // The DP's stages in layer indices.
   const inLayers = (plan: StagePlan | undefined): StagePlan | undefined => (plan ? { ...plan, stages: plan.stages.map((st) => ({ ...st, first: spans[st.first]?.[0] ?? 0, last: spans[st.last]?.[1] ?? 0 })) } : undefined);
   const stages0 = (memory: boolean, link: Link | undefined = slowest): StagePlan | undefined => inLayers(grid ? fixedStages(problem(memory, link), evenRanges(L, grid.pp)) : planStages(problem(memory, link)));
+  // Before any stage DP, with another count's step to beat: a count none of whose plans
+  // could step under it by stepLowerBound (step-bound.ts; memory aside, each stage with
+  // the cap's slack) is rejected. The cap alone lets through counts with few micro-batches
+  // whose stages are each fast enough but whose bubble (the stages before the slowest) loses.
+  if (cap < Infinity && !couldStepUnder(problem(false), STAGE_CAP_SLACK * best)) {
+    return { rejected: `no stage plan could step under ${STAGE_CAP_SLACK} x the best step ${best.toPrecision(4)} s another micro-batch count reached: a 1F1B step of ${opts.microbatches} micro-batches takes, for every stage, at least the work of the stages before it plus ${opts.microbatches} times its own`, memoryNote: undefined };
+  }
   // The fastest plan regardless of memory first: when it fits, it is the answer (no plan
   // is faster) and the DP that tracks memory, costlier by its in-flight levels, is not run.
   const free = stages0(false);

@@ -1,0 +1,126 @@
+/**
+ * The step lower bound of a 1F1B schedule (passes/inter-op/step-bound.ts): it must hold for
+ * whatever the simulator computes, couldStepUnder must agree with enumerating every stage
+ * plan, and a micro-batch count whose bubble alone loses to another count's step is
+ * rejected before its stage DP.
+ */
+import { describe, expect, it } from 'vitest';
+import { loadCostModel } from '../cost-models/calibrated.js';
+import { newBestStep, offerStep } from '../passes/inter-op/best-step.js';
+import { isRejection, planPipeline, type PipelinePlan, type PipelineRejection } from '../passes/inter-op/pipeline.js';
+import type { StageOption, StageProblem } from '../passes/inter-op/stage-dp.js';
+import { couldStepUnder, stepLowerBound } from '../passes/inter-op/step-bound.js';
+import { buildSchedule } from '../passes/schedule/schedule.js';
+import { simulateSchedule, type StageCosts } from '../passes/schedule/simulate.js';
+import { unfuseProjections } from '../passes/unfuse-projections.js';
+import { parseCluster } from '../src/cluster/load.js';
+import { buildGpt } from '../src/models/gpt.js';
+import { pipelineClusteringOf, trainingGraphOf } from '../src/planner/pipeline-task.js';
+import { rng } from '../src/solver/random-problem.js';
+
+describe('the 1F1B step lower bound', () => {
+  it('is at most the simulated step, whatever the stage costs, transfers and updates, and is reached by one stage', () => {
+    const r = rng(11);
+    for (let i = 0; i < 400; i++) {
+      const S = 1 + Math.floor(r() * 10);
+      const M = 1 + Math.floor(r() * 24);
+      const work = Array.from({ length: S }, () => (r() < 0.3 ? r() * 0.01 : 0.1 + r()));
+      const transfer = Array.from({ length: S - 1 }, () => (r() < 0.3 ? 0 : r() * 0.5));
+      const costs: StageCosts = { forwardSeconds: work.map((w) => w / 3), backwardSeconds: work.map((w) => (2 * w) / 3), activationTransferSeconds: transfer, gradientTransferSeconds: transfer, updateSeconds: work.map(() => (r() < 0.3 ? 0 : r() * 0.1)) };
+      const step = simulateSchedule(buildSchedule('1f1b', S, M), costs).stepSeconds;
+      const bound = stepLowerBound(work, M);
+      expect(bound, `S=${S} M=${M}`).toBeLessThanOrEqual(step * (1 + 1e-12));
+      // No less than M x the slowest stage (the cap's bound) nor than the whole sum at M = 1.
+      expect(bound).toBeGreaterThanOrEqual(M * Math.max(...work) * (1 - 1e-12));
+      if (M === 1) expect(bound).toBeCloseTo(work.reduce((a, b) => a + b, 0), 12);
+    }
+    // Without transfers and updates, one stage steps in exactly M x its work: the bound is reached.
+    const one = simulateSchedule(buildSchedule('1f1b', 1, 5), { forwardSeconds: [1], backwardSeconds: [2], activationTransferSeconds: [], gradientTransferSeconds: [], updateSeconds: [0] }).stepSeconds;
+    expect(stepLowerBound([3], 5)).toBeCloseTo(one, 12);
+  });
+
+  it('couldStepUnder agrees with the least bound over every stage plan (contiguous stages, at most all devices, each fitting one micro-batch)', () => {
+    for (let seed = 1; seed <= 60; seed++) {
+      const r = rng(seed);
+      const layers = 1 + Math.floor(r() * 5);
+      const devices = 1 + Math.floor(r() * 6);
+      const M = 1 + Math.floor(r() * 8);
+      const table = new Map<string, StageOption[]>();
+      for (let a = 0; a < layers; a++) {
+        for (let b = a; b < layers; b++) {
+          const opts: StageOption[] = [];
+          for (let k = 0; k < 3; k++) {
+            const d = 1 + Math.floor(r() * devices);
+            opts.push({ submesh: k, devices: d, seconds: ((b - a + 1) * (0.5 + r())) / d, staticBytes: r() * 10, activationBytes: r() * 10, memoryLimit: r() < 0.2 ? 5 : 100 });
+          }
+          table.set(`${a},${b}`, opts);
+        }
+      }
+      const problem: StageProblem = { layers, devices, microbatches: M, options: (a, b) => table.get(`${a},${b}`) ?? [] };
+      // Every plan: a split of the layers into ranges, an option per range.
+      let least = Infinity;
+      const walk = (a: number, used: number, work: number[]): void => {
+        if (a === layers) {
+          least = Math.min(least, stepLowerBound(work, M));
+          return;
+        }
+        for (let b = a; b < layers; b++) {
+          for (const o of problem.options(a, b)) {
+            if (used + o.devices > devices || o.staticBytes + o.activationBytes > o.memoryLimit) continue;
+            walk(b + 1, used + o.devices, [...work, o.seconds]);
+          }
+        }
+      };
+      walk(0, 0, []);
+      if (least === Infinity) {
+        expect(couldStepUnder(problem, 1e9), `seed ${seed}`).toBe(false);
+        continue;
+      }
+      expect(couldStepUnder(problem, least * (1 + 1e-9)), `seed ${seed}`).toBe(true);
+      expect(couldStepUnder(problem, least * (1 - 1e-9)), `seed ${seed}`).toBe(false);
+    }
+    expect(couldStepUnder({ layers: 1, devices: 1, microbatches: 1, options: () => [] }, Infinity)).toBe(true);
+  });
+});
+
+describe('a count whose bubble alone loses', () => {
+  const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'two-hosts.yaml');
+  const cost = loadCostModel(undefined);
+  const planAt = async (microbatches: number, best?: number): Promise<PipelinePlan | PipelineRejection> => {
+    const graph = unfuseProjections(buildGpt({ layers: 4, hidden: 128, heads: 4, seq: 64, vocab: 256, weights: 'external', batch: 16 / microbatches })).graph;
+    const tg = trainingGraphOf({ graph, loss: 'cross-entropy', optimizer: undefined });
+    const { clustering } = pipelineClusteringOf(tg, cluster.devices.length, 1);
+    const bestStep = newBestStep();
+    if (best !== undefined) offerStep(bestStep, best);
+    const device = cluster.groups[0]?.device;
+    if (!device) throw new Error('no device');
+    return planPipeline(tg, { cluster, device, cost, layers: clustering.layers, clustering, microbatches, bestStep });
+  };
+
+  it('is rejected before its stage DP when no plan could step under the best, though its own stages are within the cap', async () => {
+    const alone = await planAt(1);
+    if (isRejection(alone)) throw new Error(alone.rejected);
+    expect(alone.stages.length).toBeGreaterThan(1);
+    // One micro-batch: the bound is the sum of the stages' work. Best steps a little under
+    // that sum (over the slack) leave this plan's every stage under the cap (1.25 x best / 1),
+    // so the cap alone would plan the count; the bound rejects it.
+    const work = alone.stageCosts.forwardSeconds.map((f, i) => f + (alone.stageCosts.backwardSeconds[i] ?? 0));
+    const sum = work.reduce((a, b) => a + b, 0);
+    let rejected: string | undefined;
+    for (const x of [0.95, 0.85, 0.75]) {
+      const best = (x * sum) / 1.25;
+      expect(Math.max(...work)).toBeLessThanOrEqual(1.25 * best);
+      const r = await planAt(1, best);
+      if (isRejection(r)) {
+        rejected = r.rejected;
+        break;
+      }
+    }
+    expect(rejected).toMatch(/^no stage plan could step under 1\.25 x the best step [\d.e+-]+ s another micro-batch count reached: a 1F1B step of 1 micro-batches takes, for every stage, at least the work of the stages before it plus 1 times its own$/);
+    // Its own step as the best: the same plan as alone.
+    const own = await planAt(1, alone.stepTimeSeconds);
+    if (isRejection(own)) throw new Error(own.rejected);
+    expect(own.stepTimeSeconds).toBe(alone.stepTimeSeconds);
+  }, 120_000);
+});
+
