@@ -26,17 +26,19 @@ describe('the 1F1B step lower bound', () => {
       const M = 1 + Math.floor(r() * 24);
       const work = Array.from({ length: S }, () => (r() < 0.3 ? r() * 0.01 : 0.1 + r()));
       const transfer = Array.from({ length: S - 1 }, () => (r() < 0.3 ? 0 : r() * 0.5));
-      const costs: StageCosts = { forwardSeconds: work.map((w) => w / 3), backwardSeconds: work.map((w) => (2 * w) / 3), activationTransferSeconds: transfer, gradientTransferSeconds: transfer, updateSeconds: work.map(() => (r() < 0.3 ? 0 : r() * 0.1)) };
+      const updates = work.map(() => (r() < 0.3 ? 0 : r() * (r() < 0.5 ? 0.1 : 3)));
+      const costs: StageCosts = { forwardSeconds: work.map((w) => w / 3), backwardSeconds: work.map((w) => (2 * w) / 3), activationTransferSeconds: transfer, gradientTransferSeconds: transfer, updateSeconds: updates };
       const step = simulateSchedule(buildSchedule('1f1b', S, M), costs).stepSeconds;
-      const bound = stepLowerBound(work, M);
+      const bound = stepLowerBound(work, M, updates);
       expect(bound, `S=${S} M=${M}`).toBeLessThanOrEqual(step * (1 + 1e-12));
-      // No less than M x the slowest stage (the cap's bound) nor than the whole sum at M = 1.
+      // No less than M x the slowest stage (the cap's bound) nor than the whole sum and stage 0's update at M = 1.
       expect(bound).toBeGreaterThanOrEqual(M * Math.max(...work) * (1 - 1e-12));
-      if (M === 1) expect(bound).toBeCloseTo(work.reduce((a, b) => a + b, 0), 12);
+      if (M === 1) expect(bound).toBeGreaterThanOrEqual((work.reduce((a, b) => a + b, 0) + (updates[0] ?? 0)) * (1 - 1e-12));
+      expect(bound).toBeGreaterThanOrEqual(stepLowerBound(work, M));
     }
-    // Without transfers and updates, one stage steps in exactly M x its work: the bound is reached.
-    const one = simulateSchedule(buildSchedule('1f1b', 1, 5), { forwardSeconds: [1], backwardSeconds: [2], activationTransferSeconds: [], gradientTransferSeconds: [], updateSeconds: [0] }).stepSeconds;
-    expect(stepLowerBound([3], 5)).toBeCloseTo(one, 12);
+    // One stage steps in exactly M x its work plus its update: the bound is reached.
+    const one = simulateSchedule(buildSchedule('1f1b', 1, 5), { forwardSeconds: [1], backwardSeconds: [2], activationTransferSeconds: [], gradientTransferSeconds: [], updateSeconds: [0.5] }).stepSeconds;
+    expect(stepLowerBound([3], 5, [0.5])).toBeCloseTo(one, 12);
   });
 
   it('couldStepUnder agrees with the least bound over every stage plan (contiguous stages, at most all devices, each fitting one micro-batch)', () => {
@@ -51,7 +53,7 @@ describe('the 1F1B step lower bound', () => {
           const opts: StageOption[] = [];
           for (let k = 0; k < 3; k++) {
             const d = 1 + Math.floor(r() * devices);
-            opts.push({ submesh: k, devices: d, seconds: ((b - a + 1) * (0.5 + r())) / d, staticBytes: r() * 10, activationBytes: r() * 10, memoryLimit: r() < 0.2 ? 5 : 100 });
+            opts.push({ submesh: k, devices: d, seconds: ((b - a + 1) * (0.5 + r())) / d, staticBytes: r() * 10, activationBytes: r() * 10, memoryLimit: r() < 0.2 ? 5 : 100, ...(r() < 0.8 ? { stepSeconds: r() * 2 } : {}) });
           }
           table.set(`${a},${b}`, opts);
         }
@@ -59,19 +61,19 @@ describe('the 1F1B step lower bound', () => {
       const problem: StageProblem = { layers, devices, microbatches: M, options: (a, b) => table.get(`${a},${b}`) ?? [] };
       // Every plan: a split of the layers into ranges, an option per range.
       let least = Infinity;
-      const walk = (a: number, used: number, work: number[]): void => {
+      const walk = (a: number, used: number, work: number[], updates: number[]): void => {
         if (a === layers) {
-          least = Math.min(least, stepLowerBound(work, M));
+          least = Math.min(least, stepLowerBound(work, M, updates));
           return;
         }
         for (let b = a; b < layers; b++) {
           for (const o of problem.options(a, b)) {
             if (used + o.devices > devices || o.staticBytes + o.activationBytes > o.memoryLimit) continue;
-            walk(b + 1, used + o.devices, [...work, o.seconds]);
+            walk(b + 1, used + o.devices, [...work, o.seconds], [...updates, o.stepSeconds ?? 0]);
           }
         }
       };
-      walk(0, 0, []);
+      walk(0, 0, [], []);
       if (least === Infinity) {
         expect(couldStepUnder(problem, 1e9), `seed ${seed}`).toBe(false);
         continue;
@@ -101,9 +103,9 @@ describe('a count whose bubble alone loses', () => {
     const alone = await planAt(1);
     if (isRejection(alone)) throw new Error(alone.rejected);
     expect(alone.stages.length).toBeGreaterThan(1);
-    // One micro-batch: the bound is the sum of the stages' work. Best steps a little under
-    // that sum (over the slack) leave this plan's every stage under the cap (1.25 x best / 1),
-    // so the cap alone would plan the count; the bound rejects it.
+    // One micro-batch: the bound is at least the sum of the stages' work. Best steps a little
+    // under that sum (over the slack) leave this plan's every stage under the cap (1.25 x best
+    // / 1), so the cap alone would plan the count; the bound rejects it.
     const work = alone.stageCosts.forwardSeconds.map((f, i) => f + (alone.stageCosts.backwardSeconds[i] ?? 0));
     const sum = work.reduce((a, b) => a + b, 0);
     let rejected: string | undefined;
@@ -116,7 +118,7 @@ describe('a count whose bubble alone loses', () => {
         break;
       }
     }
-    expect(rejected).toMatch(/^no stage plan could step under 1\.25 x the best step [\d.e+-]+ s another micro-batch count reached: a 1F1B step of 1 micro-batches takes, for every stage, at least the work of the stages before it plus 1 times its own$/);
+    expect(rejected).toMatch(/^no stage plan could step under 1\.25 x the best step [\d.e+-]+ s another micro-batch count reached: a 1F1B step of 1 micro-batches takes, for every stage, at least the work of the stages before it plus 1 times its own, and an update$/);
     // Its own step as the best: the same plan as alone.
     const own = await planAt(1, alone.stepTimeSeconds);
     if (isRejection(own)) throw new Error(own.rejected);

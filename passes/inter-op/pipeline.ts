@@ -415,6 +415,8 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     readonly joins: Float64Array;
     readonly staticBytes: Float64Array;
     readonly activationBytes: Float64Array;
+    /** Once per step: the layers' updates (step-bound.ts). */
+    readonly stepSeconds: Float64Array;
     readonly gap: Int32Array;
   }
   const sumsOf = new Map<(typeof meshes)[number], Sums>();
@@ -425,15 +427,17 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     const joins = new Float64Array(L);
     const staticBytes = new Float64Array(L + 1);
     const activationBytes = new Float64Array(L + 1);
+    const stepSeconds = new Float64Array(L + 1);
     const gap = new Int32Array(L + 1).fill(L);
     m.layers.forEach((x, l) => {
       seconds[l + 1] = (seconds[l] ?? 0) + (x?.seconds ?? 0);
       staticBytes[l + 1] = (staticBytes[l] ?? 0) + (x?.staticBytes ?? 0);
       activationBytes[l + 1] = (activationBytes[l] ?? 0) + (x?.activationBytes ?? 0);
+      stepSeconds[l + 1] = (stepSeconds[l] ?? 0) + (x?.stepSeconds ?? 0);
       if (l + 1 < L) joins[l + 1] = (joins[l] ?? 0) + (m.joins[l] ?? 0);
     });
     for (let l = L - 1; l >= 0; l--) gap[l] = m.layers[l] === undefined ? l : (gap[l + 1] ?? L);
-    s = { seconds, joins, staticBytes, activationBytes, gap };
+    s = { seconds, joins, staticBytes, activationBytes, stepSeconds, gap };
     sumsOf.set(m, s);
     return s;
   };
@@ -477,6 +481,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
           staticBytes: floors ? (at(wholeStatic, last + 1) - at(wholeStatic, first)) / m.submesh.size : at(s.staticBytes, last + 1) - at(s.staticBytes, first),
           activationBytes: floors ? (at(wholeActivation, last + 1) - at(wholeActivation, first)) / m.submesh.size : at(s.activationBytes, last + 1) - at(s.activationBytes, first),
           memoryLimit: memory ? opts.device.memoryBytes : Infinity,
+          stepSeconds: at(s.stepSeconds, last + 1) - at(s.stepSeconds, first),
         });
       });
       return out;
@@ -492,11 +497,12 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   const inLayers = (plan: StagePlan | undefined): StagePlan | undefined => (plan ? { ...plan, stages: plan.stages.map((st) => ({ ...st, first: spans[st.first]?.[0] ?? 0, last: spans[st.last]?.[1] ?? 0 })) } : undefined);
   const stages0 = (memory: boolean, link: Link | undefined = slowest): StagePlan | undefined => inLayers(grid ? fixedStages(problem(memory, link), evenRanges(L, grid.pp)) : planStages(problem(memory, link)));
   // Before any stage DP, with another count's step to beat: a count none of whose plans
-  // could step under it by stepLowerBound (step-bound.ts; memory aside, each stage with
-  // the cap's slack) is rejected. The cap alone lets through counts with few micro-batches
-  // whose stages are each fast enough but whose bubble (the stages before the slowest) loses.
+  // could step under it by stepLowerBound (step-bound.ts; memory aside, with the cap's
+  // slack) is rejected. The cap alone lets through counts with few micro-batches whose
+  // stages are each fast enough but whose bubble (the stages before the slowest) and
+  // update lose.
   if (cap < Infinity && !couldStepUnder(problem(false), STAGE_CAP_SLACK * best)) {
-    return { rejected: `no stage plan could step under ${STAGE_CAP_SLACK} x the best step ${best.toPrecision(4)} s another micro-batch count reached: a 1F1B step of ${opts.microbatches} micro-batches takes, for every stage, at least the work of the stages before it plus ${opts.microbatches} times its own`, memoryNote: undefined };
+    return { rejected: `no stage plan could step under ${STAGE_CAP_SLACK} x the best step ${best.toPrecision(4)} s another micro-batch count reached: a 1F1B step of ${opts.microbatches} micro-batches takes, for every stage, at least the work of the stages before it plus ${opts.microbatches} times its own, and an update`, memoryNote: undefined };
   }
   // The fastest plan regardless of memory first: when it fits, it is the answer (no plan
   // is faster) and the DP that tracks memory, costlier by its in-flight levels, is not run.

@@ -32,6 +32,8 @@ export interface StageOption {
   /** Activations saved for the backward pass, per micro-batch in flight. */
   readonly activationBytes: number;
   readonly memoryLimit: number;
+  /** Once per step, after the last backward: the update and its gradient synchronisation (the DP's objective leaves it out; step-bound.ts counts it). */
+  readonly stepSeconds?: number;
 }
 
 export interface StageProblem {
