@@ -62,7 +62,7 @@ export function diffuse(p: Problem, opts: DiffusionOptions = {}): { bound: numbe
   });
   const minOf = (xs: Float64Array): number => {
     let m = Infinity;
-    // Indexed, not for-of: an iterator per call was a tenth of the planner's allocation.
+    // Indexed, not for-of: an iterator per call was 2-3% of what the planner allocates.
     for (let i = 0; i < xs.length; i++) if ((xs[i] as number) < m) m = xs[i] as number;
     return m;
   };
