@@ -126,3 +126,45 @@ describe('a count whose bubble alone loses', () => {
   }, 120_000);
 });
 
+
+describe('a count the bound lets through but memory and the stage cap do not', () => {
+  it('is rejected after the stage DP, saying the memory limit and the cap left no plan', async () => {
+    const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'two-hosts.yaml');
+    const cost = loadCostModel(undefined);
+    const preset = cluster.groups[0]?.device;
+    if (!preset) throw new Error('no device');
+    const planAt = async (memoryBytes: number | undefined, best?: number): Promise<PipelinePlan | PipelineRejection> => {
+      const graph = unfuseProjections(buildGpt({ layers: 4, hidden: 128, heads: 4, seq: 64, vocab: 256, weights: 'external', batch: 4 })).graph;
+      const tg = trainingGraphOf({ graph, loss: 'cross-entropy', optimizer: undefined });
+      const { clustering } = pipelineClusteringOf(tg, cluster.devices.length, 1);
+      const bestStep = newBestStep();
+      if (best !== undefined) offerStep(bestStep, best);
+      return planPipeline(tg, { cluster, device: memoryBytes === undefined ? preset : { ...preset, memoryBytes }, cost, layers: clustering.layers, clustering, microbatches: 4, bestStep });
+    };
+    const ok = (p: PipelinePlan | PipelineRejection): PipelinePlan => {
+      if (isRejection(p)) throw new Error(p.rejected);
+      return p;
+    };
+    const bound = (p: PipelinePlan): number => stepLowerBound(p.stageCosts.forwardSeconds.map((f, i) => f + (p.stageCosts.backwardSeconds[i] ?? 0)), 4, p.stageCosts.updateSeconds);
+    // A device 10% short of what the fastest plan's largest stage needs.
+    const fastest = ok(await planAt(undefined));
+    const need = Math.max(...fastest.stages.map((s, i) => s.plan.staticBytes + s.plan.activationBytes * Math.min(fastest.stages.length - i, 4)));
+    const memory = Math.floor(0.9 * need);
+    const fitting = ok(await planAt(memory));
+    expect(fitting.memoryNote).toMatch(/^the fastest plan .* was rejected/);
+    // Best steps whose bound (1.25 x best) is about the fastest plan's own: the bound,
+    // memory aside, lets that plan through, but memory forbids it, and no plan that fits
+    // keeps its stages under the cap.
+    const [low, high] = [bound(fastest), bound(fitting)];
+    expect(low).toBeLessThan(high);
+    const seen: string[] = [];
+    for (const x of [0.05, 0, -0.05]) {
+      const r = await planAt(memory, (low + x * (high - low)) / 1.25);
+      if (isRejection(r)) seen.push(r.rejected);
+    }
+    expect(
+      seen.some((m) => /^the fastest plan .* was rejected: .*; and every stage plan that fits has a stage slower than [\d.e+-]+ ms per micro-batch \(1\.25 x the best step [\d.e+-]+ s \/ 4 micro-batches\), so it steps slower than the plan another micro-batch count reached$/.test(m)),
+      seen.join('\n'),
+    ).toBe(true);
+  }, 120_000);
+});

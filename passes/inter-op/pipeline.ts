@@ -81,7 +81,8 @@ export interface PipelineOptions {
   /**
    * The best step other micro-batch counts of the same search have reached (shared while
    * they are planned side by side): stages too slow to beat it are not offered to the DP
-   * (see stageCap), and a count left with no stage plan is rejected before its stages are planned.
+   * (see stageCap), and a count is rejected before its stages are planned when no plan of
+   * it could step under it by stepLowerBound (step-bound.ts) or the DP finds none left.
    */
   readonly bestStep?: BestStep;
 }
