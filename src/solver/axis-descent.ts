@@ -6,7 +6,8 @@
  * what every node does on all axes but one leaves a few strategies per node, which the
  * exact reductions and variable elimination solve in milliseconds. So: solve as if the
  * mesh had only its last (fastest) axis, then, axis by axis, re-choose what each node
- * does on that axis with the others held, until a full pass improves nothing. Each
+ * does on that axis with the others held (restricted-elimination.ts solves each such
+ * restricted problem exactly), until a full pass improves nothing. Each
  * step keeps the current choice among the allowed ones, so the cost never rises; the
  * result is a local optimum over whole-axis moves, not a proven optimum (the bound
  * reported is relaxationBound's).
@@ -16,6 +17,7 @@ import { evaluate } from './evaluate.js';
 import type { Problem, SolveOptions } from './problem.js';
 import { reduce } from './reduce.js';
 import { restrictProblem } from './restrict.js';
+import { type FlatProblem, flattenProblem, solveRestricted } from './restricted-elimination.js';
 import { solve } from './solve.js';
 
 /** `labels[i][k][a]`: what strategy k of node i does on axis a (equal numbers: the same; 0: nothing). */
@@ -100,6 +102,8 @@ function coreOf(p: Problem, labels: AxisLabels): Core | undefined {
  * nothing else, so a repeat takes the first answer.
  */
 interface Solved {
+  /** The problem in flat arrays for restricted solves, when it has no memory or ties. */
+  readonly flat: FlatProblem | undefined;
   readonly answers: Map<string, { readonly choice: number[]; readonly exact: boolean }>;
   repeats: number;
 }
@@ -111,15 +115,22 @@ async function exactlyOnce(p: Problem, allowed: readonly (readonly number[])[], 
     solved.repeats++;
     return known;
   }
-  const sub = restrictProblem(p, allowed);
-  const r = await exactly(sub.problem, opts);
-  const out = { choice: sub.expand(r.choice), exact: r.exact };
+  // The flat path first; the general one when the problem has memory or ties, or a table
+  // would pass the caps (it can then still fall back to the ILP).
+  const direct = solved.flat ? solveRestricted(solved.flat, allowed) : undefined;
+  let out: { choice: number[]; exact: boolean };
+  if (direct) out = { choice: direct, exact: true };
+  else {
+    const sub = restrictProblem(p, allowed);
+    const r = await exactly(sub.problem, opts);
+    out = { choice: sub.expand(r.choice), exact: r.exact };
+  }
   solved.answers.set(key, out);
   return out;
 }
 
 async function descendWhole(p: Problem, labels: AxisLabels, axes: number, opts: SolveOptions, start: readonly number[] | undefined): Promise<DescentResult> {
-  const solved: Solved = { answers: new Map(), repeats: 0 };
+  const solved: Solved = { flat: flattenProblem(p), answers: new Map(), repeats: 0 };
   const counted = (r: DescentResult): DescentResult => ({ ...r, solves: solved.answers.size, repeats: solved.repeats });
   if (start) return counted(await descendFrom(p, labels, axes, -1, opts, solved, start));
   // One descent from each axis alone; keep the best (a 2-D mesh: dp-first and tp-first).
