@@ -34,14 +34,19 @@ export function repeatedLayerTies(problem: Problem, initial: readonly string[], 
     inAdj[e.to]?.push({ node: e.from, slot });
     outAdj[e.from]?.push({ node: e.to, slot });
   }
-  let labels = relabel(initial.map((s, i) => `${s}#${problem.nodes[i]?.strategies.length ?? 0}`));
+  let { labels, classes } = relabel(initial.map((s, i) => `${s}#${problem.nodes[i]?.strategies.length ?? 0}`));
   for (let r = 0; r < rounds; r++) {
     const next = labels.map((l, i) => {
       const ins = (inAdj[i] ?? []).map((a) => `${a.slot}:${labels[a.node]}`).join(',');
       const outs = (outAdj[i] ?? []).map((a) => `${a.slot}:${labels[a.node]}`).sort().join(',');
       return `${l}|${ins}|${outs}`;
     });
-    labels = relabel(next);
+    const refined = relabel(next);
+    labels = refined.labels;
+    // Each round refines the last (a new label contains the old one): as many classes as
+    // before is the same partition, which every further round would give again.
+    if (refined.classes === classes) break;
+    classes = refined.classes;
   }
   const groups = new Map<number, number[]>();
   labels.forEach((l, i) => {
@@ -53,10 +58,10 @@ export function repeatedLayerTies(problem: Problem, initial: readonly string[], 
   return [...groups.values()].filter((g) => g.length >= minGroup);
 }
 
-/** Replaces label strings by small integers (the same string, the same integer). */
-function relabel(labels: readonly string[]): number[] {
+/** Replaces label strings by small integers (the same string, the same integer), and counts them. */
+function relabel(labels: readonly string[]): { labels: number[]; classes: number } {
   const ids = new Map<string, number>();
-  return labels.map((l) => {
+  const out = labels.map((l) => {
     let id = ids.get(l);
     if (id === undefined) {
       id = ids.size;
@@ -64,4 +69,5 @@ function relabel(labels: readonly string[]): number[] {
     }
     return id;
   });
+  return { labels: out, classes: ids.size };
 }
