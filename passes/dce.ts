@@ -15,7 +15,8 @@ export function removeDeadCode(g: Graph): Graph {
   kept.reverse();
   const constants = new Map<string, HostTensor>([...g.constants].filter(([k]) => live.has(k)));
   const initializers = new Map<string, Initializer>([...g.initializers].filter(([k]) => live.has(k)));
-  const defined = new Set<string>([...g.inputs.map((i) => i.name), ...constants.keys(), ...initializers.keys(), ...kept.flatMap((n) => n.outputs)]);
+  const defined = new Set<string>([...g.inputs.map((i) => i.name), ...constants.keys(), ...initializers.keys()]);
+  for (const n of kept) for (const o of n.outputs) defined.add(o);
   const types = new Map<string, TensorType>([...g.types].filter(([k]) => defined.has(k)));
   return { ...g, nodes: kept, constants, initializers, types };
 }

@@ -22,7 +22,7 @@ import { legalSpecs } from '../../src/sharding/enumerate.js';
 import type { DeviceMesh } from '../../src/sharding/mesh.js';
 import type { Resharder } from '../../src/sharding/reshard.js';
 import { shardBytes, type ShardingSpec } from '../../src/sharding/spec.js';
-import type { Problem, ProblemEdge } from '../../src/solver/problem.js';
+import { type Problem, type ProblemEdge, problemOf } from '../../src/solver/problem.js';
 import { repeatedLayerTies } from './repeat.js';
 import { enumerateStrategies, type NodeStrategy } from './strategies.js';
 
@@ -284,11 +284,11 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
   }
 
   const budget = inp.memoryBudget ?? device.memoryBytes;
-  const untied: Problem = { nodes, edges, memory: [{ budget, terms: memoryTerms, name: 'device memory' }], ties: [] };
+  const untied = problemOf(nodes, edges, [{ budget, terms: memoryTerms, name: 'device memory' }], []);
   const labels = origins.map((o) => (o.kind === 'op' ? nodeLabel(g, o.node) : `${o.kind}:${g.types.get(o.value)?.dtype}:${shapeOf(g, o.value).join('x')}`));
   const ties = inp.tieRepeats === false ? [] : repeatedLayerTies(untied, labels);
   return {
-    problem: { ...untied, ties },
+    problem: problemOf(untied.nodes, untied.edges, untied.memory, ties),
     origins,
     opIndex,
     valueIndex,

@@ -10,7 +10,7 @@
 import { type AxisLabels, solveByAxisDescent } from '../../src/solver/axis-descent.js';
 import { eliminate } from '../../src/solver/eliminate.js';
 import { evaluate } from '../../src/solver/evaluate.js';
-import type { Problem, Solution, SolveOptions } from '../../src/solver/problem.js';
+import { type Problem, problemOf, type Solution, type SolveOptions } from '../../src/solver/problem.js';
 import { reduce } from '../../src/solver/reduce.js';
 import { PROVEN_GAP, relaxedBound } from '../../src/solver/diffusion-bound.js';
 import { solve } from '../../src/solver/solve.js';
@@ -37,14 +37,19 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 /** `p` without its memory rows, every resident byte charged `price` seconds instead. */
 function pricedProblem(p: Problem, price: number): Problem {
   // At price 0 the costs stay as they are (no copy: the inter-op pass prices hundreds).
-  if (price === 0) return { ...p, memory: [] };
+  if (price === 0) return problemOf(p.nodes, p.edges, [], p.ties);
   const terms = new Map<number, number[]>();
   for (const m of p.memory) for (const t of m.terms) {
     const acc = terms.get(t.node) ?? t.bytes.map(() => 0);
     t.bytes.forEach((b, i) => (acc[i] = (acc[i] ?? 0) + b));
     terms.set(t.node, acc);
   }
-  return { ...p, nodes: p.nodes.map((n, i) => ({ ...n, strategies: n.strategies.map((s, k) => ({ cost: s.cost + price * (terms.get(i)?.[k] ?? 0) })) })), memory: [] };
+  return problemOf(
+    p.nodes.map((n, i) => ({ name: n.name, strategies: n.strategies.map((s, k) => ({ cost: s.cost + price * (terms.get(i)?.[k] ?? 0) })) })),
+    p.edges,
+    [],
+    p.ties,
+  );
 }
 
 async function priced(p: Problem, price: number, opts: MemorySolveOptions): Promise<Priced> {
@@ -52,22 +57,22 @@ async function priced(p: Problem, price: number, opts: MemorySolveOptions): Prom
   const q = pricedProblem(p, price);
   if (opts.descent) {
     const d = await solveByAxisDescent(q, opts.descent.labels, opts.descent.axes, opts, opts.descent.start);
-    const ev = evaluate({ ...p, ties: [] }, d.choice);
+    const ev = evaluate(problemOf(p.nodes, p.edges, p.memory, []), d.choice);
     return { choice: d.choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: false, pricedBound: -Infinity, solver: 'axis-descent' };
   }
   const untied = untiedOptimum(q, opts);
   if (untied) {
-    const ev = evaluate({ ...p, ties: [] }, untied);
-    return { choice: untied, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: true, pricedBound: evaluate({ ...q, ties: [] }, untied).objective, solver: 'elimination' };
+    const ev = evaluate(problemOf(p.nodes, p.edges, p.memory, []), untied);
+    return { choice: untied, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: true, pricedBound: evaluate(problemOf(q.nodes, q.edges, q.memory, []), untied).objective, solver: 'elimination' };
   }
   const collapsed = reduce(q);
   const reduced = eliminate(collapsed.problem);
   const inner = await solve(reduced.problem, opts);
   const choice = collapsed.expand(reduced.expand(inner.choice));
-  const ev = evaluate({ ...p, ties: [] }, choice);
+  const ev = evaluate(problemOf(p.nodes, p.edges, p.memory, []), choice);
   // The reductions are exact, so the inner solve's absolute gap carries over to q.
   const innerGap = inner.objective - inner.bound;
-  const pricedCost = evaluate({ ...q, ties: [] }, choice).objective;
+  const pricedCost = evaluate(problemOf(q.nodes, q.edges, q.memory, []), choice).objective;
   const pricedBound = Number.isFinite(innerGap) ? pricedCost - Math.max(0, innerGap) : -Infinity;
   return { choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: inner.status === 'optimal', pricedBound, solver: inner.solver };
 }
@@ -81,7 +86,7 @@ async function priced(p: Problem, price: number, opts: MemorySolveOptions): Prom
  */
 function untiedOptimum(q: Problem, opts: SolveOptions): number[] | undefined {
   if ((opts.solver ?? 'auto') !== 'auto' || !q.ties.some((t) => t.length > 1)) return undefined;
-  const free = reduce({ ...q, ties: [] });
+  const free = reduce(problemOf(q.nodes, q.edges, q.memory, []));
   if (free.infeasible !== undefined) return undefined;
   const reduced = eliminate(free.problem);
   const ve = solveByElimination(reduced.problem);
@@ -97,7 +102,7 @@ function untiedOptimum(q: Problem, opts: SolveOptions): number[] | undefined {
  * proves most of them optimal and leaves a few % on the rest (tests/solver-diffusion).
  */
 export function descentBound(p: Problem, objective?: number): number {
-  const r = reduce({ ...p, memory: [] });
+  const r = reduce(problemOf(p.nodes, p.edges, [], p.ties));
   return relaxedBound(r.problem, { ...(objective === undefined ? {} : { objective: objective - r.offset }) }) + r.offset;
 }
 
@@ -113,7 +118,7 @@ export function boundAtPrice(p: Problem, price: number, choice: readonly number[
   let bound = -Infinity;
   if (price > 0) {
     const q = pricedProblem(p, price);
-    const charged = evaluate({ ...q, ties: [] }, choice).objective - time;
+    const charged = evaluate(problemOf(q.nodes, q.edges, q.memory, []), choice).objective - time;
     bound = descentBound(q, time + charged) - charged;
   }
   if (bound < time * (1 - PROVEN_GAP)) bound = Math.max(bound, descentBound(p, time));

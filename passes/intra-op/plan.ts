@@ -12,7 +12,7 @@ import { createResharder, type Resharder, type ReshardStep } from '../../src/sha
 import { AutoparError } from '../../src/errors.js';
 import type { ShardingSpec } from '../../src/sharding/spec.js';
 import { evaluate } from '../../src/solver/evaluate.js';
-import type { Problem, Solution, SolveOptions } from '../../src/solver/problem.js';
+import { type Problem, problemOf, type Solution, type SolveOptions } from '../../src/solver/problem.js';
 import { boundAtPrice, solveUnderMemory } from './lagrange.js';
 import { PROVEN_GAP } from '../../src/solver/diffusion-bound.js';
 import type { NodeStrategy } from './strategies.js';
@@ -106,7 +106,7 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
   const inner = await solveUnderMemory(opts.stepWeight ? weighted(ip, opts.stepWeight) : ip.problem, { ...opts, descent });
   const choice = inner.fits ? inner.choice : ip.problem.nodes.map(() => 0);
   // Ties are a restriction the planner chose, not a constraint of the plan: price without them.
-  const ev = evaluate({ ...ip.problem, ties: [] }, choice);
+  const ev = evaluate(problemOf(ip.problem.nodes, ip.problem.edges, ip.problem.memory, []), choice);
   const solution: Solution = { ...inner, choice };
   const layouts = new Map<string, ShardingSpec>();
   /** Layout a multi-reader value is resharded to once, before fanning out. */
@@ -219,9 +219,10 @@ export function reshardCollectives(steps: readonly ReshardStep[], value: string,
 /** The problem with per-step nodes (and the edges into them) scaled by `weight`. */
 function weighted(ip: IntraOpProblem, w: NonNullable<PlanOptions['stepWeight']>): Problem {
   const scaled = ip.origins.map((o) => w.names.has(o.kind === 'op' ? o.node.name : o.value));
-  return {
-    ...ip.problem,
-    nodes: ip.problem.nodes.map((n, i) => (scaled[i] ? { ...n, strategies: n.strategies.map((st) => ({ cost: st.cost * w.weight })) } : n)),
-    edges: ip.problem.edges.map((e) => (scaled[e.to] ? { ...e, costs: e.costs.map((row) => row.map((c) => c * w.weight)) } : e)),
-  };
+  return problemOf(
+    ip.problem.nodes.map((n, i) => (scaled[i] ? { name: n.name, strategies: n.strategies.map((st) => ({ cost: st.cost * w.weight })) } : n)),
+    ip.problem.edges.map((e) => (scaled[e.to] ? { from: e.from, to: e.to, costs: e.costs.map((row) => row.map((c) => c * w.weight)) } : e)),
+    ip.problem.memory,
+    ip.problem.ties,
+  );
 }

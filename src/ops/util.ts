@@ -60,7 +60,10 @@ export function broadcastShapes(ctx: NodeContext, shapes: readonly (readonly Dim
 }
 
 export function isConcrete(shape: readonly Dim[]): shape is readonly number[] {
-  return shape.every((d) => typeof d === 'number');
+  // A counted loop: shapes of small integers, doubles and strings all pass through here,
+  // and an inlined every() deoptimised its callers on each new array kind.
+  for (let i = 0; i < shape.length; i++) if (typeof shape[i] !== 'number') return false;
+  return true;
 }
 
 export function sizeOf(shape: readonly Dim[]): number | undefined {

@@ -144,7 +144,14 @@ async function descendWhole(p: Problem, labels: AxisLabels, axes: number, opts: 
 
 /** A descent from one axis alone (`startAxis`), or from `warm` (startAxis -1). */
 async function descendFrom(p: Problem, labels: AxisLabels, axes: number, startAxis: number, opts: SolveOptions, solved: Solved, warm?: readonly number[]): Promise<DescentResult> {
-  const all = p.nodes.map((n) => n.strategies.map((_, k) => k));
+  // Counted loops: strategy lists of several array kinds reach here (see eliminate.ts).
+  const all: number[][] = [];
+  for (let i = 0; i < p.nodes.length; i++) {
+    const k = (p.nodes[i] as Problem['nodes'][number]).strategies.length;
+    const ks: number[] = [];
+    for (let s = 0; s < k; s++) ks.push(s);
+    all.push(ks);
+  }
   const label = (i: number, k: number, a: number): number => labels[i]?.[k]?.[a] ?? 0;
   const axisList = Array.from({ length: axes }, (_, a) => a);
   let innerExact = true;

@@ -13,7 +13,7 @@
  */
 import { relaxationBound } from './bound.js';
 import { eliminate } from './eliminate.js';
-import type { Problem } from './problem.js';
+import { type Problem, problemOf } from './problem.js';
 
 /** A gap at most this (relative) counts as proven: diffusion stops within it of a known cost. */
 export const PROVEN_GAP = 1e-6;
@@ -136,12 +136,12 @@ export function diffuse(p: Problem, opts: DiffusionOptions = {}): { bound: numbe
     bound = Math.max(bound, next);
     if (!(gain > tolerance * Math.max(Math.abs(bound), 1e-12))) break;
   }
-  const reparametrized: Problem = {
-    nodes: theta.map((th, i) => ({ name: p.nodes[i]?.name, strategies: Array.from(th, (cost) => ({ cost })) })),
-    edges: edges.map((e) => ({ from: e.a, to: e.b, costs: Array.from({ length: e.table.length / e.kb }, (_, i) => Array.from(e.table.subarray(i * e.kb, (i + 1) * e.kb))) })),
-    memory: [],
-    ties: [],
-  };
+  const reparametrized = problemOf(
+    theta.map((th, i) => ({ name: p.nodes[i]?.name, strategies: Array.from(th, (cost) => ({ cost })) })),
+    edges.map((e) => ({ from: e.a, to: e.b, costs: Array.from({ length: e.table.length / e.kb }, (_, i) => Array.from(e.table.subarray(i * e.kb, (i + 1) * e.kb))) })),
+    [],
+    [],
+  );
   return { bound, reparametrized };
 }
 
@@ -163,7 +163,7 @@ export function relaxedBound(p: Problem, opts: { readonly objective?: number; re
   const tolerance = opts.tolerance ?? PROVEN_GAP;
   const objective = opts.objective;
   if (objective !== undefined && objective - forest <= tolerance * Math.abs(objective)) return forest;
-  const core = eliminate({ ...p, memory: [], ties: [] });
+  const core = eliminate(problemOf(p.nodes, p.edges, [], []));
   const target = objective === undefined ? undefined : objective - core.offset;
   return Math.max(forest, diffusionBound(core.problem, { tolerance, ...(target === undefined ? {} : { target }) }) + core.offset);
 }

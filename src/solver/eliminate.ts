@@ -8,7 +8,7 @@
  * term), or all of them when the memory constraint cannot bind. Ties are ignored here;
  * the caller ties what remains.
  */
-import type { Problem, ProblemEdge } from './problem.js';
+import { type MemoryConstraint, type Problem, type ProblemEdge, problemOf } from './problem.js';
 
 interface Step {
   /** The eliminated node, its remaining neighbours at that moment, and its best reply. */
@@ -36,6 +36,41 @@ export interface Elimination {
    * optimum is the reduced problem's plus this.
    */
   readonly offset: number;
+}
+
+/*
+ * The memory terms and ties of the kept nodes, renumbered. Counted loops rather than
+ * map/filter chains: these lists arrive as empty literals from some callers and as
+ * mapped arrays from others, and the inlined array builtins deoptimised on the change
+ * over and over, each time recompiling all of eliminate.
+ */
+function remapMemory(memory: readonly MemoryConstraint[], newIndex: ReadonlyMap<number, number>): MemoryConstraint[] {
+  const out: MemoryConstraint[] = [];
+  for (let c = 0; c < memory.length; c++) {
+    const m = memory[c] as MemoryConstraint;
+    const terms: { node: number; bytes: readonly number[] }[] = [];
+    for (let t = 0; t < m.terms.length; t++) {
+      const term = m.terms[t] as MemoryConstraint['terms'][number];
+      const node = newIndex.get(term.node);
+      if (node !== undefined) terms.push({ node, bytes: term.bytes });
+    }
+    out.push({ ...m, terms });
+  }
+  return out;
+}
+
+function remapTies(ties: readonly (readonly number[])[], newIndex: ReadonlyMap<number, number>): number[][] {
+  const out: number[][] = [];
+  for (let g = 0; g < ties.length; g++) {
+    const group = ties[g] as readonly number[];
+    const kept: number[] = [];
+    for (let i = 0; i < group.length; i++) {
+      const x = newIndex.get(group[i] as number);
+      if (x !== undefined) kept.push(x);
+    }
+    if (kept.length > 1) out.push(kept);
+  }
+  return out;
 }
 
 /** Σ of each term's largest bytes: if that fits the budget, memory cannot bind. */
@@ -151,12 +186,21 @@ export function eliminate(p: Problem): Elimination {
       const uj = colStride(u, v);
       const wk = rowStride(w, v);
       const wj = colStride(w, v);
+      // Rows over v's choices, contiguous: u's side with v's own costs added (the same sum,
+      // in the same order, as adding them in the loop), and w's side. The (min, +) loop
+      // below is most of what elimination costs on a 2-D mesh.
+      const left = new Float64Array(su * sv);
+      for (let i = 0; i < su; i++) for (let j = 0; j < sv; j++) left[i * sv + j] = (mu[i * ui + j * uj] as number) + (cv[j] as number);
+      const right = new Float64Array(sw * sv);
+      for (let k = 0; k < sw; k++) for (let j = 0; j < sv; j++) right[k * sv + j] = mw[k * wk + j * wj] as number;
       for (let i = 0; i < su; i++) {
+        const li = i * sv;
         for (let k = 0; k < sw; k++) {
+          const rk2 = k * sv;
           let best = 0;
           let bestCost = Infinity;
           for (let j = 0; j < sv; j++) {
-            const c = (mu[i * ui + j * uj] ?? 0) + (cv[j] ?? 0) + (mw[k * wk + j * wj] ?? 0);
+            const c = (left[li + j] as number) + (right[rk2 + j] as number);
             if (c < bestCost) {
               bestCost = c;
               best = j;
@@ -182,7 +226,8 @@ export function eliminate(p: Problem): Elimination {
   for (const a of kept) {
     for (const [b, mat] of adj[a] ?? []) {
       if (b <= a) continue;
-      const [sa, sb] = [size[a] ?? 0, size[b] ?? 0];
+      const sa = size[a] ?? 0;
+      const sb = size[b] ?? 0;
       const costs: number[][] = new Array<number[]>(sa);
       for (let i = 0; i < sa; i++) {
         const row = new Array<number>(sb);
@@ -192,12 +237,12 @@ export function eliminate(p: Problem): Elimination {
       edges.push({ from: newIndex.get(a) as number, to: newIndex.get(b) as number, costs });
     }
   }
-  const problem: Problem = {
-    nodes: kept.map((k) => ({ name: p.nodes[k]?.name, strategies: (cost[k] ?? []).map((c) => ({ cost: c })) })),
+  const problem = problemOf(
+    kept.map((k) => ({ name: p.nodes[k]?.name, strategies: (cost[k] ?? []).map((c) => ({ cost: c })) })),
     edges,
-    memory: slack ? [] : p.memory.map((m) => ({ ...m, terms: m.terms.filter((t) => newIndex.has(t.node)).map((t) => ({ node: newIndex.get(t.node) as number, bytes: t.bytes })) })),
-    ties: p.ties.map((g) => g.filter((x) => newIndex.has(x)).map((x) => newIndex.get(x) as number)).filter((g) => g.length > 1),
-  };
+    slack ? [] : remapMemory(p.memory, newIndex),
+    remapTies(p.ties, newIndex),
+  );
   return {
     problem,
     kept,

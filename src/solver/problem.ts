@@ -46,6 +46,17 @@ export interface Problem {
   readonly ties: readonly (readonly number[])[];
 }
 
+/**
+ * A Problem, always built here with its fields in one order. Problems made as literals
+ * in some places and as spreads ({ ...p, memory: [] }) in others had several hidden
+ * classes, and the solvers' optimised code, specialised to one, bailed out to the
+ * interpreter on every call with another (92 times in one GPT-1.3B search at a single
+ * load in reduce).
+ */
+export function problemOf(nodes: readonly ProblemNode[], edges: readonly ProblemEdge[], memory: readonly MemoryConstraint[], ties: readonly (readonly number[])[]): Problem {
+  return { nodes, edges, memory, ties };
+}
+
 export interface Evaluation {
   /** Σ node costs + Σ edge costs of the choice, whether or not it is feasible. */
   readonly objective: number;

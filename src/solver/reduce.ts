@@ -18,7 +18,7 @@
  * These repeat until nothing changes, since each can enable the others.
  */
 import { memoryTolerance } from './evaluate.js';
-import type { MemoryConstraint, Problem, ProblemEdge, ProblemNode } from './problem.js';
+import { type MemoryConstraint, type Problem, type ProblemEdge, type ProblemNode, problemOf } from './problem.js';
 import { tieGroups } from './tie-groups.js';
 
 export interface Reduction {
@@ -105,7 +105,11 @@ export function reduce(p: Problem): Reduction {
   }
 
   const constraints = new Map<number, ConstraintState>();
-  p.memory.forEach((mc, c) => {
+  // A counted loop, not forEach: the memory list is an empty literal from some callers and
+  // a mapped array from others, and the inlined forEach deoptimised on that again and
+  // again (149 times in one GPT-1.3B search, each a recompilation of this function).
+  for (let c = 0; c < p.memory.length; c++) {
+    const mc = p.memory[c] as MemoryConstraint;
     const terms = new Map<number, number[]>();
     for (const term of mc.terms) {
       const g = groups.groupOf[term.node] ?? 0;
@@ -115,7 +119,7 @@ export function reduce(p: Problem): Reduction {
     }
     constraints.set(c, { budget: mc.budget, tolerance: memoryTolerance(mc.budget), name: mc.name, terms });
     for (const g of terms.keys()) vars[g]?.constraints.add(c);
-  });
+  }
 
   let infeasible: string | undefined;
   const entry = (e: EdgeState, i: number, j: number): number => e.m[i * e.cols + j] ?? 0;
@@ -291,9 +295,11 @@ export function reduce(p: Problem): Reduction {
     const name = p.nodes[first]?.name;
     const count = state?.members.length ?? 1;
     const label = name === undefined ? `node ${first}` : name;
+    // Name first, as every other maker of problem nodes writes them: one object shape
+    // keeps the solvers' property loads monomorphic (a second shape cost deoptimisations).
     return {
-      strategies: (state?.alive ?? []).map((i) => ({ cost: state?.cost[i] ?? 0 })),
       name: count > 1 ? `${label} (+${count - 1} tied)` : label,
+      strategies: (state?.alive ?? []).map((i) => ({ cost: state?.cost[i] ?? 0 })),
     };
   });
   const reducedEdges: ProblemEdge[] = [...edges.values()].map((e) => {
@@ -325,5 +331,5 @@ export function reduce(p: Problem): Reduction {
     return choice;
   };
 
-  return { problem: { nodes, edges: reducedEdges, memory, ties: [] }, offset, infeasible, expand, kept, members: free.map((v) => vars[v]?.members ?? []) };
+  return { problem: problemOf(nodes, reducedEdges, memory, []), offset, infeasible, expand, kept, members: free.map((v) => vars[v]?.members ?? []) };
 }

@@ -3,7 +3,7 @@
  * keeps, for node i, only the strategies `allowed[i]` lists (in that order), with edge
  * matrices and memory terms cut to match.
  */
-import type { Problem } from './problem.js';
+import { type Problem, problemOf } from './problem.js';
 
 export interface Restriction {
   readonly problem: Problem;
@@ -13,11 +13,11 @@ export interface Restriction {
 
 export function restrictProblem(p: Problem, allowed: readonly (readonly number[])[]): Restriction {
   const pick = (i: number): readonly number[] => allowed[i] ?? [];
-  const problem: Problem = {
-    nodes: p.nodes.map((n, i) => ({ name: n.name, strategies: pick(i).map((k) => n.strategies[k] ?? { cost: 0 }) })),
-    edges: p.edges.map((e) => ({ from: e.from, to: e.to, costs: pick(e.from).map((i) => pick(e.to).map((j) => e.costs[i]?.[j] ?? 0)) })),
-    memory: p.memory.map((m) => ({ ...m, terms: m.terms.map((t) => ({ node: t.node, bytes: pick(t.node).map((k) => t.bytes[k] ?? 0) })) })),
-    ties: p.ties,
-  };
+  const problem = problemOf(
+    p.nodes.map((n, i) => ({ name: n.name, strategies: pick(i).map((k) => n.strategies[k] ?? { cost: 0 }) })),
+    p.edges.map((e) => ({ from: e.from, to: e.to, costs: pick(e.from).map((i) => pick(e.to).map((j) => e.costs[i]?.[j] ?? 0)) })),
+    p.memory.map((m) => ({ ...m, terms: m.terms.map((t) => ({ node: t.node, bytes: pick(t.node).map((k) => t.bytes[k] ?? 0) })) })),
+    p.ties,
+  );
   return { problem, expand: (choice) => choice.map((c, i) => pick(i)[c] ?? 0) };
 }
