@@ -14,6 +14,7 @@
  * reductions); `undefined` when a table would exceed the work caps, and the caller uses
  * the general path.
  */
+import { eliminateBucket } from './bucket.js';
 import type { Problem } from './problem.js';
 
 export interface FlatProblem {
@@ -137,14 +138,15 @@ function simplify(f: FlatProblem, allowed: readonly (readonly number[])[]): Simp
     }
   };
   /** Folds pair p into its nodes' costs as row term + column term (exact only when it is one). */
-  const fold = (p: number): void => {
+  /** Pair p's nodes, table, row length and live choices, with the first live of each. */
+  const view = (p: number) => {
     const { a, b } = f.pairs[p] as FlatProblem['pairs'][number];
-    const t = tables[p] as Float64Array;
-    const rb = r[b]!;
     const la = live[a] as number[];
     const lb = live[b] as number[];
-    const i0 = la[0] as number;
-    const j0 = lb[0] as number;
+    return { a, b, t: tables[p] as Float64Array, rb: r[b]!, la, lb, i0: la[0] as number, j0: lb[0] as number };
+  };
+  const fold = (p: number): void => {
+    const { a, b, t, rb, la, lb, i0, j0 } = view(p);
     const ua = unary[a] as Float64Array;
     const ub = unary[b] as Float64Array;
     for (const i of la) ua[i]! += t[i * rb + j0]!;
@@ -154,13 +156,7 @@ function simplify(f: FlatProblem, allowed: readonly (readonly number[])[]): Simp
     nodeDirty[b] = 1;
   };
   const separable = (p: number): boolean => {
-    const { a, b } = f.pairs[p] as FlatProblem['pairs'][number];
-    const t = tables[p] as Float64Array;
-    const rb = r[b]!;
-    const la = live[a] as number[];
-    const lb = live[b] as number[];
-    const i0 = la[0] as number;
-    const j0 = lb[0] as number;
+    const { t, rb, la, lb, i0, j0 } = view(p);
     for (const i of la) {
       const d = t[i * rb + j0]! - t[i0 * rb + j0]!;
       for (const j of lb) if (t[i * rb + j]! - t[i0 * rb + j]! !== d) return false;
@@ -303,110 +299,12 @@ export function solveRestricted(f: FlatProblem, allowed: readonly (readonly numb
     }
     const scope = Int32Array.from(neighboursOf(x));
     const bucket = (of[x] as number[]).filter((id) => (factors[id] as Factor).alive);
-    const kx = r[x] as number;
     const stepWork = (work[x] as number) * bucket.length;
     total += stepWork;
     if (stepWork > stepCap || total > totalCap) return undefined;
     const S = scope.length;
-    let entries = 1;
-    for (let d = 0; d < S; d++) entries *= r[scope[d]!]!;
-    // Factors by the deepest scope digit they read (-1: x alone), so that when digit d
-    // moves only the factors reading it or a later digit are summed again (most read one
-    // scope variable: a pair with x).
-    const infos = bucket.map((id) => {
-      const fac = factors[id] as Factor;
-      fac.alive = false;
-      const ss = new Int32Array(S);
-      let xs = 0;
-      let depth = -1;
-      let stride = 1;
-      for (let i = fac.vars.length - 1; i >= 0; i--) {
-        const v = fac.vars[i] as number;
-        if (v === x) xs = stride;
-        else {
-          const d = scope.indexOf(v);
-          ss[d] = stride;
-          if (d > depth) depth = d;
-        }
-        stride *= r[v] as number;
-      }
-      return { table: fac.table, xs, ss, depth };
-    });
-    infos.sort((a, b) => a.depth - b.depth);
-    const nf = infos.length;
-    const tables = infos.map((i) => i.table);
-    const xStride = Int32Array.from(infos, (i) => i.xs);
-    // scopeStride[d * nf + k]: how far factor k's index moves when scope digit d does.
-    const scopeStride = new Int32Array(S * nf);
-    infos.forEach((inf, k) => inf.ss.forEach((v, d) => (scopeStride[d * nf + k] = v)));
-    // Group g of factors is [groupStart[g], groupStart[g + 1]); a move of digit d redoes
-    // the groups from fromDigit[d] on.
-    const groupStart: number[] = [];
-    const groupDepth: number[] = [];
-    infos.forEach((inf, k) => {
-      if (groupDepth.at(-1) !== inf.depth) {
-        groupStart.push(k);
-        groupDepth.push(inf.depth);
-      }
-    });
-    groupStart.push(nf);
-    const G = groupDepth.length;
-    const fromDigit = Int32Array.from({ length: S }, (_, d) => {
-      const g = groupDepth.findIndex((depth) => depth >= d);
-      return g < 0 ? G : g;
-    });
-    // The factors each digit moves, and by how much (most read one or two scope digits).
-    const movers = Array.from({ length: S }, (_, d) => Int32Array.from(infos.flatMap((inf, k) => (inf.ss[d] !== 0 ? [k] : []))));
-    const moves = movers.map((ks, d) => Int32Array.from(ks, (k) => scopeStride[d * nf + k]!));
-    const radix = Int32Array.from(scope, (u) => r[u]!);
-    const table = new Float64Array(entries);
-    const best = new Int32Array(entries);
-    const digits = new Int32Array(S);
-    const base = new Int32Array(nf);
-    // partial[g * kx + c]: groups 0..g summed for choice c of x at the current digits.
-    const partial = new Float64Array(G * kx);
-    const redo = (from: number): void => {
-      for (let g = from; g < G; g++) {
-        const at = g * kx;
-        // Plain loops: copyWithin and fill are runtime calls, dearer than a few moves.
-        if (g === 0) for (let c = 0; c < kx; c++) partial[c] = 0;
-        else for (let c = 0; c < kx; c++) partial[at + c] = partial[at - kx + c]!;
-        for (let k = groupStart[g]!; k < groupStart[g + 1]!; k++) {
-          const t = tables[k] as Float64Array;
-          const b = base[k]!;
-          const xs = xStride[k]!;
-          for (let c = 0; c < kx; c++) partial[at + c]! += t[b + c * xs]!;
-        }
-      }
-    };
-    redo(0);
-    const last = (G - 1) * kx;
-    for (let idx = 0; idx < entries; idx++) {
-      let min = Infinity;
-      let arg = 0;
-      for (let c = 0; c < kx; c++) {
-        const s = partial[last + c]!;
-        if (s < min) {
-          min = s;
-          arg = c;
-        }
-      }
-      table[idx] = min;
-      best[idx] = arg;
-      for (let d = S - 1; d >= 0; d--) {
-        const ks = movers[d]!;
-        const by = moves[d]!;
-        if (digits[d]! + 1 < radix[d]!) {
-          digits[d]! += 1;
-          for (let m = 0; m < ks.length; m++) base[ks[m]!]! += by[m]!;
-          redo(fromDigit[d]!);
-          break;
-        }
-        const back = digits[d]!;
-        for (let m = 0; m < ks.length; m++) base[ks[m]!]! -= back * by[m]!;
-        digits[d] = 0;
-      }
-    }
+    for (const id of bucket) (factors[id] as Factor).alive = false;
+    const { table, best } = eliminateBucket(bucket.map((id) => factors[id] as Factor), x, scope, r);
     order.push({ x, scope, best });
     alive[x] = 0;
     // x's neighbours become a clique; x leaves the graph.

@@ -9,6 +9,7 @@
  * caller uses the ILP. Memory constraints and ties are not seen: callers pass a
  * reduced, memory-free problem.
  */
+import { eliminateBucket } from './bucket.js';
 import type { Problem } from './problem.js';
 
 export interface EliminationLimits {
@@ -38,12 +39,6 @@ export interface EliminationOptimum {
   readonly objective: number;
   /** Largest table made (entries), for reports. */
   readonly largestTable: number;
-}
-
-function strides(vars: readonly number[], size: readonly number[]): number[] {
-  const s = new Array<number>(vars.length).fill(1);
-  for (let i = vars.length - 2; i >= 0; i--) s[i] = (s[i + 1] ?? 1) * (size[vars[i + 1] ?? 0] ?? 1);
-  return s;
 }
 
 export function solveByElimination(p: Problem, limits: EliminationLimits = {}): EliminationOptimum | undefined {
@@ -125,114 +120,12 @@ export function solveByElimination(p: Problem, limits: EliminationLimits = {}): 
     const bucket = [...(of[x] ?? [])].map((id) => [id, factors.get(id) as Factor] as const);
     work += xWork * bucket.length;
     if (xWork * bucket.length > stepCap || work > totalCap) return undefined;
-    const kx = size[x] ?? 1;
     let entries = 1;
     for (const u of xScope) entries *= size[u] ?? 1;
     largestTable = Math.max(largestTable, entries);
-    // Factors by the deepest scope position they read (-1: x alone), so that when the
-    // odometer moves digit d only the factors reading it or a later digit are summed
-    // again: a table over (x, u) with u early in the scope is read once per value of the
-    // digits up to u's, not once per entry. (Summing in this order rather than the
-    // bucket's changes the last bit of some sums, and so which of two equal choices wins.)
-    const S = xScope.length;
-    const pos = new Map(xScope.map((u, d) => [u, d] as const));
-    const infos = bucket.map(([, f]) => {
-      const st = strides(f.vars, size);
-      let depth = -1;
-      let xs = 0;
-      const ss = new Int32Array(S);
-      f.vars.forEach((v, i) => {
-        if (v === x) xs = st[i] ?? 0;
-        const d = pos.get(v);
-        if (d !== undefined) {
-          ss[d] = st[i] ?? 0;
-          depth = Math.max(depth, d);
-        }
-      });
-      return { table: f.table, xs, ss, depth };
-    });
-    infos.sort((a, b) => a.depth - b.depth);
-    const nf = infos.length;
-    const tables = infos.map((i) => i.table);
-    const xStride = Int32Array.from(infos, (i) => i.xs);
-    const scopeStride = new Int32Array(S * nf);
-    infos.forEach((inf, fi) => inf.ss.forEach((v, d) => (scopeStride[d * nf + fi] = v)));
-    // Groups of factors of one depth, ascending: group g is [groupStart[g], groupStart[g + 1]),
-    // and a move of digit d redoes the groups from fromDigit[d] on.
-    const groupStart: number[] = [];
-    const groupDepth: number[] = [];
-    infos.forEach((inf, f) => {
-      if (groupDepth.at(-1) !== inf.depth) {
-        groupStart.push(f);
-        groupDepth.push(inf.depth);
-      }
-    });
-    groupStart.push(nf);
-    const G = groupDepth.length;
-    const fromDigit = Int32Array.from({ length: S }, (_, d) => {
-      const g = groupDepth.findIndex((depth) => depth >= d);
-      return g < 0 ? G : g;
-    });
-    // The factors each digit moves (most factors read one or two of the scope's variables).
-    const movers = Array.from({ length: S }, (_, d) => Int32Array.from(infos.flatMap((inf, f) => (inf.ss[d] !== 0 ? [f] : []))));
-    const scopeSize = Int32Array.from(xScope, (u) => size[u] ?? 1);
-    const table = new Float64Array(entries);
-    const best = new Int32Array(entries);
-    const digits = new Int32Array(S);
-    const base = new Int32Array(nf);
-    // partial[g]: per choice of x, the sum of groups 0..g at the current digits (the last
-    // is the whole sum).
-    const partial = Array.from({ length: Math.max(G, 1) }, () => new Float64Array(kx));
-    const redo = (from: number): void => {
-      for (let g = from; g < G; g++) {
-        const cur = partial[g]!;
-        if (g === 0) for (let c = 0; c < kx; c++) cur[c] = 0;
-        else {
-          const prev = partial[g - 1]!;
-          for (let c = 0; c < kx; c++) cur[c] = prev[c]!;
-        }
-        for (let f = groupStart[g]!; f < groupStart[g + 1]!; f++) {
-          const t = tables[f]!;
-          const b = base[f]!;
-          const xs = xStride[f]!;
-          for (let c = 0; c < kx; c++) cur[c] = cur[c]! + t[b + c * xs]!;
-        }
-      }
-    };
-    redo(0);
-    const sums = partial[Math.max(G, 1) - 1]!;
-    for (let idx = 0; idx < entries; idx++) {
-      let min = Infinity;
-      let arg = 0;
-      for (let c = 0; c < kx; c++) {
-        if (sums[c]! < min) {
-          min = sums[c]!;
-          arg = c;
-        }
-      }
-      table[idx] = min;
-      best[idx] = arg;
-      // Odometer over the scope, last variable fastest, moving the bases of the factors
-      // that read the digit that moves.
-      for (let d = S - 1; d >= 0; d--) {
-        const next = digits[d]! + 1;
-        const moved = movers[d]!;
-        if (next < scopeSize[d]!) {
-          digits[d] = next;
-          for (let m = 0; m < moved.length; m++) {
-            const f = moved[m]!;
-            base[f] = base[f]! + scopeStride[d * nf + f]!;
-          }
-          redo(fromDigit[d]!);
-          break;
-        }
-        for (let m = 0; m < moved.length; m++) {
-          const f = moved[m]!;
-          base[f] = base[f]! - digits[d]! * scopeStride[d * nf + f]!;
-        }
-        digits[d] = 0;
-      }
-    }
+    // (Summing in eliminateBucket's order rather than the bucket's changes the last bit
+    // of some sums, and so which of two equal choices wins.)
+    const { table, best } = eliminateBucket(bucket.map(([, f]) => f), x, xScope, size);
     for (const [id, f] of bucket) {
       factors.delete(id);
       for (const v of f.vars) of[v]?.delete(id);
