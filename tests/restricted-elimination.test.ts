@@ -11,7 +11,7 @@ import { evaluate } from '../src/solver/evaluate.js';
 import type { Problem } from '../src/solver/problem.js';
 import { layeredProblem, rng, smallRandomProblem } from '../src/solver/random-problem.js';
 import { restrictProblem } from '../src/solver/restrict.js';
-import { flattenProblem, solveRestricted } from '../src/solver/restricted-elimination.js';
+import { flattenProblem, MAX_FLAT_NODES, solveRestricted } from '../src/solver/restricted-elimination.js';
 import { solve } from '../src/solver/solve.js';
 
 const free = (p: Problem): Problem => ({ ...p, memory: [], ties: [] });
@@ -88,7 +88,7 @@ describe('restricted elimination', () => {
     expect(solveRestricted(twinFlat, [[0, 1, 2]])).toEqual([0]);
   });
 
-  it('gives up past its work caps, and refuses problems with memory or ties', () => {
+  it('gives up past its work caps, and refuses problems with memory, ties or too many nodes', () => {
     const p = free(layeredProblem(3, { nodes: 60, minStrategies: 4, maxStrategies: 6, extraEdgeRatio: 0.5 }));
     const flat = flattenProblem(p);
     if (!flat) throw new Error('must flatten');
@@ -102,5 +102,8 @@ describe('restricted elimination', () => {
     const tied = layeredProblem(3, { nodes: 20, minStrategies: 2, maxStrategies: 3, extraEdgeRatio: 0.2, tieGroupSize: 3 });
     expect(tied.ties.some((t) => t.length > 1)).toBe(true);
     expect(flattenProblem(tied)).toBeUndefined();
+    const huge: Problem = { nodes: Array.from({ length: MAX_FLAT_NODES + 1 }, () => ({ strategies: [{ cost: 1 }, { cost: 2 }] })), edges: [], memory: [], ties: [] };
+    expect(flattenProblem(huge)).toBeUndefined();
+    expect(flattenProblem({ ...huge, nodes: huge.nodes.slice(1) })).toBeDefined();
   });
 });

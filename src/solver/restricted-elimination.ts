@@ -34,9 +34,16 @@ export interface RestrictedLimits {
   readonly totalWork?: number;
 }
 
-/** The flat form of `p`, or undefined when it has memory constraints or ties. */
+/**
+ * Largest problem flattened: the elimination keeps a node-by-node adjacency matrix and
+ * scans a row per neighbour it rescores (quadratic in nodes), which suits the cores of
+ * layers (about a hundred nodes), not whole untied models; those take the general path.
+ */
+export const MAX_FLAT_NODES = 2000;
+
+/** The flat form of `p`, or undefined when it has memory constraints or ties, or more than MAX_FLAT_NODES nodes. */
 export function flattenProblem(p: Problem): FlatProblem | undefined {
-  if (p.memory.length > 0 || p.ties.some((t) => t.length > 1)) return undefined;
+  if (p.memory.length > 0 || p.ties.some((t) => t.length > 1) || p.nodes.length > MAX_FLAT_NODES) return undefined;
   const n = p.nodes.length;
   const size = p.nodes.map((nd) => nd.strategies.length);
   const cost = p.nodes.map((nd) => Float64Array.from(nd.strategies, (s) => s.cost));
