@@ -333,8 +333,8 @@ export function solveRestricted(f: FlatProblem, allowed: readonly (readonly numb
     for (let v = 0; v < n; v++) if (touched[v] && alive[v]) rescore(v);
   }
   const pick = new Int32Array(n);
-  for (let s = order.length - 1; s >= 0; s--) {
-    const { x, scope, best } = order[s] as (typeof order)[number];
+  for (let k = order.length - 1; k >= 0; k--) {
+    const { x, scope, best } = order[k] as (typeof order)[number];
     let idx = 0;
     for (let d = 0; d < scope.length; d++) idx = idx * r[scope[d]!]! + pick[scope[d]!]!;
     pick[x] = best[idx]!;
