@@ -144,7 +144,6 @@ function simplify(f: FlatProblem, allowed: readonly (readonly number[])[]): Simp
       nodeDirty[a === v ? b : a] = 1;
     }
   };
-  /** Folds pair p into its nodes' costs as row term + column term (exact only when it is one). */
   /** Pair p's nodes, table, row length and live choices, with the first live of each. */
   const view = (p: number) => {
     const { a, b } = f.pairs[p] as FlatProblem['pairs'][number];
@@ -152,6 +151,7 @@ function simplify(f: FlatProblem, allowed: readonly (readonly number[])[]): Simp
     const lb = live[b] as number[];
     return { a, b, t: tables[p] as Float64Array, rb: r[b]!, la, lb, i0: la[0] as number, j0: lb[0] as number };
   };
+  /** Folds pair p into its nodes' costs as row term + column term (exact only when it is one). */
   const fold = (p: number): void => {
     const { a, b, t, rb, la, lb, i0, j0 } = view(p);
     const ua = unary[a] as Float64Array;
@@ -179,22 +179,14 @@ function simplify(f: FlatProblem, allowed: readonly (readonly number[])[]): Simp
       if (!pairAlive[p]) continue;
       const { a, b } = f.pairs[p] as FlatProblem['pairs'][number];
       const t = tables[p] as Float64Array;
-      if (a === v) {
-        const rb = r[b]!;
-        for (const k of live[b] as number[]) {
-          const x = t[j * rb + k]!;
-          const y = t[i * rb + k]!;
-          if (x > y) return 0;
-          if (x < y) strict = true;
-        }
-      } else {
-        const rv = r[v]!;
-        for (const k of live[a] as number[]) {
-          const x = t[k * rv + j]!;
-          const y = t[k * rv + i]!;
-          if (x > y) return 0;
-          if (x < y) strict = true;
-        }
+      // Entry (choice c of v, choice k of the other node) sits at c * vs + k * os.
+      const vs = a === v ? r[b]! : 1;
+      const os = a === v ? 1 : r[v]!;
+      for (const k of live[a === v ? b : a] as number[]) {
+        const x = t[j * vs + k * os]!;
+        const y = t[i * vs + k * os]!;
+        if (x > y) return 0;
+        if (x < y) strict = true;
       }
     }
     return strict ? 2 : 1;
