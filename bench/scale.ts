@@ -38,7 +38,15 @@ type ChildLine =
   | {
       readonly kind: 'auto';
       readonly planningSeconds: number;
+      /**
+       * The summary's phases: a single-stage plan's in order; a pipelined plan's per
+       * micro-batch count (pricing, stage DP, stage plans in its planning thread; they
+       * overlap), the search's wall clock and the plan's assembly. Results before
+       * 2026-11-22 evening give a pipelined plan's count finish times here instead.
+       */
       readonly phases: readonly { readonly phase: string; readonly seconds: number }[];
+      /** A pipelined plan's counts as they finished, seconds since planning started. */
+      readonly finishedAt?: readonly { readonly microbatches: number; readonly seconds: number }[];
       readonly stepTimeSeconds: number;
       readonly microbatches: number;
       readonly stages: readonly string[];
@@ -80,12 +88,10 @@ async function child(): Promise<void> {
     }
     return;
   }
-  // Single-stage plans report their phases; the pipeline planner reports when each
-  // micro-batch count's search finished (seconds since it started).
-  const progress: { phase: string; seconds: number }[] = [];
+  // The pipeline planner also reports when each micro-batch count's search finished.
+  const finishedAt: { microbatches: number; seconds: number }[] = [];
   const onProgress = (e: ProgressEvent): void => {
-    if (e.kind === 'phase') progress.push({ phase: e.phase, seconds: e.seconds });
-    if (e.kind === 'microbatches') progress.push({ phase: `pipeline M=${e.microbatches}`, seconds: e.seconds });
+    if (e.kind === 'microbatches') finishedAt.push({ microbatches: e.microbatches, seconds: e.seconds });
   };
   const t0 = performance.now();
   try {
@@ -93,7 +99,8 @@ async function child(): Promise<void> {
     print({
       kind: 'auto',
       planningSeconds: (performance.now() - t0) / 1000,
-      phases: s.phases.length > 0 ? s.phases : progress,
+      phases: s.phases,
+      ...(finishedAt.length > 0 ? { finishedAt } : {}),
       stepTimeSeconds: s.stepTimeSeconds,
       microbatches: s.microbatches,
       stages: s.stages.map((st) => `${st.layers[0]}-${st.layers[1]}@${st.meshShape.join('x')}`),
@@ -225,7 +232,7 @@ function render(report: Report): string {
   const fmt = (r: readonly string[]): string => r.map((x, i) => x.padEnd(widths[i] ?? 0)).join(' | ');
   const lines = [`${report.date}, ${report.machine}${report.allowOom ? '; --allow-oom' : ''}; * = peak RSS sampled before the cap; FLAG = optimality gap above 1%`, fmt(head), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(fmt)];
   for (const c of cells) {
-    if (c.auto) lines.push(`GPT-${c.model} on ${c.devices}: ${c.auto.solver}; stages ${c.auto.stages.join(', ')}; phases ${c.auto.phases.map((p) => `${p.phase} ${p.seconds.toFixed(1)}`).join(', ')}`);
+    if (c.auto) lines.push(`GPT-${c.model} on ${c.devices}: ${c.auto.solver}; stages ${c.auto.stages.join(', ')}; phases ${c.auto.phases.map((p) => `${p.phase} ${p.seconds.toFixed(1)}`).join(', ')}${c.auto.finishedAt ? `; counts finished at ${c.auto.finishedAt.map((f) => `M=${f.microbatches} ${f.seconds.toFixed(1)}`).join(', ')}` : ''}`);
     if (c.error) lines.push(`GPT-${c.model} on ${c.devices}: ${c.error}`);
     if (c.quality) lines.push(`GPT-${c.model} on ${c.devices} grid: ${c.quality.points.map((p) => `${p.strategy} ${p.stepTimeSeconds === null ? 'no plan' : `${ms(p.stepTimeSeconds)} M=${p.microbatches ?? '-'}`} (${p.seconds.toFixed(0)} s)`).join('; ')}`);
   }

@@ -12,7 +12,7 @@ import { isRejection, planPipeline, type PipelinePlan, type PipelineRejection } 
 import { unfuseProjections } from '../passes/unfuse-projections.js';
 import { parseCluster } from '../src/cluster/load.js';
 import { buildGpt, type GptConfig } from '../src/models/gpt.js';
-import { compilePipeline } from '../src/planner/pipeline.js';
+import { compilePipeline, searchPhases } from '../src/planner/pipeline.js';
 import { pipelineClusteringOf, trainingGraphOf } from '../src/planner/pipeline-task.js';
 import type { Cluster } from '../src/cluster/types.js';
 import { buildSchedule } from '../passes/schedule/schedule.js';
@@ -104,6 +104,10 @@ describe('the best step shared between micro-batch counts', () => {
     expect(capped.stages.map((s) => [s.layers, s.devices, s.mesh.shape])).toEqual(alone.stages.map((s) => [s.layers, s.devices, s.mesh.shape]));
     const r = await planAt(16, 4, alone.stepTimeSeconds / 100, cluster, memory);
     expect(isRejection(r) && r.rejected).toMatch(/^no stage plan could step under 1\.25 x the best step [\d.e+-]+ s another micro-batch count reached/);
+    // Rejected after pricing, before any stage was planned: its time is pricing's.
+    if (!isRejection(r)) throw new Error('expected a rejection');
+    expect(r.seconds.pricing).toBeGreaterThan(0);
+    expect(r.seconds.stagePlans).toBe(0);
   }, 120_000);
 
   it('the search (the largest count, then one, then the rest from the largest down, each capped by the best before it) chooses what planning every count alone chooses', async () => {
@@ -118,11 +122,45 @@ describe('the best step shared between micro-batch counts', () => {
     const searched = await compilePipeline({ model, cluster, loss: 'cross-entropy', strategy: 'pipeline', planWorkers: 1, progress: (e) => e.kind === 'microbatches' && seen.push(e.microbatches) });
     expect(seen).toEqual([16, 1, 8, 4, 2]);
     expect(searched.summary.microbatches).toBe(chosenAlone);
+    // Its phases: the graphs, each count's (in the order they finished; the chosen one
+    // planned its stages and was not rejected), the search's wall clock, the plan.
+    const phases = searched.summary.phases;
+    expect(phases[0]?.phase).toBe('model graphs');
+    expect(phases.slice(-2).map((x) => x.phase)).toEqual(['micro-batch search', 'plan']);
+    expect(phases.every((x) => Number.isFinite(x.seconds) && x.seconds >= 0)).toBe(true);
+    expect(phases.flatMap((x) => /^M=(\d+) pricing/.exec(x.phase)?.[1] ?? []).map(Number)).toEqual(seen);
+    const chosen = phases.filter((x) => x.phase.startsWith(`M=${searched.summary.microbatches} `));
+    expect(chosen.map((x) => x.phase)).toEqual([`M=${chosenAlone} pricing`, `M=${chosenAlone} stage DP`, `M=${chosenAlone} stage plans`]);
+    expect(phases.find((x) => x.phase === 'micro-batch search')?.seconds).toBeLessThanOrEqual(searched.summary.planningSeconds);
     expect(searched.summary.stepTimeSeconds).toBeCloseTo(bestAlone, 12);
     // The bound the cap rests on holds for every count's plan, on this cluster and on one
     // whose network makes transfers and updates most of the step.
     for (const p of [...alone, ...(await Promise.all(counts.map((m) => planAt(batch, m, undefined, slowNetwork))))]) if (!isRejection(p)) expectStepAtLeastMTimesEveryStage(p);
   }, 240_000);
+
+  it("lists a search's phases: the graphs, each count's in the order they finished (a rejected count's marked, phases it never reached left out), the search, the plan", () => {
+    const phases = searchPhases(
+      0.25,
+      [
+        { microbatches: 16, seconds: { pricing: 1, stageDp: 2, stagePlans: 3 }, rejected: false },
+        { microbatches: 1, seconds: { pricing: 4, stageDp: 0.5, stagePlans: 0 }, rejected: true },
+        { microbatches: 8, seconds: { pricing: 0.01, stageDp: 0, stagePlans: 0 }, rejected: true },
+      ],
+      9,
+      0.1,
+    );
+    expect(phases).toEqual([
+      { phase: 'model graphs', seconds: 0.25 },
+      { phase: 'M=16 pricing', seconds: 1 },
+      { phase: 'M=16 stage DP', seconds: 2 },
+      { phase: 'M=16 stage plans', seconds: 3 },
+      { phase: 'M=1 pricing (rejected)', seconds: 4 },
+      { phase: 'M=1 stage DP (rejected)', seconds: 0.5 },
+      { phase: 'M=8 pricing (rejected)', seconds: 0.01 },
+      { phase: 'micro-batch search', seconds: 9 },
+      { phase: 'plan', seconds: 0.1 },
+    ]);
+  });
 
   it('the simulated 1F1B step is at least M x the work of every stage, whatever the stage costs and transfers', () => {
     let seed = 7;

@@ -121,7 +121,18 @@ export interface PipelinePlan {
   /** Set when the memory limit changed the plan: what the fastest plan would have needed. */
   readonly memoryNote: string | undefined;
   /** Wall clock of the phases: layer pricing, stage DP, planning the chosen stages. */
-  readonly seconds: { readonly pricing: number; readonly stageDp: number; readonly stagePlans: number };
+  readonly seconds: PhaseSeconds;
+}
+
+/**
+ * Wall clock of a count's phases, in its planning thread: pricing (from the start, the
+ * layers' graphs and the floors included), the stage DP (with any lean pricing) and
+ * planning the chosen stages; a phase the count never reached is 0.
+ */
+export interface PhaseSeconds {
+  readonly pricing: number;
+  readonly stageDp: number;
+  readonly stagePlans: number;
 }
 
 type Variant = 'fast' | 'lean';
@@ -193,10 +204,21 @@ export function isRejection(p: PipelinePlan | PipelineRejection): p is PipelineR
 export interface PipelineRejection {
   readonly rejected: string;
   readonly memoryNote: string | undefined;
+  /** How long the count took, by phase, before it was rejected. */
+  readonly seconds: PhaseSeconds;
 }
 
 export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Promise<PipelinePlan | PipelineRejection> {
   const t0 = performance.now();
+  // When pricing and the stage DP ended (phaseSeconds; undefined until they have).
+  const clock: { priced?: number; staged?: number } = {};
+  const phaseSeconds = (): PhaseSeconds => {
+    const now = performance.now();
+    const priced = clock.priced ?? now;
+    const staged = clock.staged ?? now;
+    return { pricing: (priced - t0) / 1000, stageDp: clock.priced === undefined ? 0 : (staged - priced) / 1000, stagePlans: clock.staged === undefined ? 0 : (now - staged) / 1000 };
+  };
+  const reject = (rejected: string, memoryNote: string | undefined): PipelineRejection => ({ rejected, memoryNote, seconds: phaseSeconds() });
   const clustering = opts.clustering ?? clusterLayers(tg, { layers: opts.layers });
   const roles = trainingRoles(tg);
   const grads = new Set(tg.grads.values());
@@ -217,8 +239,8 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   const grid = opts.grid;
   const N = opts.cluster.devices.length;
   const stageSize = grid ? grid.dp * grid.tp : 0;
-  if (grid && grid.dp * grid.tp * grid.pp !== N) return { rejected: `dp=${grid.dp},tp=${grid.tp},pp=${grid.pp} uses ${grid.dp * grid.tp * grid.pp} devices, the cluster has ${N}`, memoryNote: undefined };
-  if (grid && grid.pp > L) return { rejected: `pp=${grid.pp} stages but the model has ${L} layers`, memoryNote: undefined };
+  if (grid && grid.dp * grid.tp * grid.pp !== N) return reject(`dp=${grid.dp},tp=${grid.tp},pp=${grid.pp} uses ${grid.dp * grid.tp * grid.pp} devices, the cluster has ${N}`, undefined);
+  if (grid && grid.pp > L) return reject(`pp=${grid.pp} stages but the model has ${L} layers`, undefined);
   // Optimizer states keep their parameter's layout in a manual grid.
   const forwardNames = new Set(tg.graph.nodes.slice(0, tg.forwardNodes).map((n) => n.name));
   // Values crossing between stages whose leading dimension is not the micro-batch carry
@@ -340,7 +362,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   // fits at this micro-batch count, and pricing would only confirm it.
   const floorPerDevice = whole.reduce((sum, w) => sum + w.staticBytes + w.activationBytes, 0) / N;
   if (floorPerDevice > opts.device.memoryBytes) {
-    return { rejected: `spread evenly over all ${N} devices, the parameters, gradients, optimizer states and one micro-batch of saved activations need ${bytesText(floorPerDevice)} per device, and a device has ${bytesText(opts.device.memoryBytes)}`, memoryNote: undefined };
+    return reject(`spread evenly over all ${N} devices, the parameters, gradients, optimizer states and one micro-batch of saved activations need ${bytesText(floorPerDevice)} per device, and a device has ${bytesText(opts.device.memoryBytes)}`, undefined);
   }
   const deepest = Math.min(opts.microbatches, L, N);
   /**
@@ -401,7 +423,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     }
   };
   await addMeshes('fast');
-  const tPriced = performance.now();
+  clock.priced = performance.now();
   // Read after pricing, the longest phase: a count finished meanwhile tightens it.
   const best = opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity;
   const cap = stageCap(best, opts.microbatches);
@@ -503,7 +525,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   // stages are each fast enough but whose bubble (the stages before the slowest) and
   // update lose.
   if (cap < Infinity && !couldStepUnder(problem(false), STAGE_CAP_SLACK * best)) {
-    return { rejected: `no stage plan could step under ${STAGE_CAP_SLACK} x the best step ${best.toPrecision(4)} s another micro-batch count reached: a 1F1B step of ${opts.microbatches} micro-batches takes, for every stage, at least the work of the stages before it plus ${opts.microbatches} times its own, and an update`, memoryNote: undefined };
+    return reject(`no stage plan could step under ${STAGE_CAP_SLACK} x the best step ${best.toPrecision(4)} s another micro-batch count reached: a 1F1B step of ${opts.microbatches} micro-batches takes, for every stage, at least the work of the stages before it plus ${opts.microbatches} times its own, and an update`, undefined);
   }
   // The fastest plan regardless of memory first: when it fits, it is the answer (no plan
   // is faster) and the DP that tracks memory, costlier by its in-flight levels, is not run.
@@ -563,12 +585,12 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     const better = exact.solution.objective < rep.solution.objective && noMore(exact.seconds, rep.seconds) && noMore(exact.stepSeconds, rep.stepSeconds) && noMore(exact.staticBytes, rep.staticBytes) && noMore(exact.activationBytes, rep.activationBytes);
     return better ? exact : rep;
   };
-  const tStages = performance.now();
+  clock.staged = performance.now();
   if (!stagePlan && cap < Infinity) {
     const slowerThan = `every stage plan ${memoryNote ? 'that fits ' : ''}has a stage slower than ${(cap * 1000).toPrecision(3)} ms per micro-batch (${STAGE_CAP_SLACK} x the best step ${best.toPrecision(4)} s / ${opts.microbatches} micro-batches), so it steps slower than the plan another micro-batch count reached`;
-    return { rejected: memoryNote ? `${memoryNote}; and ${slowerThan}` : slowerThan, memoryNote };
+    return reject(memoryNote ? `${memoryNote}; and ${slowerThan}` : slowerThan, memoryNote);
   }
-  if (!stagePlan) return { rejected: memoryNote ?? [...reasons.values()][0] ?? `no stage plan of ${L} layers on ${N} devices`, memoryNote };
+  if (!stagePlan) return reject(memoryNote ?? [...reasons.values()][0] ?? `no stage plan of ${L} layers on ${N} devices`, memoryNote);
   const primary = await realize(stagePlan);
   const same = (a: StagePlan, b: StagePlan): boolean => a.stages.length === b.stages.length && a.stages.every((x, i) => x.first === b.stages[i]?.first && x.last === b.stages[i]?.last && x.option.submesh === b.stages[i]?.option.submesh);
   if (alternative && !same(alternative, stagePlan)) {
@@ -578,12 +600,12 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   return isRejection(primary) ? primary : finish(primary);
 
   function finish(p: PipelinePlan): PipelinePlan {
-    return { ...p, seconds: { pricing: (tPriced - t0) / 1000, stageDp: (tStages - tPriced) / 1000, stagePlans: (performance.now() - tStages) / 1000 } };
+    return { ...p, seconds: phaseSeconds() };
   }
 
   async function realize(stagePlan: StagePlan): Promise<PipelinePlan | PipelineRejection> {
     const placement = place(opts.cluster, stagePlan.stages.map((s) => s.option.devices));
-    if (!placement) return { rejected: `the chosen stages (${stagePlan.stages.map((x) => x.option.devices).join(' + ')} devices) cannot be placed on whole hosts`, memoryNote };
+    if (!placement) return reject(`the chosen stages (${stagePlan.stages.map((x) => x.option.devices).join(' + ')} devices) cannot be placed on whole hosts`, memoryNote);
     // Each stage is its layers' plans stitched on the devices it was placed on, with the
     // bounds their solves deferred (the plan reports its gap from them): see bounded below.
     const stages: PipelineStage[] = [];
@@ -594,7 +616,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       const parts: { graph: Graph; rep: LayerOnMesh }[] = [];
       for (let l = s.first; l <= s.last; l++) {
         const rep = await layerOn(l, mesh, m?.variant ?? 'fast');
-        if (!rep) return { rejected: `layer ${l} has no plan on the placed mesh [${mesh.shape.join('x')}]`, memoryNote };
+        if (!rep) return reject(`layer ${l} has no plan on the placed mesh [${mesh.shape.join('x')}]`, memoryNote);
         parts.push({ graph: ranges[l] as Graph, rep: await bounded(rep, l) });
       }
       const plan = stitchStage(parts, createResharder(meshFromLogical(mesh), opts.cost));

@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { loadCostModel } from '../../cost-models/calibrated.js';
-import { isRejection, type PipelinePlan } from '../../passes/inter-op/pipeline.js';
+import { isRejection, type PhaseSeconds, type PipelinePlan } from '../../passes/inter-op/pipeline.js';
 import { newBestStep, offerStep } from '../../passes/inter-op/best-step.js';
 import { defaultPlanWorkers, runPipelineTasks } from './pipeline-pool.js';
 import { pipelineClusteringOf, type PipelineTask, trainingGraphOf } from './pipeline-task.js';
@@ -101,16 +101,21 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
   // built when a lane takes it: the first workers need not wait for all the graphs.
   const made = new Map<number, PipelineTask>();
   const bestStep = newBestStep();
+  let graphSeconds = 0;
   const taskAt = (i: number): PipelineTask => {
     let task = made.get(i);
     if (!task) {
       const m = candidates[i] ?? 1;
+      const tg0 = performance.now();
       task = { graph: unfuseProjections(graphAt(m)).graph, microbatches: m, cluster, profile: opts.profile, loss: opts.loss, optimizer: opts.optimizer, solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, grid, bestStep };
+      graphSeconds += (performance.now() - tg0) / 1000;
       made.set(i, task);
     }
     return task;
   };
   let finished = 0;
+  // Counts in the order they finished, for the phases.
+  const finishOrder: number[] = [];
   // The two ends first, then the rest from the largest down: the largest count has the
   // smallest bubble and one micro-batch none at all, so one of them usually gives the
   // best step early, and the counts planned after it offer the DP only stages fast enough
@@ -118,17 +123,20 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
   const last = candidates.length - 1;
   const order = last > 0 ? [last, 0] : [0];
   for (let i = last - 1; i > 0; i--) order.push(i);
+  const tSearch = performance.now();
   const outcomes = await runPipelineTasks(
     candidates.length,
     taskAt,
     opts.planWorkers ?? defaultPlanWorkers(),
     (t, o) => {
       finished++;
+      finishOrder.push(candidates.indexOf(t.microbatches));
       if (!isRejection(o)) offerStep(bestStep, o.stepTimeSeconds);
       opts.progress?.({ kind: 'microbatches', microbatches: t.microbatches, done: finished, total: candidates.length, seconds: (performance.now() - t0) / 1000 });
     },
     order,
   );
+  const tSearched = performance.now();
   let chosen: { p: PipelinePlan; task: PipelineTask } | undefined;
   outcomes.forEach((p, i) => {
     const task = taskAt(i);
@@ -259,11 +267,37 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
     stages: p.stages.map((s) => ({ layers: s.layers, devices: s.devices, meshShape: s.mesh.shape, stageTimeSeconds: s.seconds })),
     planningSeconds: (performance.now() - t0) / 1000,
     solver,
-    phases: [],
+    phases: searchPhases(
+      graphSeconds,
+      finishOrder.flatMap((i) => {
+        const o = outcomes[i];
+        return o ? [{ microbatches: candidates[i] ?? 1, seconds: o.seconds, rejected: isRejection(o) }] : [];
+      }),
+      (tSearched - tSearch) / 1000,
+      (performance.now() - tSearched) / 1000,
+    ),
     communicationByKind: byKind(stages.flatMap((st) => st.collectives)),
     notes: p.memoryNote ? [p.memoryNote] : [],
   };
   return { plan, summary };
+}
+
+/**
+ * The phases of a micro-batch search, for `compile --json` and bench/scale: the main
+ * thread's building of each count's graph; each count's pricing, stage DP and stage
+ * plans in its planning thread (phases it never reached left out, a rejected count's
+ * marked), in the order the counts finished; the search's wall clock (the counts run
+ * side by side, so their phases overlap and add up to more); and assembling the plan.
+ */
+export function searchPhases(graphSeconds: number, counts: readonly { readonly microbatches: number; readonly seconds: PhaseSeconds; readonly rejected: boolean }[], searchSeconds: number, planSeconds: number): { phase: string; seconds: number }[] {
+  const phases = [{ phase: 'model graphs', seconds: graphSeconds }];
+  for (const { microbatches, seconds, rejected } of counts) {
+    const tag = rejected ? ' (rejected)' : '';
+    const { pricing, stageDp, stagePlans } = seconds;
+    for (const [name, s] of [['pricing', pricing], ['stage DP', stageDp], ['stage plans', stagePlans]] as const) if (s > 0) phases.push({ phase: `M=${microbatches} ${name}${tag}`, seconds: s });
+  }
+  phases.push({ phase: 'micro-batch search', seconds: searchSeconds }, { phase: 'plan', seconds: planSeconds });
+  return phases;
 }
 
 /**
