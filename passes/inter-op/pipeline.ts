@@ -585,12 +585,12 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     const better = exact.solution.objective < rep.solution.objective && noMore(exact.seconds, rep.seconds) && noMore(exact.stepSeconds, rep.stepSeconds) && noMore(exact.staticBytes, rep.staticBytes) && noMore(exact.activationBytes, rep.activationBytes);
     return better ? exact : rep;
   };
-  clock.staged = performance.now();
   if (!stagePlan && cap < Infinity) {
     const slowerThan = `every stage plan ${memoryNote ? 'that fits ' : ''}has a stage slower than ${(cap * 1000).toPrecision(3)} ms per micro-batch (${STAGE_CAP_SLACK} x the best step ${best.toPrecision(4)} s / ${opts.microbatches} micro-batches), so it steps slower than the plan another micro-batch count reached`;
     return reject(memoryNote ? `${memoryNote}; and ${slowerThan}` : slowerThan, memoryNote);
   }
   if (!stagePlan) return reject(memoryNote ?? [...reasons.values()][0] ?? `no stage plan of ${L} layers on ${N} devices`, memoryNote);
+  clock.staged = performance.now();
   const primary = await realize(stagePlan);
   const same = (a: StagePlan, b: StagePlan): boolean => a.stages.length === b.stages.length && a.stages.every((x, i) => x.first === b.stages[i]?.first && x.last === b.stages[i]?.last && x.option.submesh === b.stages[i]?.option.submesh);
   if (alternative && !same(alternative, stagePlan)) {
