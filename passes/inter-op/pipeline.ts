@@ -18,7 +18,7 @@ import { shardBytes } from '../../src/sharding/spec.js';
 import type { SolverName } from '../../src/solver/problem.js';
 import type { TrainingGraph } from '../../src/training/build.js';
 import { clusterByBlocks, clusterLayers, layerRangeGraph, type LayerClustering } from '../cluster-layers.js';
-import { buildSchedule } from '../schedule/schedule.js';
+import { buildSchedule, type Schedule } from '../schedule/schedule.js';
 import { simulateSchedule, type SimulationResult, type StageCosts } from '../schedule/simulate.js';
 import { trainingRoles, type ValueRoles } from '../intra-op/build.js';
 import { planIntraOp, withBound, type IntraOpPlan } from '../intra-op/plan.js';
@@ -224,6 +224,10 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   const grads = new Set(tg.grads.values());
   const L = clustering.layers;
   const ranges = Array.from({ length: L }, (_, l) => layerRangeGraph(tg, clustering, l, l));
+  // Each layer's roles, once: filtering the whole graph's roles per solve was 2% of a GPT-175B count.
+  const layerRoles = ranges.map((g) => rangeRoles(roles, g));
+  // The 1F1B schedule of each stage count realize() simulates (the primary plan and the alternative often share it).
+  const schedules = new Map<number, Schedule>();
   // Each layer's kind: the index of the first layer with its signature. Cache keys use it:
   // a signature is the whole layer spelled out (tens of kB for a GPT block), and keys
   // built from it cost seconds to hash at GPT-175B scale (98 layers on hundreds of meshes).
@@ -312,7 +316,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       const key = `${kinds[l]}|${meshKey(lm)}|lean`;
       if (cache.has(key)) return cache.get(key) ?? undefined;
       const g = ranges[l] as Graph;
-      const r = rangeRoles(roles, g);
+      const r = layerRoles[l] as ValueRoles;
       solves++;
       const held = fast.staticBytes + fast.activationBytes;
       // The fast one's problem at a memory price: reused (not rebuilt), searched from its choice.
@@ -327,7 +331,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     const g = ranges[l] as Graph;
     const key = `${kinds[l]}|${meshKey(lm)}`;
     if (cache.has(key)) return cache.get(key) ?? undefined;
-    const r = rangeRoles(roles, g);
+    const r = layerRoles[l] as ValueRoles;
     solves++;
     const { mesh, resharder } = onMesh(lm);
     let pinned: Map<string, ShardingSpec> | undefined;
@@ -355,7 +359,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   const meshes: { submesh: Submesh; index: number; mesh: LogicalMesh; variant: Variant; layers: (LayerOnMesh | undefined)[]; joins: number[] }[] = [];
   const joinCache = new Map<string, number>();
   // Each layer's resident bytes unsharded: no layout on n devices holds less than this / n.
-  const whole = ranges.map((g) => replicatedSplit(g, rangeRoles(roles, g), grads));
+  const whole = ranges.map((g, l) => replicatedSplit(g, layerRoles[l] as ValueRoles, grads));
   // Every stage holds its layers' parameters, gradients and optimizer states and at least
   // one micro-batch of their saved activations, and no layout on n devices holds less than
   // 1/n of them: when all of that spread over every device exceeds a device, no stage plan
@@ -577,7 +581,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
    */
   const solvedExactly = async (rep: LayerOnMesh, l: number): Promise<LayerOnMesh> => {
     const g = ranges[l] as Graph;
-    const r = rangeRoles(roles, g);
+    const r = layerRoles[l] as ValueRoles;
     const plan = await planIntraOp(g, r, rep.plan.mesh, opts.cost, opts.device, { solver: 'highs', timeLimitSeconds: EXACT_SECONDS, search: 'exact', memoryPrice: rep.plan.memoryPrice, stepWeight, reuse: rep.plan });
     if (plan.solution.status === 'infeasible') return rep;
     const exact = layerResult(plan, g, r);
@@ -646,7 +650,9 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       gradientTransferSeconds: transfer,
       updateSeconds: stages.map((s) => s.stepSeconds),
     };
-    const simulation = simulateSchedule(buildSchedule('1f1b', S, opts.microbatches), stageCosts);
+    let schedule = schedules.get(S);
+    if (!schedule) schedules.set(S, (schedule = buildSchedule('1f1b', S, opts.microbatches)));
+    const simulation = simulateSchedule(schedule, stageCosts);
     return { microbatches: opts.microbatches, clustering, stages, simulation, stageCosts, stepTimeSeconds: simulation.stepSeconds, intraOpSolves: solves, distinctLayers: firstOf.size, memoryNote, seconds: { pricing: 0, stageDp: 0, stagePlans: 0 } };
   }
 }
