@@ -38,6 +38,23 @@ describe('verifySchedule rejects', () => {
     );
   });
 
+  it('a dropped send: the recv is named as unmatched', () => {
+    const good = buildSchedule('1f1b', 3, 4);
+    const bad = editStage(good, 0, (p) => p.filter((_, i) => i !== indexOf(p, { kind: 'send-activation', mb: 2 })));
+    const recvAt = indexOf(good.programs[1] ?? [], { kind: 'recv-activation', mb: 2 });
+    expect(verifyError(bad).message).toBe(`schedule 1f1b S=3 M=4: stage 1, instruction #${recvAt} recv-activation(mb 2, from 0): no matching send-activation(mb 2) on stage 0`);
+  });
+
+  it('a duplicated send: the count of each micro-batch is compared, not only its presence', () => {
+    const good = buildSchedule('1f1b', 3, 4);
+    const bad = editStage(good, 0, (p) => {
+      const at = indexOf(p, { kind: 'send-activation', mb: 1 });
+      return [...p.slice(0, at + 1), p[at] as Instruction, ...p.slice(at + 1)];
+    });
+    const sendAt = indexOf(good.programs[0] ?? [], { kind: 'send-activation', mb: 1 });
+    expect(verifyError(bad).message).toBe(`schedule 1f1b S=3 M=4: stage 0, instruction #${sendAt} send-activation(mb 1, to 1): 2 send(s) of mb 1 but 1 matching recv-activation(mb 1) on stage 1`);
+  });
+
   it('two swapped sends: the FIFO mismatch is named at the recv', () => {
     const good = buildSchedule('gpipe', 2, 3);
     const bad = editStage(good, 0, (p) => {
