@@ -10,7 +10,7 @@
 import { type AxisLabels, solveByAxisDescent } from '../../src/solver/axis-descent.js';
 import { eliminate } from '../../src/solver/eliminate.js';
 import { evaluate } from '../../src/solver/evaluate.js';
-import { type Problem, problemOf, type Solution, type SolveOptions } from '../../src/solver/problem.js';
+import { type Problem, problemOf, type Solution, type SolveOptions, withoutTies } from '../../src/solver/problem.js';
 import { reduce } from '../../src/solver/reduce.js';
 import { PROVEN_GAP, relaxedBound } from '../../src/solver/diffusion-bound.js';
 import { solve } from '../../src/solver/solve.js';
@@ -57,22 +57,22 @@ async function priced(p: Problem, price: number, opts: MemorySolveOptions): Prom
   const q = pricedProblem(p, price);
   if (opts.descent) {
     const d = await solveByAxisDescent(q, opts.descent.labels, opts.descent.axes, opts, opts.descent.start);
-    const ev = evaluate(problemOf(p.nodes, p.edges, p.memory, []), d.choice);
+    const ev = evaluate(withoutTies(p), d.choice);
     return { choice: d.choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: false, pricedBound: -Infinity, solver: 'axis-descent' };
   }
   const untied = untiedOptimum(q, opts);
   if (untied) {
-    const ev = evaluate(problemOf(p.nodes, p.edges, p.memory, []), untied);
-    return { choice: untied, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: true, pricedBound: evaluate(problemOf(q.nodes, q.edges, q.memory, []), untied).objective, solver: 'elimination' };
+    const ev = evaluate(withoutTies(p), untied);
+    return { choice: untied, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: true, pricedBound: evaluate(withoutTies(q), untied).objective, solver: 'elimination' };
   }
   const collapsed = reduce(q);
   const reduced = eliminate(collapsed.problem);
   const inner = await solve(reduced.problem, opts);
   const choice = collapsed.expand(reduced.expand(inner.choice));
-  const ev = evaluate(problemOf(p.nodes, p.edges, p.memory, []), choice);
+  const ev = evaluate(withoutTies(p), choice);
   // The reductions are exact, so the inner solve's absolute gap carries over to q.
   const innerGap = inner.objective - inner.bound;
-  const pricedCost = evaluate(problemOf(q.nodes, q.edges, q.memory, []), choice).objective;
+  const pricedCost = evaluate(withoutTies(q), choice).objective;
   const pricedBound = Number.isFinite(innerGap) ? pricedCost - Math.max(0, innerGap) : -Infinity;
   return { choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: inner.status === 'optimal', pricedBound, solver: inner.solver };
 }
@@ -86,7 +86,7 @@ async function priced(p: Problem, price: number, opts: MemorySolveOptions): Prom
  */
 function untiedOptimum(q: Problem, opts: SolveOptions): number[] | undefined {
   if ((opts.solver ?? 'auto') !== 'auto' || !q.ties.some((t) => t.length > 1)) return undefined;
-  const free = reduce(problemOf(q.nodes, q.edges, q.memory, []));
+  const free = reduce(withoutTies(q));
   if (free.infeasible !== undefined) return undefined;
   const reduced = eliminate(free.problem);
   const ve = solveByElimination(reduced.problem);
@@ -118,7 +118,7 @@ export function boundAtPrice(p: Problem, price: number, choice: readonly number[
   let bound = -Infinity;
   if (price > 0) {
     const q = pricedProblem(p, price);
-    const charged = evaluate(problemOf(q.nodes, q.edges, q.memory, []), choice).objective - time;
+    const charged = evaluate(withoutTies(q), choice).objective - time;
     bound = descentBound(q, time + charged) - charged;
   }
   if (bound < time * (1 - PROVEN_GAP)) bound = Math.max(bound, descentBound(p, time));

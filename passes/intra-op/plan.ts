@@ -12,7 +12,7 @@ import { createResharder, type Resharder, type ReshardStep } from '../../src/sha
 import { AutoparError } from '../../src/errors.js';
 import type { ShardingSpec } from '../../src/sharding/spec.js';
 import { evaluate } from '../../src/solver/evaluate.js';
-import { type Problem, problemOf, type Solution, type SolveOptions } from '../../src/solver/problem.js';
+import { type Problem, problemOf, type Solution, type SolveOptions, withoutTies } from '../../src/solver/problem.js';
 import { boundAtPrice, solveUnderMemory } from './lagrange.js';
 import { PROVEN_GAP } from '../../src/solver/diffusion-bound.js';
 import type { NodeStrategy } from './strategies.js';
@@ -106,7 +106,7 @@ export async function planIntraOp(graph: Graph, roles: ValueRoles, mesh: DeviceM
   const inner = await solveUnderMemory(opts.stepWeight ? weighted(ip, opts.stepWeight) : ip.problem, { ...opts, descent });
   const choice = inner.fits ? inner.choice : ip.problem.nodes.map(() => 0);
   // Ties are a restriction the planner chose, not a constraint of the plan: price without them.
-  const ev = evaluate(problemOf(ip.problem.nodes, ip.problem.edges, ip.problem.memory, []), choice);
+  const ev = evaluate(withoutTies(ip.problem), choice);
   const solution: Solution = { ...inner, choice };
   const layouts = new Map<string, ShardingSpec>();
   /** Layout a multi-reader value is resharded to once, before fanning out. */

@@ -57,6 +57,11 @@ export function problemOf(nodes: readonly ProblemNode[], edges: readonly Problem
   return { nodes, edges, memory, ties };
 }
 
+/** `p` with no ties: what a choice costs and needs, whatever ties the search ran under. */
+export function withoutTies(p: Problem): Problem {
+  return problemOf(p.nodes, p.edges, p.memory, []);
+}
+
 export interface Evaluation {
   /** Σ node costs + Σ edge costs of the choice, whether or not it is feasible. */
   readonly objective: number;
