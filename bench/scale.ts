@@ -7,10 +7,18 @@
  * in another capped child, and auto's step time against the best grid point and the
  * ideal (the step's FLOPs at float32 peak on every device).
  *   node dist/bench/scale.js [--models 1.3B,6.7B,39B,175B] [--devices 8,64,256,1024]
- *     [--batch N] [--cap 300] [--quality] [--grid-cap 600] [--allow-oom] [--json]
+ *     [--batch N] [--source onnx|builder] [--cap 300] [--quality] [--grid-cap 600]
+ *     [--allow-oom] [--json]
  *   node dist/bench/scale.js --from RESULT.json   (the table of a saved --json run)
- * Models: the in-memory builder (src/models/gpt.ts, graph only) at GPT3_SHAPES (39B is
- * Alpa's GPT-39B: 48 x 8192, 64 heads), loss cross-entropy, Adam. Clusters:
+ * Models at GPT3_SHAPES (39B is Alpa's GPT-39B: 48 x 8192, 64 heads), loss
+ * cross-entropy, Adam, from one of two sources:
+ * - `onnx` (the default, since 2026-11-22 night): the file `autopar examples gpt` writes
+ *   (graph only, symbolic batch, in the form PyTorch's exporter gives: GELU through Erf,
+ *   the LM head tied to the token embedding), written before the clock starts and
+ *   planned from its path, as `autopar compile FILE --batch N` does: the import is timed;
+ * - `builder`: the in-memory builder (src/models/gpt.ts): a fused Gelu op and an untied
+ *   LM head (103M more parameters at 1.3B), what every result before that night used.
+ * Clusters:
  * examples/clusters/{1,8,32,128}x8-v100.yaml. Batch: max(64, devices) unless --batch.
  * A plan that does not fit is a 'no plan' cell (with the time to that verdict), as
  * `autopar compile` refuses it, unless --allow-oom (as compile's flag).
@@ -18,19 +26,29 @@
  * from /proc every 0.5 s, and the child's own process.resourceUsage().maxRSS when it
  * finishes (the two agree; a capped cell has only the sample).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CappedRun, runCappedChild } from './capped-child.js';
 import { flags } from './flags.js';
 import { gptStepFlops, gridStrategies } from './grid.js';
 import { loadCluster } from '../src/cluster/load.js';
 import { AutoparError } from '../src/errors.js';
+import { generateExample } from '../src/examples/generate.js';
 import { buildGpt, GPT3_SHAPES } from '../src/models/gpt.js';
 import type { ProgressEvent } from '../src/planner/compile.js';
 import { planModel } from '../src/planner/plan-model.js';
 
 const cli = flags();
+const SOURCES = ['onnx', 'builder'] as const;
+type Source = (typeof SOURCES)[number];
+function sourceOf(): Source {
+  const v = cli.value('--source', 'onnx');
+  const s = SOURCES.find((x) => x === v);
+  if (!s) throw new Error(`--source ${v}: expected one of ${SOURCES.join(', ')} (onnx: the file autopar examples writes, planned from its path; builder: the in-memory graph)`);
+  return s;
+}
 const clusterFileOf = (devices: number): string => `examples/clusters/${devices / 8}x8-v100.yaml`;
 
 /** What a child prints, one JSON object a line. */
@@ -59,11 +77,28 @@ type ChildLine =
   | { readonly kind: 'error'; readonly code: string; readonly message: string; readonly seconds: number; readonly maxRssBytes: number }
   | { readonly kind: 'grid'; readonly strategy: string; readonly stepTimeSeconds: number | null; readonly microbatches: number | null; readonly seconds: number; readonly reason?: string };
 
-function modelOf(shapeName: string, batch: number): { graph: ReturnType<typeof buildGpt>; name: string; rebuild: (b: number) => ReturnType<typeof buildGpt> } {
+type Model = string | { graph: ReturnType<typeof buildGpt>; name: string; rebuild: (b: number) => ReturnType<typeof buildGpt> };
+
+/** The model to plan and what to remove afterwards: an ONNX file in a fresh temporary folder, or the built graph. */
+function modelOf(shapeName: string, batch: number, source: Source): { readonly model: Model; readonly cleanup: () => void } {
   const shape = GPT3_SHAPES[shapeName];
   if (!shape) throw new Error(`unknown shape ${shapeName}; known: ${Object.keys(GPT3_SHAPES).join(', ')}`);
-  const config = { ...shape, weights: 'external' as const };
-  return { graph: buildGpt({ ...config, batch }), name: `gpt-${shapeName}`, rebuild: (b: number) => buildGpt({ ...config, batch: b }) };
+  switch (source) {
+    case 'onnx': {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'autopar-scale-'));
+      const file = path.join(dir, `gpt-${shapeName}.onnx`);
+      generateExample('gpt', { layers: shape.layers, hidden: shape.hidden, heads: shape.heads, seq: shape.seq, vocab: shape.vocab }, file);
+      return { model: file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+    }
+    case 'builder': {
+      const config = { ...shape, weights: 'external' as const };
+      return { model: { graph: buildGpt({ ...config, batch }), name: `gpt-${shapeName}`, rebuild: (b: number) => buildGpt({ ...config, batch: b }) }, cleanup: () => undefined };
+    }
+    default: {
+      const never: never = source;
+      return never;
+    }
+  }
 }
 
 const print = (line: ChildLine): void => void process.stdout.write(JSON.stringify(line) + '\n');
@@ -73,7 +108,15 @@ async function child(): Promise<void> {
   const shapeName = cli.value('--model', '1.3B');
   const devices = Number(cli.value('--devices-n', '8'));
   const batch = Number(cli.value('--batch', '64'));
-  const base = { model: modelOf(shapeName, batch), cluster: loadCluster(clusterFileOf(devices)), loss: 'cross-entropy' as const, batch, allowOom: cli.has('--allow-oom') };
+  const { model, cleanup } = modelOf(shapeName, batch, sourceOf());
+  try {
+    await plan({ model, cluster: loadCluster(clusterFileOf(devices)), loss: 'cross-entropy' as const, batch, allowOom: cli.has('--allow-oom') }, devices);
+  } finally {
+    cleanup();
+  }
+}
+
+async function plan(base: { readonly model: Model; readonly cluster: ReturnType<typeof loadCluster>; readonly loss: 'cross-entropy'; readonly batch: number; readonly allowOom: boolean }, devices: number): Promise<void> {
   if (cli.has('--grid')) {
     const perHost = base.cluster.hosts[0]?.devices.length ?? 1;
     for (const strategy of gridStrategies(devices, perHost)) {
@@ -151,6 +194,7 @@ async function parent(): Promise<void> {
   const cap = Number(cli.value('--cap', '300'));
   const gridCap = Number(cli.value('--grid-cap', '600'));
   const json = cli.has('--json');
+  const source = sourceOf();
   const cells: Cell[] = [];
   const log = (s: string): void => void process.stderr.write(s + '\n');
   for (const model of models) {
@@ -160,8 +204,8 @@ async function parent(): Promise<void> {
       const cluster = loadCluster(clusterFileOf(devices));
       const peak = cluster.groups[0]?.device.peakFlops.float32 ?? NaN;
       const batch = Number(cli.value('--batch', String(Math.max(64, devices))));
-      const args = ['--model', model, '--devices-n', String(devices), '--batch', String(batch), ...(cli.has('--allow-oom') ? ['--allow-oom'] : [])];
-      log(`${model} on ${devices} devices, batch ${batch}: auto (cap ${cap} s) ...`);
+      const args = ['--model', model, '--devices-n', String(devices), '--batch', String(batch), '--source', source, ...(cli.has('--allow-oom') ? ['--allow-oom'] : [])];
+      log(`${model} on ${devices} devices, batch ${batch}, from ${source === 'onnx' ? 'its ONNX file' : 'the builder'}: auto (cap ${cap} s) ...`);
       const r = await runChild(args, cap);
       const auto = r.lines.find((l): l is Extract<ChildLine, { kind: 'auto' }> => l.kind === 'auto') ?? null;
       const err = r.lines.find((l): l is Extract<ChildLine, { kind: 'error' }> => l.kind === 'error') ?? null;
@@ -197,7 +241,7 @@ async function parent(): Promise<void> {
       log(`  ${status} in ${r.seconds.toFixed(1)} s, peak rss ${(cell.peakRssBytes / 2 ** 30).toFixed(2)} GiB${cell.error ? ` (${cell.error.slice(0, 200)})` : ''}`);
     }
   }
-  const report: Report = { machine: `${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`, date: new Date().toISOString(), allowOom: cli.has('--allow-oom'), cells };
+  const report: Report = { machine: `${os.cpus().length} cores, ${os.cpus()[0]?.model ?? '?'}, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`, date: new Date().toISOString(), allowOom: cli.has('--allow-oom'), source, cells };
   process.stdout.write(json ? JSON.stringify(report, null, 2) + '\n' : render(report));
 }
 
@@ -205,6 +249,8 @@ interface Report {
   readonly machine: string;
   readonly date: string;
   readonly allowOom?: boolean;
+  /** Where the models came from (absent in results before 2026-11-22 night: the builder). */
+  readonly source?: Source;
   readonly cells: readonly Cell[];
 }
 
@@ -230,7 +276,8 @@ function render(report: Report): string {
   const head = ['model', 'devices', 'batch', 'auto plan time', 'peak RSS', 'step', 'stages/M', 'best grid point', 'auto/grid', 'auto/ideal', 'gap'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const fmt = (r: readonly string[]): string => r.map((x, i) => x.padEnd(widths[i] ?? 0)).join(' | ');
-  const lines = [`${report.date}, ${report.machine}${report.allowOom ? '; --allow-oom' : ''}; * = peak RSS sampled before the cap; FLAG = optimality gap above 1%`, fmt(head), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(fmt)];
+  const from = report.source === 'onnx' ? 'models planned from the ONNX files autopar examples writes' : 'models from the in-memory builder';
+  const lines = [`${report.date}, ${report.machine}${report.allowOom ? '; --allow-oom' : ''}; ${from}; * = peak RSS sampled before the cap; FLAG = optimality gap above 1%`, fmt(head), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(fmt)];
   for (const c of cells) {
     if (c.auto) lines.push(`GPT-${c.model} on ${c.devices}: ${c.auto.solver}; stages ${c.auto.stages.join(', ')}; phases ${c.auto.phases.map((p) => `${p.phase} ${p.seconds.toFixed(1)}`).join(', ')}${c.auto.finishedAt ? `; counts finished at ${c.auto.finishedAt.map((f) => `M=${f.microbatches} ${f.seconds.toFixed(1)}`).join(', ')}` : ''}`);
     if (c.error) lines.push(`GPT-${c.model} on ${c.devices}: ${c.error}`);
