@@ -14,8 +14,9 @@
  * cross-entropy, Adam, from one of two sources:
  * - `onnx` (the default, since 2026-11-22 night): the file `autopar examples gpt` writes
  *   (graph only, symbolic batch, in the form PyTorch's exporter gives: GELU through Erf,
- *   the LM head tied to the token embedding), written before the clock starts and
- *   planned from its path, as `autopar compile FILE --batch N` does: the import is timed;
+ *   the LM head tied to the token embedding), written once per shape by the parent into
+ *   a temporary folder (removed at the end) and planned by each cell's child from its
+ *   path, as `autopar compile FILE --batch N` does: the import is timed, the writing not;
  * - `builder`: the in-memory builder (src/models/gpt.ts): a fused Gelu op and an untied
  *   LM head (103M more parameters at 1.3B), what every result before that night used.
  * Clusters:
@@ -79,26 +80,26 @@ type ChildLine =
 
 type Model = string | { graph: ReturnType<typeof buildGpt>; name: string; rebuild: (b: number) => ReturnType<typeof buildGpt> };
 
-/** The model to plan and what to remove afterwards: an ONNX file in a fresh temporary folder, or the built graph. */
-function modelOf(shapeName: string, batch: number, source: Source): { readonly model: Model; readonly cleanup: () => void } {
+function shapeOf(shapeName: string): NonNullable<(typeof GPT3_SHAPES)[string]> {
   const shape = GPT3_SHAPES[shapeName];
   if (!shape) throw new Error(`unknown shape ${shapeName}; known: ${Object.keys(GPT3_SHAPES).join(', ')}`);
-  switch (source) {
-    case 'onnx': {
-      const dir = mkdtempSync(path.join(os.tmpdir(), 'autopar-scale-'));
-      const file = path.join(dir, `gpt-${shapeName}.onnx`);
-      generateExample('gpt', { layers: shape.layers, hidden: shape.hidden, heads: shape.heads, seq: shape.seq, vocab: shape.vocab }, file);
-      return { model: file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-    }
-    case 'builder': {
-      const config = { ...shape, weights: 'external' as const };
-      return { model: { graph: buildGpt({ ...config, batch }), name: `gpt-${shapeName}`, rebuild: (b: number) => buildGpt({ ...config, batch: b }) }, cleanup: () => undefined };
-    }
-    default: {
-      const never: never = source;
-      return never;
-    }
-  }
+  return shape;
+}
+
+/** Writes the ONNX file of a shape into `dir` (graph only), as `autopar examples gpt` does. */
+function writeModel(shapeName: string, dir: string): string {
+  const shape = shapeOf(shapeName);
+  const file = path.join(dir, `gpt-${shapeName}.onnx`);
+  generateExample('gpt', { layers: shape.layers, hidden: shape.hidden, heads: shape.heads, seq: shape.seq, vocab: shape.vocab }, file);
+  return file;
+}
+
+/** The model a child plans: the parent's ONNX file (--file), or the built graph. */
+function modelOf(shapeName: string, batch: number): Model {
+  const file = cli.value('--file', '');
+  if (file !== '') return file;
+  const config = { ...shapeOf(shapeName), weights: 'external' as const };
+  return { graph: buildGpt({ ...config, batch }), name: `gpt-${shapeName}`, rebuild: (b: number) => buildGpt({ ...config, batch: b }) };
 }
 
 const print = (line: ChildLine): void => void process.stdout.write(JSON.stringify(line) + '\n');
@@ -108,12 +109,7 @@ async function child(): Promise<void> {
   const shapeName = cli.value('--model', '1.3B');
   const devices = Number(cli.value('--devices-n', '8'));
   const batch = Number(cli.value('--batch', '64'));
-  const { model, cleanup } = modelOf(shapeName, batch, sourceOf());
-  try {
-    await plan({ model, cluster: loadCluster(clusterFileOf(devices)), loss: 'cross-entropy' as const, batch, allowOom: cli.has('--allow-oom') }, devices);
-  } finally {
-    cleanup();
-  }
+  await plan({ model: modelOf(shapeName, batch), cluster: loadCluster(clusterFileOf(devices)), loss: 'cross-entropy' as const, batch, allowOom: cli.has('--allow-oom') }, devices);
 }
 
 async function plan(base: { readonly model: Model; readonly cluster: ReturnType<typeof loadCluster>; readonly loss: 'cross-entropy'; readonly batch: number; readonly allowOom: boolean }, devices: number): Promise<void> {
@@ -195,16 +191,28 @@ async function parent(): Promise<void> {
   const gridCap = Number(cli.value('--grid-cap', '600'));
   const json = cli.has('--json');
   const source = sourceOf();
+  // The ONNX files, one per shape, written here before any child starts (not timed) and
+  // removed at the end, whatever happened to the children (one killed at its cap included).
+  const dir = source === 'onnx' ? mkdtempSync(path.join(os.tmpdir(), 'autopar-scale-')) : undefined;
+  try {
+    await cellsOf(models, deviceCounts, cap, gridCap, json, dir);
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function cellsOf(models: readonly string[], deviceCounts: readonly number[], cap: number, gridCap: number, json: boolean, dir: string | undefined): Promise<void> {
+  const source: Source = dir ? 'onnx' : 'builder';
   const cells: Cell[] = [];
   const log = (s: string): void => void process.stderr.write(s + '\n');
   for (const model of models) {
-    const shape = GPT3_SHAPES[model];
-    if (!shape) throw new Error(`unknown shape ${model}; known: ${Object.keys(GPT3_SHAPES).join(', ')}`);
+    const shape = shapeOf(model);
+    const file = dir ? writeModel(model, dir) : undefined;
     for (const devices of deviceCounts) {
       const cluster = loadCluster(clusterFileOf(devices));
       const peak = cluster.groups[0]?.device.peakFlops.float32 ?? NaN;
       const batch = Number(cli.value('--batch', String(Math.max(64, devices))));
-      const args = ['--model', model, '--devices-n', String(devices), '--batch', String(batch), '--source', source, ...(cli.has('--allow-oom') ? ['--allow-oom'] : [])];
+      const args = ['--model', model, '--devices-n', String(devices), '--batch', String(batch), ...(file ? ['--file', file] : []), ...(cli.has('--allow-oom') ? ['--allow-oom'] : [])];
       log(`${model} on ${devices} devices, batch ${batch}, from ${source === 'onnx' ? 'its ONNX file' : 'the builder'}: auto (cap ${cap} s) ...`);
       const r = await runChild(args, cap);
       const auto = r.lines.find((l): l is Extract<ChildLine, { kind: 'auto' }> => l.kind === 'auto') ?? null;
