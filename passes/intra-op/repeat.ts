@@ -35,8 +35,14 @@ export function repeatedLayerTies(problem: Problem, initial: readonly string[], 
     outAdj[e.from]?.push({ node: e.to, slot });
   }
   let { labels, classes } = relabel(initial.map((s, i) => `${s}#${problem.nodes[i]?.strategies.length ?? 0}`));
-  for (let r = 0; r < rounds; r++) {
+  for (let r = 0; r < rounds && classes < n; r++) {
+    // A node alone in its class stays alone (refinement only splits classes): it keeps a
+    // key of its own, and only nodes that share a class spell out their neighbourhoods
+    // (a GPT block's 461 nodes take all 10 rounds to come apart, most of them alone early).
+    const size = new Int32Array(classes);
+    for (const l of labels) size[l] = (size[l] ?? 0) + 1;
     const next = labels.map((l, i) => {
+      if (size[l] === 1) return `!${l}`;
       const ins = (inAdj[i] ?? []).map((a) => `${a.slot}:${labels[a.node]}`).join(',');
       const outs = (outAdj[i] ?? []).map((a) => `${a.slot}:${labels[a.node]}`).sort().join(',');
       return `${l}|${ins}|${outs}`;
