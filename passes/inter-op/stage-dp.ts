@@ -184,7 +184,9 @@ export function planStages(p: StageProblem): StagePlan | undefined {
   // a host, the device dimension shrinks eightfold).
   let unit = N;
   for (let i = 0; i < L; i++) for (let j = i; j < L; j++) for (const n of table(i, j).devices) unit = gcd(unit, n);
-  const U = N / unit;
+  // Device counts in units are integers (unit divides them); rounded so that V8 keeps them
+  // small integers: a quotient left as a heap number deoptimised the DP's array reads.
+  const U = Math.round(N / unit);
   const step = p.tmaxStep ?? 0;
   // With a step, keep the largest candidate of each run within (1 + step) of the run's first.
   const tmaxes: number[] = [];
@@ -246,7 +248,7 @@ export function planStages(p: StageProblem): StagePlan | undefined {
             const t = total[oi]!;
             if (t > tmax) break;
             if (maxInFlight[oi]! < c) continue;
-            const od = devices[oi]! / unit;
+            const od = Math.round(devices[oi]! / unit);
             for (const next of nexts) {
               const rest = f[next]![i + 1]!;
               const from = lo[next]![i + 1]! + od;
@@ -287,7 +289,7 @@ export function planStages(p: StageProblem): StagePlan | undefined {
         const o = r.options[ck[d * 3 + 1]!]!;
         stages.push({ first: k, last: i, option: o, seconds: r.total[ck[d * 3 + 1]!]! });
         cc = ck[d * 3 + 2]!;
-        d -= o.devices / unit;
+        d -= Math.round(o.devices / unit);
         k = i + 1;
       }
       const maxStageSeconds = Math.max(...stages.map((x) => x.seconds));
@@ -395,7 +397,7 @@ function firstFeasible(tmaxes: readonly number[], end: number, feasible: (tmax: 
  */
 function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTable>, tmaxes: readonly number[], unit: number): StagePlan | undefined {
   const L = p.layers;
-  const U = p.devices / unit;
+  const U = Math.round(p.devices / unit);
   const B = p.microbatches;
   const f: Float64Array[] = Array.from({ length: L + 1 }, () => new Float64Array(U + 1));
   const choice: Int32Array[] = Array.from({ length: L + 1 }, () => new Int32Array((U + 1) * 2));
@@ -419,7 +421,7 @@ function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTa
         for (let oi = 0; oi < total.length; oi++) {
           const t = total[oi]!;
           if (t > tmax) break;
-          const dev = devices[oi]! / unit;
+          const dev = Math.round(devices[oi]! / unit);
           const to = Math.min(U, hi[i + 1]! + dev);
           for (let d = lo[i + 1]! + dev; d <= to; d++) {
             const r = rest[d - dev]!;
@@ -450,7 +452,7 @@ function planWithoutStageCount(p: StageProblem, table: ReturnType<typeof rangeTa
       const o = r.options[oi];
       if (!o) throw new Error(`stage DP: no choice recorded at layer ${k}, ${d} devices`);
       stages.push({ first: k, last: i, option: o, seconds: r.total[oi] as number });
-      d -= o.devices / unit;
+      d -= Math.round(o.devices / unit);
       k = i + 1;
     }
     const maxStageSeconds = Math.max(...stages.map((x) => x.seconds));
