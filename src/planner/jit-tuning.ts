@@ -11,10 +11,11 @@
  *   `map` builds a holey array where the builtin builds a packed one, so an array made by
  *   the same line changes its map when the function that makes it is optimised, and
  *   every optimised reader of it deoptimises ("wrong map") and is compiled again: a
- *   third of one planning thread's deoptimisations, most of the recompiles of
- *   `buildIntraOpProblem`, `eliminate` and `reduce` (8 compiles each in a GPT-1.3B
- *   search, 2-3 without). `autopar compile` of GPT-1.3B on 64 devices: 0.87-0.92x the
- *   instructions and 0.85-0.91x the wall time, the same plan (bench/RESULTS.md).
+ *   third of one planning thread's deoptimisations (427 against 142 in six counts of a
+ *   GPT-1.3B search), and most recompiles of `buildIntraOpProblem` and `eliminate` (8
+ *   compiles each in those counts; 2 and 4 without). `autopar compile` of GPT-1.3B on 64
+ *   devices: 0.87-0.92x the instructions and 0.85-0.91x the wall time, the same plan
+ *   (bench/RESULTS.md).
  *
  * V8 flags belong to the process: set when planning starts (planModel, the pipeline
  * search), before the planner's worker threads start, they hold in them and in this
