@@ -28,53 +28,94 @@ export function eliminateBucket(bucket: readonly BucketFactor[], x: number, scop
   const kx = size[x] ?? 1;
   let entries = 1;
   for (let d = 0; d < S; d++) entries *= size[scope[d] as number] ?? 1;
-  const pos = new Map<number, number>();
-  for (let d = 0; d < S; d++) pos.set(scope[d] as number, d);
-  // Factors by the deepest scope digit they read (-1: x alone), so that when the
-  // odometer moves digit d only the factors reading it or a later digit are summed
-  // again: a table over (x, u) with u early in the scope is read once per value of the
-  // digits up to u's, not once per entry.
-  const infos = bucket.map((f) => {
+  const nf = bucket.length;
+  // Per factor: its stride for each scope digit, the deepest digit it reads (-1: x
+  // alone), and its table with x's choices innermost, so that the sum over x's choices
+  // reads consecutive entries (most calls are small: plain loops, no maps or closures).
+  const depthOf = new Int32Array(nf);
+  const stridesOf: Int32Array[] = [];
+  const tableOf: Float64Array[] = [];
+  for (let k = 0; k < nf; k++) {
+    const f = bucket[k] as BucketFactor;
     const ss = new Int32Array(S);
     let xs = 0;
     let depth = -1;
     let stride = 1;
+    // Both ascending: the scope position of each variable by a walk down from the end.
+    let d = S - 1;
     for (let i = f.vars.length - 1; i >= 0; i--) {
       const v = f.vars[i] as number;
       if (v === x) xs = stride;
       else {
-        const d = pos.get(v) as number;
+        while (d > 0 && scope[d] !== v) d--;
         ss[d] = stride;
         if (d > depth) depth = d;
       }
       stride *= size[v] ?? 1;
     }
-    return { table: f.table, xs, ss, depth };
-  });
-  infos.sort((a, b) => a.depth - b.depth);
-  const nf = infos.length;
-  const tables = infos.map((i) => i.table);
-  const xStride = Int32Array.from(infos, (i) => i.xs);
+    let table = f.table;
+    if (xs !== 1 && kx > 1) {
+      // Entry hi·(xs·kx) + c·xs + lo moves to (hi·xs + lo)·kx + c: the strides below x's
+      // (digits after it in the factor) grow by kx, those above it stay.
+      const moved = new Float64Array(table.length);
+      const block = xs * kx;
+      let o = 0;
+      for (let hi = 0; hi < table.length; hi += block) {
+        for (let lo = 0; lo < xs; lo++) for (let c = 0; c < kx; c++) moved[o++] = table[hi + c * xs + lo] as number;
+      }
+      table = moved;
+      for (let e = 0; e < S; e++) if ((ss[e] as number) < xs) ss[e] = (ss[e] as number) * kx;
+    }
+    depthOf[k] = depth;
+    stridesOf.push(ss);
+    tableOf.push(table);
+  }
+  // Factors by the deepest scope digit they read (stable), so that when the odometer
+  // moves digit d only the factors reading it or a later digit are summed again: a table
+  // over (x, u) with u early in the scope is read once per value of the digits up to
+  // u's, not once per entry.
+  const order = Array.from({ length: nf }, (_, k) => k).sort((a, b) => (depthOf[a] as number) - (depthOf[b] as number));
+  const tables = order.map((k) => tableOf[k] as Float64Array);
   // Groups of factors of one depth, ascending: group g is [groupStart[g], groupStart[g + 1]),
   // and a move of digit d redoes the groups from fromDigit[d] on.
   const groupStart: number[] = [];
   const groupDepth: number[] = [];
-  infos.forEach((inf, k) => {
-    if (groupDepth.at(-1) !== inf.depth) {
+  for (let k = 0; k < nf; k++) {
+    const depth = depthOf[order[k] as number] as number;
+    if (groupDepth.length === 0 || groupDepth[groupDepth.length - 1] !== depth) {
       groupStart.push(k);
-      groupDepth.push(inf.depth);
+      groupDepth.push(depth);
     }
-  });
+  }
   groupStart.push(nf);
   const G = groupDepth.length;
-  const fromDigit = Int32Array.from({ length: S }, (_, d) => {
-    const g = groupDepth.findIndex((depth) => depth >= d);
-    return g < 0 ? G : g;
-  });
+  const fromDigit = new Int32Array(S);
+  for (let d = 0; d < S; d++) {
+    let g = 0;
+    while (g < G && (groupDepth[g] as number) < d) g++;
+    fromDigit[d] = g;
+  }
   // The factors each digit moves, and by how much (most read one or two scope digits).
-  const movers = Array.from({ length: S }, (_, d) => Int32Array.from(infos.flatMap((inf, k) => (inf.ss[d] !== 0 ? [k] : []))));
-  const moves = movers.map((ks, d) => Int32Array.from(ks, (k) => infos[k]?.ss[d] ?? 0));
-  const radix = Int32Array.from({ length: S }, (_, d) => size[scope[d] as number] ?? 1);
+  const movers: Int32Array[] = [];
+  const moves: Int32Array[] = [];
+  for (let d = 0; d < S; d++) {
+    let n = 0;
+    for (let k = 0; k < nf; k++) if ((stridesOf[order[k] as number] as Int32Array)[d] !== 0) n++;
+    const ks = new Int32Array(n);
+    const by = new Int32Array(n);
+    n = 0;
+    for (let k = 0; k < nf; k++) {
+      const st = (stridesOf[order[k] as number] as Int32Array)[d] as number;
+      if (st !== 0) {
+        ks[n] = k;
+        by[n++] = st;
+      }
+    }
+    movers.push(ks);
+    moves.push(by);
+  }
+  const radix = new Int32Array(S);
+  for (let d = 0; d < S; d++) radix[d] = size[scope[d] as number] ?? 1;
   const table = new Float64Array(entries);
   const best = new Int32Array(entries);
   const digits = new Int32Array(S);
@@ -92,8 +133,7 @@ export function eliminateBucket(bucket: readonly BucketFactor[], x: number, scop
       for (let k = groupStart[g] as number; k < (groupStart[g + 1] as number); k++) {
         const t = tables[k] as Float64Array;
         const b = base[k] as number;
-        const xs = xStride[k] as number;
-        for (let c = 0; c < kx; c++) partial[at + c] = (partial[at + c] as number) + (t[b + c * xs] as number);
+        for (let c = 0; c < kx; c++) partial[at + c] = (partial[at + c] as number) + (t[b + c] as number);
       }
     }
   };
