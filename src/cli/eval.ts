@@ -1,6 +1,5 @@
 /** `autopar eval MODEL --reference DIR [--train] [--save OUTDIR] [--json]` */
 import type { Command } from 'commander';
-import { evaluateModel } from '../evaluate.js';
 import { collect, parseDims, printJson, runCommand } from './output.js';
 
 export function registerEval(program: Command): void {
@@ -16,6 +15,8 @@ export function registerEval(program: Command): void {
     .option('--debug', 'stack traces on errors')
     .action(async (model: string, o: { reference: string; dim?: string[]; train?: boolean; save?: string; json?: boolean; debug?: boolean }) => {
       await runCommand(o.debug === true, async () => {
+        // Loaded when the command runs, not at start-up: it brings tfjs in (see main.ts).
+        const { evaluateModel } = await import('../evaluate.js');
         const r = await evaluateModel(model, { reference: o.reference, dims: parseDims(o.dim), save: o.save, train: o.train === true });
         if (o.json) return printJson(r);
         const lines = [`model    ${r.model} on ${r.backend} (${r.seconds.toFixed(3)} s)`];

@@ -2,8 +2,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { saveProfile } from '../../cost-models/profile.js';
-import { measureProfile } from '../../cost-models/profiler.js';
 import type { CollectiveProfile } from '../../cost-models/profile.js';
 import { formatBandwidth, formatFlops, formatTime } from '../cluster/units.js';
 import { AutoparError } from '../errors.js';
@@ -52,6 +50,9 @@ export function registerProfile(program: Command): void {
         const out = resolve(opts.out);
         checkWritable(out);
         const log = opts.json ? undefined : (line: string): void => void process.stderr.write(`  ${line}\n`);
+        // Loaded when the command runs, not at start-up: they bring tfjs in (see main.ts).
+        const { saveProfile } = await import('../../cost-models/profile.js');
+        const { measureProfile } = await import('../../cost-models/profiler.js');
         const profile = await measureProfile({ quick: opts.quick === true, collectives: opts.collectives, transport, ...(log ? { log } : {}) });
         saveProfile(profile, out);
         if (opts.json) {

@@ -1,7 +1,6 @@
 /** `autopar run DIR [--steps N] [--reference REFDIR] [--transport threads|mpi] [--json]` */
 import type { Command } from 'commander';
 import { AutoparError } from '../errors.js';
-import { runPlan } from '../runtime/pipeline/run-plan.js';
 import { printJson, runCommand } from './output.js';
 
 export function registerRun(program: Command): void {
@@ -19,6 +18,8 @@ export function registerRun(program: Command): void {
         const steps = Number(o.steps);
         if (!Number.isInteger(steps) || steps < 1) throw new AutoparError('E_USAGE', `--steps ${o.steps}: give a whole number of steps, at least 1`);
         if (o.transport !== 'threads' && o.transport !== 'mpi') throw new AutoparError('E_USAGE', `--transport ${o.transport}: use threads or mpi`);
+        // Loaded when the command runs, not at start-up: the runtime brings tfjs in (see main.ts).
+        const { runPlan } = await import('../runtime/pipeline/run-plan.js');
         const r = await runPlan(dir, { steps, reference: o.reference, transport: o.transport });
         if (o.json) return printJson(r);
         const kinds = (c: Readonly<Record<string, { count: number; bytes: number } | undefined>>): string =>

@@ -3,8 +3,6 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { AutoparError } from '../errors.js';
 import { launchedByMpi } from '../runtime/collectives/mpi/launcher.js';
-import { isMeshPlanDir } from '../runtime/spmd/run-mesh.js';
-import { toWireTensor } from '../runtime/spmd/wire.js';
 import { runCommand } from './output.js';
 
 export function registerWorker(program: Command): void {
@@ -22,6 +20,9 @@ export function registerWorker(program: Command): void {
         if (!Number.isInteger(steps) || steps < 1) throw new AutoparError('E_USAGE', `--steps ${o.steps}: give a whole number of steps, at least 1`);
         // Loaded here, not at start-up: it brings libmpi in through koffi.
         const { runRank } = await import('../runtime/collectives/mpi/mpi-main.js');
+        // The runtime too: it brings tfjs in (see main.ts).
+        const { isMeshPlanDir } = await import('../runtime/spmd/run-mesh.js');
+        const { toWireTensor } = await import('../runtime/spmd/wire.js');
         const rank = Number(process.env.OMPI_COMM_WORLD_RANK ?? process.env.PMIX_RANK ?? process.env.PMI_RANK ?? process.env.SLURM_PROCID ?? 0);
         if (isMeshPlanDir(dir)) {
           // A one-mesh plan: every rank prepares the same inputs and weight blocks, runs its device.

@@ -4,22 +4,15 @@
  * worker threads, one per core, divide the wall clock. With one worker (or one task)
  * it runs here, in this thread.
  */
-import os from 'node:os';
 import type { PipelinePlan, PipelineRejection } from '../../passes/inter-op/pipeline.js';
 import { AutoparError, type ErrorCode } from '../errors.js';
-import { compiledSibling } from '../runtime/collectives/compiled.js';
 import { runPipelineTask, type PipelineTask } from './pipeline-task.js';
-import { startWorker } from '../runtime/worker-argv.js';
 import { tunePlannerJit } from './jit-tuning.js';
+import { dropPlanThreads, takePlanThread } from './plan-threads.js';
+
+export { defaultPlanWorkers } from './plan-threads.js';
 
 export type PipelineOutcome = PipelinePlan | PipelineRejection;
-
-/** Workers to use by default: the cores, at most 4 (each holds its own copy of the graphs). */
-export function defaultPlanWorkers(): number {
-  const env = Number(process.env.AUTOPAR_PLAN_WORKERS);
-  if (Number.isInteger(env) && env >= 1) return env;
-  return Math.max(1, Math.min(4, os.availableParallelism()));
-}
 
 type Reply = { ok?: PipelineOutcome; error?: { code: ErrorCode; message: string } };
 
@@ -29,9 +22,8 @@ type Reply = { ok?: PipelineOutcome; error?: { code: ErrorCode; message: string 
  * not once per count.
  */
 class PlanWorker {
-  // A young generation of 96 MiB (V8's default is a few): the intra-op solves allocate
-  // many short-lived arrays, and scavenging them took about a tenth of the CPU time.
-  private readonly worker = startWorker(compiledSibling(import.meta.url, 'pipeline-worker.js'), { resourceLimits: { maxYoungGenerationSizeMb: 96 } });
+  // One started ahead of time when there is one (see plan-threads.ts).
+  private readonly worker = takePlanThread();
 
   run(task: PipelineTask): Promise<PipelineOutcome> {
     const w = this.worker;
@@ -78,6 +70,8 @@ export async function runPipelineTasks(count: number, taskAt: (i: number) => Pip
   const sequence = order ?? Array.from({ length: count }, (_, i) => i);
   if (sequence.length !== count || new Set(sequence).size !== count || sequence.some((i) => !Number.isInteger(i) || i < 0 || i >= count)) throw new AutoparError('E_INTERNAL', `runPipelineTasks: order [${sequence.join(', ')}] is not a permutation of 0..${count - 1}`);
   if (workers <= 1 || count <= 1) {
+    // Threads started ahead of time (plan-threads.ts) are not needed here.
+    dropPlanThreads();
     for (const i of sequence) {
       const t = taskAt(i);
       const o = await runPipelineTask(t);
@@ -105,7 +99,10 @@ export async function runPipelineTasks(count: number, taskAt: (i: number) => Pip
         await w.close();
       }
     };
-    await Promise.all(Array.from({ length: Math.min(workers, count) }, lane));
+    // Each lane takes its thread before its first await: those started beyond them go.
+    const lanes = Array.from({ length: Math.min(workers, count) }, lane);
+    dropPlanThreads();
+    await Promise.all(lanes);
   }
   return out.map((o) => {
     if (!o) throw new AutoparError('E_INTERNAL', 'a pipeline task did not finish');

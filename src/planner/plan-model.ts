@@ -12,6 +12,7 @@ import { compileModel, type CompileOptions, type Compiled } from './compile.js';
 import { parseStrategy } from './manual.js';
 import { buildPlanJson, compileSummary, type CompileSummary, type PlanJson } from './plan-json.js';
 import { compilePipeline } from './pipeline.js';
+import { dropPlanThreads } from './plan-threads.js';
 
 export interface PlannedModel {
   readonly plan: PlanJson;
@@ -37,6 +38,8 @@ export async function planModel(opts: CompileOptions): Promise<PlannedModel> {
     const r = await compilePipeline({ ...opts, strategy: opts.strategy ?? 'auto' });
     return { ...r, compiled: undefined };
   }
+  // One mesh is planned in this thread: planning threads started ahead of time go.
+  dropPlanThreads();
   const compiled = await compileModel(opts);
   const plan = buildPlanJson(compiled);
   return { plan, summary: compileSummary(compiled, plan), compiled };
