@@ -138,6 +138,8 @@ export function calibratedCostModel(profile: Profile, base: CostModel = analytic
   return {
     ...base,
     name: `calibrated (${profile.backend} on ${profile.machine.cpuModel}${c ? `; ${c.transport} collectives` : ''})`,
+    // Measured rates: an op's share need not cost its share of the whole op's time.
+    computeScalesDown: false,
     compute,
     ...(c ? { collective: measuredCollective(c, base) } : {}),
   };

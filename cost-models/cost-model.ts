@@ -20,6 +20,13 @@ export interface PointToPoint {
 export interface CostModel {
   /** 'analytical', or 'calibrated (<backend> on <machine>)'. */
   readonly name: string;
+  /**
+   * True when `compute` of an op's 1/n share (flops / n, at least bytes / n) is never under
+   * 1/n of the whole op's: so for the roofline, linear in both. The pipeline search then
+   * bounds a layer's time on n devices by its one-device time / n (inter-op/time-floors.ts).
+   * A measured rate curve need not be (a small op can be measured faster per flop).
+   */
+  readonly computeScalesDown?: boolean;
   /** Time of one op on one device of the given type. */
   compute(op: ComputeOp, device: DeviceType): ComputeEstimate;
   /** Time of one collective over one or several mesh axes (see `commGroup`). */
@@ -42,6 +49,7 @@ function transfer(bytes: number, path: PointToPoint): number {
 export function analyticalCostModel(): CostModel {
   return {
     name: 'analytical',
+    computeScalesDown: true,
     compute: rooflineTime,
     collective: collectiveTime,
     transfer,

@@ -86,11 +86,45 @@ describe('the best step shared between micro-batch counts', () => {
     // (by the step's lower bound, tests/step-bound.test.ts, which the cap's stages also obey).
     const far = alone.stepTimeSeconds / 100;
     const r = await planAt(16, 4, far);
-    expect(isRejection(r) && r.rejected).toMatch(/^no stage plan could step under 1\.25 x the best step [\d.e+-]+ s another micro-batch count reached: a 1F1B step of 4 micro-batches takes, for every stage, at least the work of the stages before it plus 4 times its own, and an update$/);
+    // Known before its smaller meshes were priced (their floors are enough: see the tests below).
+    expect(isRejection(r) && r.rejected).toMatch(/^no stage plan could step under 1\.25 x the best step [\d.e+-]+ s another micro-batch count reached: a 1F1B step of 4 micro-batches takes, for every stage, at least the work of the stages before it plus 4 times its own, and an update \(found with \d+ of its \d+ logical meshes, those of \d+ devices or fewer, at their floors, not priced\)$/);
     // The bound it rests on: a stage works through every micro-batch (forward and backward,
     // transfers aside on their own stream), so a plan steps in at least M x its slowest stage's work.
     expectStepAtLeastMTimesEveryStage(alone);
   }, 120_000);
+
+  it('rejects a count before pricing its smaller meshes only when pricing them would not save it', async () => {
+    // The same cost model without the floors (computeScalesDown unset): every mesh priced.
+    const full = { ...cost, computeScalesDown: undefined };
+    const planWith = async (m: number, best: number, model: typeof cost): Promise<PipelinePlan | PipelineRejection> => {
+      const graph = unfuseProjections(buildGpt({ ...config, batch: 16 / m })).graph;
+      const tg = trainingGraphOf({ graph, loss: 'cross-entropy', optimizer: undefined });
+      const { clustering } = pipelineClusteringOf(tg, cluster.devices.length, 1);
+      const bestStep = newBestStep();
+      offerStep(bestStep, best);
+      const device = cluster.groups[0]?.device;
+      if (!device) throw new Error('no device');
+      return planPipeline(tg, { cluster, device, cost: model, layers: clustering.layers, clustering, microbatches: m, bestStep });
+    };
+    const reference = ok(await planAt(16, 16)).stepTimeSeconds;
+    let early = 0;
+    for (const m of [2, 4, 8]) {
+      for (const best of [reference / 4, reference / 1.6, reference]) {
+        const [a, b] = [await planWith(m, best, cost), await planWith(m, best, full)];
+        expect(isRejection(a)).toBe(isRejection(b));
+        if (isRejection(a) && isRejection(b)) {
+          if (a.rejected !== b.rejected) {
+            early++;
+            // The same test, reached with floors for the meshes left: its reason and where it stopped.
+            expect(a.rejected).toBe(`${b.rejected} ${/ \(found with \d+ of its \d+ logical meshes, those of \d+ devices or fewer, at their floors, not priced\)$/.exec(a.rejected)?.[0]?.trim() ?? '(missing)'}`);
+            expect(a.seconds.pricing).toBeGreaterThan(0);
+          }
+        } else expect([ok(a).stepTimeSeconds, ok(a).stages.map((s) => [s.layers, s.devices])]).toEqual([ok(b).stepTimeSeconds, ok(b).stages.map((s) => [s.layers, s.devices])]);
+      }
+    }
+    // Some of these counts were rejected early: the test can tell the two paths apart.
+    expect(early).toBeGreaterThan(0);
+  }, 240_000);
 
   it('under memory pressure keeps the plan its own step allows (lean layouts priced), and rejects a count that cannot beat a far better step', async () => {
     // A device 10% short of what the fastest plan's largest stage needs: lean layouts decide.

@@ -31,6 +31,7 @@ import { evenRanges, memoryShortfall } from './stage-report.js';
 import { bytesText } from '../../src/explain/text.js';
 import { type BestStep, bestStepSeconds, STAGE_CAP_SLACK, stageCap } from './best-step.js';
 import { couldStepUnder } from './step-bound.js';
+import { largestFirst, type LayerCost, layerFloors, type MeshCosts } from './time-floors.js';
 
 export { evenRanges } from './stage-report.js';
 export { stageMeshes } from './placement.js';
@@ -426,11 +427,9 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       }
     }
   };
-  await addMeshes('fast');
-  clock.priced = performance.now();
-  // Read after pricing, the longest phase: a count finished meanwhile tightens it.
-  const best = opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity;
-  const cap = stageCap(best, opts.microbatches);
+  // Set after pricing: the best step another count had reached, and the stage cap it gives.
+  let best = Infinity;
+  let cap = Infinity;
   /**
    * Per mesh, running sums over layers (time with the joins between layers, static and
    * activation bytes) and, per layer, the first layer at or after it without a plan: a
@@ -446,8 +445,8 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     readonly stepSeconds: Float64Array;
     readonly gap: Int32Array;
   }
-  const sumsOf = new Map<(typeof meshes)[number], Sums>();
-  const sums = (m: (typeof meshes)[number]): Sums => {
+  const sumsOf = new Map<MeshCosts, Sums>();
+  const sums = (m: MeshCosts): Sums => {
     let s = sumsOf.get(m);
     if (s) return s;
     const seconds = new Float64Array(L + 1);
@@ -485,9 +484,10 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   /**
    * The stage DP's problem: memory tracked or not, boundaries over `link`; with `floors`,
    * every option holds only its memory floor (the range's bytes spread evenly over its
-   * devices, which no layout goes below), a relaxation no lean layout can beat.
+   * devices, which no layout goes below), a relaxation no lean layout can beat. Options
+   * from the priced meshes under the stage cap, unless given others (see pricing).
    */
-  const problem = (memory: boolean, link: Link | undefined = slowest, floors = false): StageProblem => ({
+  const problem = (memory: boolean, link: Link | undefined = slowest, floors = false, over: readonly MeshCosts[] = meshes, stageLimit = cap): StageProblem => ({
     layers: spans.length,
     devices: opts.cluster.devices.length,
     microbatches: opts.microbatches,
@@ -495,12 +495,12 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     options: (a, b) => {
       const [first, last] = [spans[a]?.[0] ?? 0, spans[b]?.[1] ?? 0];
       const out: StageOption[] = [];
-      meshes.forEach((m, index) => {
+      over.forEach((m, index) => {
         const s = sums(m);
         if ((s.gap[first] ?? L) <= last) return;
         const at = (a: Float64Array, i: number): number => a[i] ?? 0;
         const seconds = at(s.seconds, last + 1) - at(s.seconds, first) + at(s.joins, last) - at(s.joins, first);
-        if (seconds > cap) return;
+        if (seconds > stageLimit) return;
         out.push({
           submesh: index,
           devices: m.submesh.size,
@@ -520,6 +520,26 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       return link ? 2 * (link.latency + bytes / link.bandwidth) : 0;
     },
   });
+  /**
+   * With another count's step to beat before pricing starts, the meshes are priced from the
+   * largest down, and after each size the count is rejected when no plan could step under
+   * it by the test below (couldStepUnder), the meshes not yet priced offered at their
+   * floors (time-floors.ts: a floor is no more than any price, so a count rejected here
+   * is one the same test after pricing would reject). The smaller meshes, where floors
+   * are close to prices, are then never priced: a GPT-1.3B count on 8x8 rejected this way
+   * skips 7 of its 19 meshes. Otherwise every mesh is priced, in the usual order below.
+   */
+  const bestAtStart = opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity;
+  const oneDevice = shapes.find((sm) => sm.size === 1);
+  if (!grid && bestAtStart < Infinity && opts.cost.computeScalesDown === true && oneDevice) {
+    const hopeless = await pricedUntilHopeless(oneDevice);
+    if (hopeless) return reject(hopeless, undefined);
+  }
+  await addMeshes('fast');
+  clock.priced = performance.now();
+  // Read after pricing, the longest phase: a count finished meanwhile tightens it.
+  best = opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity;
+  cap = stageCap(best, opts.microbatches);
   // The DP's stages in layer indices.
   const inLayers = (plan: StagePlan | undefined): StagePlan | undefined => (plan ? { ...plan, stages: plan.stages.map((st) => ({ ...st, first: spans[st.first]?.[0] ?? 0, last: spans[st.last]?.[1] ?? 0 })) } : undefined);
   const stages0 = (memory: boolean, link: Link | undefined = slowest): StagePlan | undefined => inLayers(grid ? fixedStages(problem(memory, link), evenRanges(L, grid.pp)) : planStages(problem(memory, link)));
@@ -528,9 +548,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   // slack) is rejected. The cap alone lets through counts with few micro-batches whose
   // stages are each fast enough but whose bubble (the stages before the slowest) and
   // update lose.
-  if (cap < Infinity && !couldStepUnder(problem(false), STAGE_CAP_SLACK * best)) {
-    return reject(`no stage plan could step under ${STAGE_CAP_SLACK} x the best step ${best.toPrecision(4)} s another micro-batch count reached: a 1F1B step of ${opts.microbatches} micro-batches takes, for every stage, at least the work of the stages before it plus ${opts.microbatches} times its own, and an update`, undefined);
-  }
+  if (cap < Infinity && !couldStepUnder(problem(false), STAGE_CAP_SLACK * best)) return reject(cannotBeat(best), undefined);
   // The fastest plan regardless of memory first: when it fits, it is the answer (no plan
   // is faster) and the DP that tracks memory, costlier by its in-flight levels, is not run.
   const free = stages0(false);
@@ -602,6 +620,60 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     if (!isRejection(second) && (isRejection(primary) || second.stepTimeSeconds < primary.stepTimeSeconds)) return finish(second);
   }
   return isRejection(primary) ? primary : finish(primary);
+
+  /** Why a count none of whose plans could step under `STAGE_CAP_SLACK` x `bestSeconds` is rejected. */
+  function cannotBeat(bestSeconds: number): string {
+    return `no stage plan could step under ${STAGE_CAP_SLACK} x the best step ${bestSeconds.toPrecision(4)} s another micro-batch count reached: a 1F1B step of ${opts.microbatches} micro-batches takes, for every stage, at least the work of the stages before it plus ${opts.microbatches} times its own, and an update`;
+  }
+
+  /**
+   * Prices the meshes largest first and, after each size, tests the count with the meshes
+   * not yet priced at their floors (see the pricing comment above): the rejection, or
+   * undefined when the count stands (its remaining meshes are then priced as usual).
+   */
+  async function pricedUntilHopeless(single: Submesh): Promise<string | undefined> {
+    const lm1 = stageMeshes(opts.cluster, single)[0];
+    if (!lm1) return undefined;
+    // Each kind of layer on one device, memory aside: the time its floors divide.
+    const { mesh, resharder } = onMesh(lm1);
+    const alone = new Map<number, { seconds: number; stepSeconds: number }>();
+    const oneDevice: LayerCost[] = [];
+    for (let l = 0; l < L; l++) {
+      const kind = kinds[l] ?? l;
+      let t = alone.get(kind);
+      if (!t) {
+        const g = ranges[l] as Graph;
+        const r = layerRoles[l] as ValueRoles;
+        const plan = await planIntraOp(g, r, mesh, opts.cost, opts.device, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds, search: opts.search ?? 'fast', stepWeight, deferBound: true, resharder, memoryBudget: Infinity });
+        if (plan.solution.status === 'infeasible') return undefined;
+        const x = layerResult(plan, g, r);
+        alone.set(kind, (t = { seconds: x.seconds, stepSeconds: x.stepSeconds }));
+      }
+      const w = whole[l];
+      oneDevice.push({ ...t, staticBytes: w?.staticBytes ?? 0, activationBytes: w?.activationBytes ?? 0 });
+    }
+    // Every (submesh, logical mesh) as addMeshes walks them.
+    const entries: { sm: Submesh; on: LogicalMesh; layers?: (LayerOnMesh | undefined)[] }[] = [];
+    for (const sm of shapes) for (const lm of stageMeshes(opts.cluster, sm)) entries.push({ sm, on: withoutIdleAxes(opts.cluster, lm, sizes) ?? lm });
+    const groups = largestFirst(entries.map((e) => e.sm.size));
+    for (const [g, group] of groups.entries()) {
+      for (const i of group) {
+        const e = entries[i] as (typeof entries)[number];
+        const layers: (LayerOnMesh | undefined)[] = [];
+        for (let l = 0; l < L; l++) layers.push(await layerOn(l, e.on));
+        e.layers = layers;
+      }
+      if (g === groups.length - 1) return undefined;
+      const now = opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity;
+      // Joins at 0, their floor: resharding between layers only adds.
+      const over: MeshCosts[] = entries.map((e) => ({ submesh: e.sm, layers: e.layers ?? layerFloors(oneDevice, e.sm.size), joins: [] }));
+      if (!couldStepUnder(problem(false, slowest, false, over, stageCap(now, opts.microbatches)), STAGE_CAP_SLACK * now)) {
+        const left = entries.filter((e) => !e.layers);
+        return `${cannotBeat(now)} (found with ${left.length} of its ${entries.length} logical meshes, those of ${Math.max(...left.map((e) => e.sm.size))} devices or fewer, at their floors, not priced)`;
+      }
+    }
+    return undefined;
+  }
 
   function finish(p: PipelinePlan): PipelinePlan {
     return { ...p, seconds: phaseSeconds() };
