@@ -15,7 +15,7 @@ import { importOnnx } from '../src/onnx/import.js';
 import { compareTensors } from '../src/reference/compare.js';
 import { readReference } from '../src/reference/folder.js';
 import { runPipeline } from '../src/runtime/pipeline/run-pipeline.js';
-import { splitStages } from '../src/runtime/pipeline/stage-split.js';
+import { splitStages, stageMessages } from '../src/runtime/pipeline/stage-split.js';
 import { createTrainer } from '../src/runtime/train.js';
 import { buildTrainingGraph, type TrainingGraph } from '../src/training/build.js';
 import { model } from './helpers/cli.js';
@@ -95,6 +95,9 @@ describe('pipelined training against the single-device trainer', () => {
       for (const p of tg.params) expect(maxRel(r.state.get(p), trainer.state.get(p)), p).toBeLessThan(1e-6);
       // Each stage sends its boundary message once per micro-batch and step, each way.
       const split = splitStages(tg, layers.layerOf, ranges);
+      const messages = stageMessages(tg, layers.layerOf, ranges);
+      expect(messages.forward).toEqual(split.slice(0, -1).map((st) => st.sendForward));
+      expect(messages.backward).toEqual(split.slice(0, -1).map((st) => st.recvBackward));
       split.forEach((st, s) => {
         const bytes = (vs: readonly { shape: readonly number[] }[]): number => vs.reduce((t, v) => t + numel(v.shape) * 4, 0) * batches.length * steps;
         const sent = bytes(st.sendForward) + bytes(st.sendBackward);
@@ -121,6 +124,23 @@ describe('pipelined training with initializers shared between stages', () => {
     const split = splitStages(tg, layers.layerOf, even(4, 4));
     // The case under test: some parameter is read by more than one stage.
     expect(split[0]?.paramSync.length ?? 0).toBeGreaterThan(0);
+    // The planner's messages without the graphs: the same values each way, the same syncs.
+    const messages = stageMessages(tg, layers.layerOf, even(4, 4));
+    expect(messages.forward).toEqual(split.slice(0, -1).map((st) => st.sendForward));
+    expect(messages.backward).toEqual(split.slice(0, -1).map((st) => st.recvBackward));
+    expect(messages.paramSync).toEqual(split[0]?.paramSync);
+    // An update that needs more than its own gradients (here: the loss): both refuse, alike.
+    const last = tg.params.at(-1) ?? '';
+    const global = { ...tg, updates: new Map([...tg.updates].map(([q, u]) => [q, q === last ? tg.loss : u] as const)) };
+    const refusal = /^stage \d+'s optimizer update needs .+ from elsewhere; pipelined execution supports per-parameter optimizers in this version$/;
+    let why = '';
+    try {
+      splitStages(global, layers.layerOf, even(4, 4));
+    } catch (e) {
+      why = e instanceof Error ? e.message : String(e);
+    }
+    expect(why).toMatch(refusal);
+    expect(() => stageMessages(global, layers.layerOf, even(4, 4))).toThrow(why);
     const rng = new Rng(5);
     const vocab = Number(tg.graph.types.get(tg.output)?.shape.at(-1) ?? 2);
     const batches = Array.from({ length: 2 }, () => new Map(tg.graph.inputs.map((i) => [i.name, hostTensor(i.type.dtype, i.type.shape.map(Number), Array.from({ length: numel(i.type.shape.map(Number)) }, () => rng.int(0, vocab)))] as const)));

@@ -23,7 +23,7 @@ import { parseStrategy, strategyName } from './manual.js';
 import type { ShardingSpec } from '../sharding/spec.js';
 import type { TrainingGraph } from '../training/build.js';
 import { numel } from '../ir/host-tensor.js';
-import { type ParamSync, splitStages } from '../runtime/pipeline/stage-split.js';
+import { type ParamSync, stageMessages } from '../runtime/pipeline/stage-split.js';
 import { batchBinding, type CompileOptions } from './compile.js';
 import { type CollectiveJson, type CompileSummary, finiteSolver, type PlanJson, type ShardingJson } from './plan-json.js';
 
@@ -309,8 +309,8 @@ export function searchPhases(graphSeconds: number, counts: readonly { readonly m
 function boundaryMessages(tg: TrainingGraph, p: PipelinePlan): { boundaries: { forward: number; backward: number }[]; paramSync: readonly ParamSync[] } {
   const bytes = (vs: readonly { readonly shape: readonly number[] }[]): number => vs.reduce((t, v) => t + numel(v.shape) * 4, 0);
   try {
-    const split = splitStages(tg, p.clustering.layerOf, p.stages.map((s) => s.layers));
-    return { boundaries: split.slice(0, -1).map((st) => ({ forward: bytes(st.sendForward), backward: bytes(st.recvBackward) })), paramSync: split[0]?.paramSync ?? [] };
+    const m = stageMessages(tg, p.clustering.layerOf, p.stages.map((s) => s.layers));
+    return { boundaries: m.forward.map((f, b) => ({ forward: bytes(f), backward: bytes(m.backward[b] ?? []) })), paramSync: m.paramSync };
   } catch (e) {
     if (!(e instanceof AutoparError) || e.code !== 'E_USAGE') throw e;
     const boundaries = p.stages.slice(0, -1).map((st) => {
