@@ -46,6 +46,16 @@ export function importBytes(bytes: Uint8Array, source: string, opts: ImportOptio
     throw wrap(e, source, 'decode');
   }
   const decodeTime = (performance.now() - t0) / 1000;
+  const r = importDecoded(raw, source, opts);
+  return { ...r, timings: [{ pass: 'decode', seconds: decodeTime }, ...r.timings] };
+}
+
+/**
+ * importBytes after decoding: a decoded model (`ImportResult.raw`, never changed by the
+ * passes) bound to other dimensions without reading and decoding it again, as the
+ * pipeline search binds one model to each micro-batch size.
+ */
+export function importDecoded(raw: Graph, source: string, opts: ImportOptions = {}): ImportResult {
   const defaultDim = opts.defaultDim ?? 1;
   let defaulted: readonly string[] = [];
   try {
@@ -69,7 +79,7 @@ export function importBytes(bytes: Uint8Array, source: string, opts: ImportOptio
       raw,
       symbolicDims: symbolicDims(raw),
       defaultedDims: Object.fromEntries(defaulted.map((d) => [d, defaultDim])),
-      timings: [{ pass: 'decode', seconds: decodeTime }, ...timings],
+      timings,
     };
   } catch (e) {
     throw wrap(e, source, 'passes');

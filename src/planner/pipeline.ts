@@ -17,7 +17,7 @@ import { rejectionSummary } from '../../passes/inter-op/stage-report.js';
 import { loadCluster } from '../cluster/load.js';
 import { axisGroups } from '../cluster/mesh.js';
 import { AutoparError } from '../errors.js';
-import { importOnnx } from '../onnx/import.js';
+import { importDecoded, importOnnx } from '../onnx/import.js';
 import type { Graph } from '../ir/types.js';
 import { parseStrategy, strategyName } from './manual.js';
 import type { ShardingSpec } from '../sharding/spec.js';
@@ -73,7 +73,8 @@ export async function compilePipeline(opts: CompileOptions): Promise<PipelineCom
     const bound = batchBinding(first.raw, opts);
     batch = bound.batch;
     batchName = opts.batchDim ?? (typeof first.raw.inputs[0]?.type.shape[0] === 'string' ? String(first.raw.inputs[0]?.type.shape[0]) : undefined);
-    graphAt = (m) => importOnnx(modelArg, { dims: batchName ? { ...bound.dims, [batchName]: (batch ?? 1) / m } : bound.dims }).graph;
+    // Decoded once: each count binds the same decoded model to its micro-batch size.
+    graphAt = (m) => importDecoded(first.raw, modelArg, { dims: batchName ? { ...bound.dims, [batchName]: (batch ?? 1) / m } : bound.dims }).graph;
     sourceDims = bound.dims;
   } else {
     const lead = modelArg.graph.inputs[0]?.type.shape[0];
