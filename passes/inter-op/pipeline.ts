@@ -522,12 +522,13 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   });
   /**
    * With another count's step to beat before pricing starts, the meshes are priced from the
-   * largest down, and after each size the count is rejected when no plan could step under
-   * it by the test below (couldStepUnder), the meshes not yet priced offered at their
-   * floors (time-floors.ts: a floor is no more than any price, so a count rejected here
-   * is one the same test after pricing would reject). The smaller meshes, where floors
-   * are close to prices, are then never priced: a GPT-1.3B count on 8x8 rejected this way
-   * skips 7 of its 19 meshes. Otherwise every mesh is priced, in the usual order below.
+   * largest down, and at each halving of their size the count is rejected when no plan
+   * could step under it by the test below (couldStepUnder), the meshes not yet priced
+   * offered at their floors (time-floors.ts: a floor is no more than any price, so a count
+   * rejected here is one the same test after pricing would reject). The smaller meshes,
+   * where floors are close to prices, are then never priced: GPT-1.3B's M=4 on 8x8 leaves
+   * 7 of its 35 logical meshes unpriced. Otherwise every mesh is priced (addMeshes then
+   * walks them in its own order, from the cache).
    */
   const bestAtStart = opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity;
   const oneDevice = shapes.find((sm) => sm.size === 1);
@@ -627,9 +628,9 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   }
 
   /**
-   * Prices the meshes largest first and, after each size, tests the count with the meshes
-   * not yet priced at their floors (see the pricing comment above): the rejection, or
-   * undefined when the count stands (its remaining meshes are then priced as usual).
+   * Prices the meshes largest first and, at each halving of their size, tests the count
+   * with the meshes not yet priced at their floors (see the pricing comment above): the
+   * rejection, or undefined when the count stands (every mesh then priced).
    */
   async function pricedUntilHopeless(single: Submesh): Promise<string | undefined> {
     const lm1 = stageMeshes(opts.cluster, single)[0];
