@@ -19,6 +19,7 @@ import { submeshes } from '../src/cluster/submesh.js';
 import { dtypeBytes } from '../src/ir/dtype.js';
 import { buildGpt } from '../src/models/gpt.js';
 import { pipelineClusteringOf, trainingGraphOf } from '../src/planner/pipeline-task.js';
+import { syntheticProfile } from './helpers/profile.js';
 import { meshFromLogical } from '../src/sharding/mesh.js';
 import { shardBytes } from '../src/sharding/spec.js';
 
@@ -31,8 +32,9 @@ describe('time floors', () => {
 
   it('the roofline declares that a share of an op costs no less than its share of the time; a measured curve does not', () => {
     expect(analyticalCostModel().computeScalesDown).toBe(true);
-    const profile = { version: 1, backend: 'cpu', machine: { cpuModel: 'test', cores: 1 }, samples: { matmul: [{ flops: 1e6, bytes: 1e4, seconds: 1e-3 }], conv: [{ flops: 1e6, bytes: 1e4, seconds: 1e-3 }], elementwise: [{ flops: 1e3, bytes: 1e6, seconds: 1e-3 }] } };
-    expect(calibratedCostModel(profile as unknown as Parameters<typeof calibratedCostModel>[0]).computeScalesDown).toBe(false);
+    const s = (label: string, work: number) => ({ label, flops: work, bytes: work, seconds: work / 1e9 });
+    const profile = syntheticProfile({ matmul: [s('a', 1e6), s('b', 1e9)], conv: [s('a', 1e6), s('b', 1e9)], elementwise: [s('a', 1e6), s('b', 1e9)] }, { matmulFlops: 1e9, convFlops: 1e9, memoryBandwidth: 1e9 });
+    expect(calibratedCostModel(profile).computeScalesDown).toBe(false);
   });
 
   it('is under the price of every layer of a small GPT on every mesh of a 2x4 cluster, fast and exact', async () => {

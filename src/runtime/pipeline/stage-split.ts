@@ -169,18 +169,12 @@ export function stageMessages(tg: TrainingGraph, layerOf: ReadonlyMap<string, nu
   for (const n of g.nodes) for (const o of n.outputs) if (o !== '') producer.set(o, n);
   const graphInputs = new Set(g.inputs.map((i) => i.name));
   ranges.forEach((_, s) => {
-    const params = tg.params.filter((p) => c.paramStage.get(p) === s);
-    const updates = params.map((p) => tg.updates.get(p)).filter((x): x is string => x !== undefined);
-    if (updates.length === 0) return;
-    const states = [...tg.states.keys()].filter((st) => {
-      const p = tg.stateOf.get(st);
-      return p === undefined || c.paramStage.get(p) === s;
-    });
-    const stateNext = states.map((st) => tg.states.get(st)).filter((x): x is string => x !== undefined);
-    const grads = new Set(params.map((p) => tg.grads.get(p)).filter((x): x is string => x !== undefined));
+    const own = owned(tg, c.paramStage, s);
+    if (own.updates.length === 0) return;
+    const grads = new Set(own.grads);
     const reached = new Set<string>();
     const seen = new Set<string>();
-    const stack = [...updates, ...stateNext];
+    const stack = [...own.updates, ...own.stateNext];
     for (let v = stack.pop(); v !== undefined; v = stack.pop()) {
       if (seen.has(v) || grads.has(v)) continue;
       seen.add(v);
@@ -209,13 +203,7 @@ export function splitStages(tg: TrainingGraph, layerOf: ReadonlyMap<string, numb
     const recvBackward = s < S - 1 ? uniq(backwardAt[s] ?? []) : [];
     const made = (phase: Phase): string[] => [...where].filter(([, w]) => w.stage === s && w.phase === phase).map(([v]) => v);
     const r = reads[s] as (typeof reads)[number];
-    const params = tg.params.filter((p) => paramStage.get(p) === s);
-    // Its parameters' states, and a copy of every global one (the step count), kept in step.
-    const states = [...tg.states.keys()].filter((st) => {
-      const p = tg.stateOf.get(st);
-      return p === undefined || paramStage.get(p) === s;
-    });
-    const grads = params.map((p) => tg.grads.get(p)).filter((x): x is string => x !== undefined);
+    const { params, states, grads, updates, stateNext } = owned(tg, paramStage, s);
     // What the forward part must keep: read by this stage's backward, or sent on.
     const fMade = new Set(made('forward'));
     const forwardKeeps = [...new Set([...r.backward].filter((v) => fMade.has(v)).concat(sendForward.map((b) => b.name).filter((v) => fMade.has(v)), sendBackward.map((b) => b.name).filter((v) => fMade.has(v)), s === S - 1 ? [tg.loss] : []))].sort();
@@ -223,8 +211,6 @@ export function splitStages(tg: TrainingGraph, layerOf: ReadonlyMap<string, numb
     const backwardKeeps = [...new Set([...grads, ...sendBackward.map((b) => b.name).filter((v) => bMade.has(v))])].sort();
     const forwardCut = [...r.forward];
     const backwardCut = [...r.backward];
-    const updates = params.map((p) => tg.updates.get(p)).filter((x): x is string => x !== undefined);
-    const stateNext = states.map((st) => tg.states.get(st)).filter((x): x is string => x !== undefined);
     return {
       stage: s,
       forward: { graph: extractSubgraph(g, forwardKeeps, forwardCut), keeps: forwardKeeps },
@@ -239,6 +225,17 @@ export function splitStages(tg: TrainingGraph, layerOf: ReadonlyMap<string, numb
       paramSync,
     };
   });
+}
+
+/** What stage s owns: its parameters, their gradients and updated values, and their states (with a copy of every global one, the step count, kept in step) and next values. */
+function owned(tg: TrainingGraph, paramStage: ReadonlyMap<string, number>, s: number): { params: string[]; states: string[]; grads: string[]; updates: string[]; stateNext: string[] } {
+  const params = tg.params.filter((p) => paramStage.get(p) === s);
+  const states = [...tg.states.keys()].filter((st) => {
+    const p = tg.stateOf.get(st);
+    return p === undefined || paramStage.get(p) === s;
+  });
+  const defined = (xs: readonly (string | undefined)[]): string[] => xs.filter((x): x is string => x !== undefined);
+  return { params, states, grads: defined(params.map((p) => tg.grads.get(p))), updates: defined(params.map((p) => tg.updates.get(p))), stateNext: defined(states.map((st) => tg.states.get(st))) };
 }
 
 /** The update of one stage: from its own gradients and states only (no gradient-norm clipping across stages). */
