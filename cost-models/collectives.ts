@@ -158,7 +158,12 @@ export function collectiveTime(op: CollectiveOp, group: CommGroup): CollectiveEs
   const n = flat.size;
   const busBytes = op.bytes * busBandwidthFactor(op.kind, n);
   if (n <= 1) return { seconds: 0, algorithm: 'none', busBytes: 0 };
-  if (op.kind === 'send' || op.kind === 'recv') return { seconds: ringTime(op.kind, op.bytes, flat), algorithm: 'direct', busBytes };
+  // A send over a group is a permute: every device sends its block to one peer at once.
+  // Peers on other hosts share the host's port as an all-to-all's do (k devices of a
+  // group on a host, n - k outside it), so the all-to-all's β applies, not the ring's:
+  // on [8, 8] of 8x8 hosts, moving a split from the cross-host axis to the in-host one
+  // sends 7 of each host's 8 blocks through its one port (β_a2a = 64/9 · 1/bandwidth).
+  if (op.kind === 'send' || op.kind === 'recv') return { seconds: ringTime(op.kind, op.bytes, { ...flat, beta: flat.alltoallBeta }), algorithm: 'direct', busBytes };
 
   const candidates: { algorithm: CollectiveAlgorithm; seconds: number }[] = [{ algorithm: 'ring', seconds: ringTime(op.kind, op.bytes, flat) }];
   const tree = treeTime(op.kind, op.bytes, flat);

@@ -78,6 +78,11 @@ describe('algorithm choice', () => {
     expect(b.seconds).toBeGreaterThanOrEqual(1e9 / 50e9 - 1e-12);
   });
 
+  it('a send over a group (a permute) runs at the all-to-all beta: peers off the host share its port', () => {
+    const l: AxisLink = { size: 16, alpha: 2e-5, beta: 1e-11, alltoallBeta: 7e-11 };
+    expect(model.collective({ kind: 'send', bytes: 1e6 }, groupOf([l])).seconds).toBeCloseTo(2e-5 + 1e6 * 7e-11, 15);
+  });
+
   it('all-to-all moves (n-1)/n of the data per rank, at the all-to-all beta', () => {
     const l: AxisLink = { size: 4, alpha: 0, beta: 1e-11, alltoallBeta: 3e-11 };
     expect(model.collective({ kind: 'all-to-all', bytes: 4e9 }, groupOf([l])).seconds).toBeCloseTo((3 / 4) * 4e9 * 3e-11, 12);
@@ -132,6 +137,21 @@ describe('collectives over mesh axes of a real cluster', () => {
     const est = model.collective({ kind: 'broadcast', bytes: S, algorithm: 'hierarchical' }, commGroup(mesh, ['x', 'y']));
     // x has 2 ranks (ring and tree coincide: α + S·β); y has 8 (tree 3(α + S·β) vs ring 7α + S·β: ring for 1 GB)
     expect(est.seconds).toBeCloseTo(x.alpha + S * x.beta + (7 * y.alpha + S * y.beta), 9);
+  });
+
+  it('a permute over both axes of [2, 8] crosses the port once per device whose peer is on the other host', () => {
+    // One group of 16, 8 devices on each host. A ring crosses each port once per step; in
+    // a permute every device sends at once, and a device's peer is on the other host for
+    // 8 of its 15 possible peers: k(n-k)/(n-1) = 8·8/15 streams per port, as in an all-to-all.
+    const group = commGroup(mesh, ['x', 'y']);
+    const net = c.interHost;
+    if (!net) throw new Error('2x8-a100 has a network');
+    const S = 1e8;
+    const send = model.collective({ kind: 'send', bytes: S }, group).seconds;
+    expect(send).toBeCloseTo(net.latency + (S * (8 * 8)) / 15 / net.bandwidth, 12);
+    // Inside one host and one device per host, a permute is α + S·β as before.
+    expect(model.collective({ kind: 'send', bytes: S }, commGroup(mesh, ['y'])).seconds).toBeCloseTo((y?.alpha ?? 0) + S * (y?.beta ?? 0), 15);
+    expect(model.collective({ kind: 'send', bytes: S }, commGroup(mesh, ['x'])).seconds).toBeCloseTo((x?.alpha ?? 0) + S * (x?.beta ?? 0), 15);
   });
 
   it('transfer between stages is α + bytes·β', () => {

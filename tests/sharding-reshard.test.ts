@@ -167,6 +167,22 @@ describe('resharding over two axes', () => {
     expectReplays(plan, from, to, shape, 4, mesh2x2);
   });
 
+  it('a split moved from the cross-host axis to the in-host one pays for the blocks that cross each host port', () => {
+    // 8 hosts of 8 V100 (Alpa's testbed). [x, -]: host i holds row block i on all its
+    // devices; [y, -]: device (i, j) holds block j, which only host j has. So 7 of each
+    // host's 8 devices receive a block of T/8 through the host's one port: no plan can
+    // take less than 7/8 · T / bandwidth.
+    const text = 'hosts: 8\ndevicesPerHost: 8\ndevice: V100-16GB\nintraHost: nvlink2\ninterHost: {bandwidth: 25Gb/s, latency: 25us}\n';
+    const alpa = parseCluster(text, 'alpa-8x8.yaml');
+    const mesh = meshFromLogical(logicalMesh(alpa, [8, 8]));
+    const shape = [2048, 2048];
+    const bytes = 2048 * 2048 * 4;
+    const bandwidth = alpa.interHost?.bandwidth ?? 0;
+    const plan = reshard(mesh, cost, spec('[x, -]'), spec('[y, -]'), shape, 4);
+    expect(plan.seconds).toBeGreaterThanOrEqual(((7 / 8) * bytes) / bandwidth);
+    expectReplays(plan, spec('[x, -]'), spec('[y, -]'), shape, 4, mesh);
+  });
+
   it('without multi-axis collectives, no collective spans two axes (except a permute)', () => {
     const r = createResharder(mesh2x4, cost, { multiAxisCollectives: false });
     const shape = [8, 8];
