@@ -26,6 +26,12 @@ interface Priced {
    * less the inner solve's own gap (the same when it was exact; -Infinity when unknown).
    */
   readonly pricedBound: number;
+  /**
+   * A lower bound on the time of every choice holding no more than this one: pricedBound
+   * less this choice's own charge (what boundAtPrice derives from a relaxation, here from
+   * the inner solve's bound); -Infinity when unknown.
+   */
+  readonly timeBound: number;
   /** What solved the priced problem (the inner solve's name). */
   readonly solver: string;
 }
@@ -58,12 +64,12 @@ async function priced(p: Problem, price: number, opts: MemorySolveOptions): Prom
   if (opts.descent) {
     const d = await solveByAxisDescent(q, opts.descent.labels, opts.descent.axes, opts, opts.descent.start);
     const ev = evaluate(withoutTies(p), d.choice);
-    return { choice: d.choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: false, pricedBound: -Infinity, solver: 'axis-descent' };
+    return { choice: d.choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: false, pricedBound: -Infinity, timeBound: -Infinity, solver: 'axis-descent' };
   }
   const untied = untiedOptimum(q, opts);
   if (untied) {
     const ev = evaluate(withoutTies(p), untied);
-    return { choice: untied, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: true, pricedBound: evaluate(withoutTies(q), untied).objective, solver: 'elimination' };
+    return { choice: untied, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: true, pricedBound: evaluate(withoutTies(q), untied).objective, timeBound: ev.objective, solver: 'elimination' };
   }
   const collapsed = reduce(q);
   const reduced = eliminate(collapsed.problem);
@@ -74,7 +80,9 @@ async function priced(p: Problem, price: number, opts: MemorySolveOptions): Prom
   const innerGap = inner.objective - inner.bound;
   const pricedCost = evaluate(withoutTies(q), choice).objective;
   const pricedBound = Number.isFinite(innerGap) ? pricedCost - Math.max(0, innerGap) : -Infinity;
-  return { choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: inner.status === 'optimal', pricedBound, solver: inner.solver };
+  // time(y) >= pricedBound - price x bytes(y) >= pricedBound - (pricedCost - time) when y holds no more.
+  const timeBound = pricedBound - (pricedCost - ev.objective);
+  return { choice, time: ev.objective, bytes: ev.memory[0] ?? 0, exact: inner.status === 'optimal', pricedBound, timeBound, solver: inner.solver };
 }
 
 /**
@@ -159,7 +167,10 @@ export async function solveUnderMemory(p: Problem, opts: MemorySolveOptions = {}
   if (opts.memoryPrice !== undefined) {
     const r = await priced(p, opts.memoryPrice, opts);
     const fits = r.bytes <= budget;
-    const bound = opts.deferBound ? -Infinity : boundAtPrice(p, opts.memoryPrice, r.choice, r.time);
+    // An exact inner solve (HiGHS, elimination) bounds the priced problem itself; the
+    // relaxation's bound is only asked for when that one leaves a gap.
+    const proven = r.timeBound >= r.time * (1 - PROVEN_GAP);
+    const bound = proven ? Math.min(r.timeBound, r.time) : opts.deferBound ? -Infinity : Math.max(r.timeBound, boundAtPrice(p, opts.memoryPrice, r.choice, r.time));
     const gap = (r.time - bound) / Math.max(Math.abs(r.time), 1e-12);
     return { choice: r.choice, objective: r.time, bound, gap, status: !fits ? 'infeasible' : gap <= PROVEN_GAP ? 'optimal' : 'time-limit', solver: opts.descent ? 'priced+axis-descent' : 'priced', seconds: (performance.now() - t0) / 1000, fits, price: opts.memoryPrice };
   }
