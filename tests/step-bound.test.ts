@@ -31,6 +31,11 @@ describe('the 1F1B step lower bound', () => {
       const step = simulateSchedule(buildSchedule('1f1b', S, M), costs).stepSeconds;
       const bound = stepLowerBound(work, M, updates);
       expect(bound, `S=${S} M=${M}`).toBeLessThanOrEqual(step * (1 + 1e-12));
+      // With the boundaries (activation in, gradient out) on the first and last micro-batches' paths.
+      const crossings = [0, ...transfer.map((t) => 2 * t)];
+      const withTransfers = stepLowerBound(work, M, updates, crossings);
+      expect(withTransfers, `S=${S} M=${M} with transfers`).toBeLessThanOrEqual(step * (1 + 1e-12));
+      expect(withTransfers).toBeGreaterThanOrEqual(bound);
       // No less than M x the slowest stage (the cap's bound) nor than the whole sum and stage 0's update at M = 1.
       expect(bound).toBeGreaterThanOrEqual(M * Math.max(...work) * (1 - 1e-12));
       if (M === 1) expect(bound).toBeGreaterThanOrEqual((work.reduce((a, b) => a + b, 0) + (updates[0] ?? 0)) * (1 - 1e-12));
@@ -41,8 +46,8 @@ describe('the 1F1B step lower bound', () => {
     expect(stepLowerBound([3], 5, [0.5])).toBeCloseTo(one, 12);
   });
 
-  it('couldStepUnder agrees with the least bound over every stage plan (contiguous stages, at most all devices, each fitting one micro-batch)', () => {
-    for (let seed = 1; seed <= 60; seed++) {
+  it('couldStepUnder agrees with the least bound over every stage plan (contiguous stages, at most all devices, each fitting one micro-batch, boundaries beside whole hosts crossed)', () => {
+    for (let seed = 1; seed <= 80; seed++) {
       const r = rng(seed);
       const layers = 1 + Math.floor(r() * 5);
       const devices = 1 + Math.floor(r() * 6);
@@ -53,27 +58,31 @@ describe('the 1F1B step lower bound', () => {
           const opts: StageOption[] = [];
           for (let k = 0; k < 3; k++) {
             const d = 1 + Math.floor(r() * devices);
-            opts.push({ submesh: k, devices: d, seconds: ((b - a + 1) * (0.5 + r())) / d, staticBytes: r() * 10, activationBytes: r() * 10, memoryLimit: r() < 0.2 ? 5 : 100, ...(r() < 0.8 ? { stepSeconds: r() * 2 } : {}) });
+            opts.push({ submesh: k, devices: d, seconds: ((b - a + 1) * (0.5 + r())) / d, staticBytes: r() * 10, activationBytes: r() * 10, memoryLimit: r() < 0.2 ? 5 : 100, ...(r() < 0.8 ? { stepSeconds: r() * 2 } : {}), ...(r() < 0.4 ? { wholeHosts: true } : {}) });
           }
           table.set(`${a},${b}`, opts);
         }
       }
-      const problem: StageProblem = { layers, devices, microbatches: M, options: (a, b) => table.get(`${a},${b}`) ?? [] };
+      // Half the problems price their boundaries (seconds both ways, crossed beside a stage on whole hosts).
+      const boundary = Array.from({ length: layers }, () => r() * 3);
+      const priced = seed % 2 === 0;
+      const problem: StageProblem = { layers, devices, microbatches: M, options: (a, b) => table.get(`${a},${b}`) ?? [], ...(priced ? { boundarySeconds: (a: number) => boundary[a] ?? 0 } : {}) };
       // Every plan: a split of the layers into ranges, an option per range.
       let least = Infinity;
-      const walk = (a: number, used: number, work: number[], updates: number[]): void => {
+      const walk = (a: number, used: number, work: number[], updates: number[], crossings: number[], prevWhole: boolean): void => {
         if (a === layers) {
-          least = Math.min(least, stepLowerBound(work, M, updates));
+          least = Math.min(least, stepLowerBound(work, M, updates, crossings));
           return;
         }
         for (let b = a; b < layers; b++) {
           for (const o of problem.options(a, b)) {
             if (used + o.devices > devices || o.staticBytes + o.activationBytes > o.memoryLimit) continue;
-            walk(b + 1, used + o.devices, [...work, o.seconds], [...updates, o.stepSeconds ?? 0]);
+            const crossed = priced && a > 0 && (prevWhole || o.wholeHosts === true) ? (boundary[a] ?? 0) : 0;
+            walk(b + 1, used + o.devices, [...work, o.seconds], [...updates, o.stepSeconds ?? 0], [...crossings, crossed], o.wholeHosts === true);
           }
         }
       };
-      walk(0, 0, [], []);
+      walk(0, 0, [], [], [], false);
       if (least === Infinity) {
         expect(couldStepUnder(problem, 1e9), `seed ${seed}`).toBe(false);
         continue;
@@ -118,7 +127,7 @@ describe('a count whose bubble alone loses', () => {
         break;
       }
     }
-    expect(rejected).toMatch(/^no stage plan could step under 1\.25 x the best step [\d.e+-]+ s another micro-batch count reached: a 1F1B step of 1 micro-batches takes, for every stage, at least the work of the stages before it plus 1 times its own, and an update$/);
+    expect(rejected).toMatch(/^no stage plan could step under 1\.25 x the best step [\d.e+-]+ s another micro-batch count reached: a 1F1B step of 1 micro-batches takes, for every stage, at least the work of the stages before it and of the boundaries between them that cross hosts, plus 1 times its own, and an update$/);
     // Its own step as the best: the same plan as alone.
     const own = await planAt(1, alone.stepTimeSeconds);
     if (isRejection(own)) throw new Error(own.rejected);

@@ -510,6 +510,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
           activationBytes: floors ? (at(wholeActivation, last + 1) - at(wholeActivation, first)) / m.submesh.size : at(s.activationBytes, last + 1) - at(s.activationBytes, first),
           memoryLimit: memory ? opts.device.memoryBytes : Infinity,
           stepSeconds: at(s.stepSeconds, last + 1) - at(s.stepSeconds, first),
+          wholeHosts: m.submesh.shape[1] === opts.cluster.groups[m.submesh.group]?.devicesPerHost,
         });
       });
       return out;
@@ -635,7 +636,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
 
   /** Why a count none of whose plans could step under `STAGE_CAP_SLACK` x `bestSeconds` is rejected. */
   function cannotBeat(bestSeconds: number): string {
-    return `no stage plan could step under ${STAGE_CAP_SLACK} x the best step ${bestSeconds.toPrecision(4)} s another micro-batch count reached: a 1F1B step of ${opts.microbatches} micro-batches takes, for every stage, at least the work of the stages before it plus ${opts.microbatches} times its own, and an update`;
+    return `no stage plan could step under ${STAGE_CAP_SLACK} x the best step ${bestSeconds.toPrecision(4)} s another micro-batch count reached: a 1F1B step of ${opts.microbatches} micro-batches takes, for every stage, at least the work of the stages before it and of the boundaries between them that cross hosts, plus ${opts.microbatches} times its own, and an update`;
   }
 
   /**

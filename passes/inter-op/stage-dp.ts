@@ -34,6 +34,8 @@ export interface StageOption {
   readonly memoryLimit: number;
   /** Once per step, after the last backward: the update and its gradient synchronisation (the DP's objective leaves it out; step-bound.ts counts it). */
   readonly stepSeconds?: number;
+  /** On whole hosts: the stages beside it are on other hosts, so its boundaries cross the network (step-bound.ts). */
+  readonly wholeHosts?: boolean;
 }
 
 export interface StageProblem {
