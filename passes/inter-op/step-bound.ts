@@ -58,18 +58,21 @@ export function couldStepUnder(problem: StageProblem, bound: number): boolean {
   states[0]?.[0].set(0, 0);
   for (let a = 0; a < L; a++) {
     const crossing = a > 0 ? (problem.boundarySeconds?.(a) ?? 0) : 0;
-    for (const prevWhole of [0, 1] as const) {
-      const here = states[a]?.[prevWhole] as Map<number, number>;
-      if (here.size === 0) continue;
-      // Pareto front by devices ascending: keep a state only if it has less work than every one with fewer devices.
+    // Pareto fronts by devices ascending, one per kind of stage before: keep a state only
+    // if it has less work than every one with fewer devices.
+    const fronts = (states[a] ?? []).map((here) => {
       const front: [number, number][] = [];
       for (const [d, w] of [...here].sort((x, y) => x[0] - y[0])) if (front.length === 0 || w < (front[front.length - 1]?.[1] ?? Infinity)) front.push([d, w]);
-      for (let b = a; b < L; b++) {
-        for (const o of problem.options(a, b)) {
-          const update = o.stepSeconds ?? 0;
-          if (M * o.seconds + update > bound || o.devices > N || o.staticBytes + o.activationBytes > o.memoryLimit) continue;
+      return front;
+    });
+    if (fronts.every((f) => f.length === 0)) continue;
+    for (let b = a; b < L; b++) {
+      for (const o of problem.options(a, b)) {
+        const update = o.stepSeconds ?? 0;
+        if (M * o.seconds + update > bound || o.devices > N || o.staticBytes + o.activationBytes > o.memoryLimit) continue;
+        const next = states[b + 1]?.[o.wholeHosts === true ? 1 : 0] as Map<number, number>;
+        for (const [prevWhole, front] of fronts.entries()) {
           const into = prevWhole === 1 || o.wholeHosts === true ? crossing : 0;
-          const next = states[b + 1]?.[o.wholeHosts === true ? 1 : 0] as Map<number, number>;
           for (const [d, w] of front) {
             if (d + o.devices > N || w + into + M * o.seconds > bound) continue;
             if (b + 1 === L) return true;
