@@ -87,7 +87,7 @@ describe('the best step shared between micro-batch counts', () => {
     const far = alone.stepTimeSeconds / 100;
     const r = await planAt(16, 4, far);
     // Known before its smaller meshes were priced (their floors are enough: see the tests below).
-    expect(isRejection(r) && r.rejected).toMatch(/^no stage plan could step under 1\.25 x the best step [\d.e+-]+ s another micro-batch count reached: a 1F1B step of 4 micro-batches takes, for every stage, at least the work of the stages before it and of the boundaries between them that cross hosts, plus 4 times its own, and an update \(found with \d+ of its \d+ logical meshes, those of \d+ devices or fewer, at their floors, not priced\)$/);
+    expect(isRejection(r) && r.rejected).toMatch(/^no stage plan could step under 1\.25 x the best step [\d.e+-]+ s another micro-batch count reached: a 1F1B step of 4 micro-batches takes, for every stage, at least the work of the stages before it and of the boundaries between them that cross hosts, plus 4 times its own, and an update \(found with \d+ of its \d+ logical meshes at their floors, not priced: \d+ of 2 axes at their 1-D relaxation's\)$/);
     // The bound it rests on: a stage works through every micro-batch (forward and backward,
     // transfers aside on their own stream), so a plan steps in at least M x its slowest stage's work.
     expectStepAtLeastMTimesEveryStage(alone);
@@ -115,8 +115,12 @@ describe('the best step shared between micro-batch counts', () => {
         if (isRejection(a) && isRejection(b)) {
           if (a.rejected !== b.rejected) {
             early++;
-            // The same test, reached with floors for the meshes left: its reason and where it stopped.
-            expect(a.rejected).toBe(`${b.rejected} ${/ \(found with \d+ of its \d+ logical meshes, those of \d+ devices or fewer, at their floors, not priced\)$/.exec(a.rejected)?.[0]?.trim() ?? '(missing)'}`);
+            const found = / \(found with \d+ of its \d+ logical meshes at their floors, not priced: \d+ of 2 axes at their 1-D relaxation's\)$/.exec(a.rejected)?.[0]?.trim() ?? '(missing)';
+            // The same test, reached with floors for the meshes left: its reason and where it
+            // stopped; or the stage DP's with every layer at its memory floor, which pricing
+            // would only have confirmed (the full path rejects the count too, above).
+            if (a.rejected.startsWith('every stage plan has a stage slower than')) expect(a.rejected).toMatch(/even with each layer holding only its bytes spread over its stage's devices, so it steps slower than the plan another micro-batch count reached \(found/);
+            else expect(a.rejected).toBe(`${b.rejected} ${found}`);
             expect(a.seconds.pricing).toBeGreaterThan(0);
           }
         } else expect([ok(a).stepTimeSeconds, ok(a).stages.map((s) => [s.layers, s.devices])]).toEqual([ok(b).stepTimeSeconds, ok(b).stages.map((s) => [s.layers, s.devices])]);
@@ -142,6 +146,30 @@ describe('the best step shared between micro-batch counts', () => {
     if (!isRejection(r)) throw new Error('expected a rejection');
     expect(r.seconds.pricing).toBeGreaterThan(0);
     expect(r.seconds.stagePlans).toBe(0);
+  }, 120_000);
+
+  it('rejects a count before pricing its 2-D meshes when even their floors leave no stage plan within the cap that fits, as pricing them would', async () => {
+    // Eight hosts of four devices with 2 GiB each for a GPT of hidden 2048: memory decides.
+    const tight = parseCluster('hosts: 8\ndevicesPerHost: 4\ndevice: V100-16GB\nintraHost: nvlink2\ninterHost: {bandwidth: 25Gb/s, latency: 25us}\n', 'eight-hosts.yaml');
+    const preset = tight.groups[0]?.device;
+    if (!preset) throw new Error('no device');
+    const device = { ...preset, memoryBytes: 2 * 2 ** 30 };
+    const big: Omit<GptConfig, 'batch'> = { layers: 16, hidden: 2048, heads: 16, seq: 1024, vocab: 8192, weights: 'external' };
+    const planWith = async (m: number, best: number | undefined, model: typeof cost): Promise<PipelinePlan | PipelineRejection> => {
+      const graph = unfuseProjections(buildGpt({ ...big, batch: 256 / m })).graph;
+      const tg = trainingGraphOf({ graph, loss: 'cross-entropy', optimizer: undefined });
+      const { clustering } = pipelineClusteringOf(tg, tight.devices.length, 1);
+      const bestStep = newBestStep();
+      if (best !== undefined) offerStep(bestStep, best);
+      return planPipeline(tg, { cluster: tight, device, cost: model, layers: clustering.layers, clustering, microbatches: m, bestStep });
+    };
+    const best = ok(await planWith(256, undefined, cost)).stepTimeSeconds;
+    const early = await planWith(32, best, cost);
+    expect(isRejection(early) && early.rejected).toMatch(/^every stage plan has a stage slower than [\d.]+ ms per micro-batch \(1\.25 x the best step [\d.]+ s \/ 32 micro-batches\) even with each layer holding only its bytes spread over its stage's devices, so it steps slower than the plan another micro-batch count reached \(found with \d+ of its \d+ logical meshes at their floors, not priced: [1-9]\d* of 2 axes at their 1-D relaxation's\)$/);
+    // Every mesh priced (no floors: computeScalesDown unset), the count is rejected all the same.
+    const late = await planWith(32, best, { ...cost, computeScalesDown: undefined });
+    expect(isRejection(late) && late.rejected).toMatch(/every stage plan that fits has a stage slower than/);
+    expect(isRejection(early) && isRejection(late) && early.seconds.pricing).toBeLessThan(isRejection(late) ? late.seconds.pricing + late.seconds.stageDp : 0);
   }, 120_000);
 
   it('the search (the largest count, then one, then the rest from the largest down, each capped by the best before it) chooses what planning every count alone chooses', async () => {

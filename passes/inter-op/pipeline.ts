@@ -32,6 +32,7 @@ import { evenRanges, memoryShortfall } from './stage-report.js';
 import { bytesText } from '../../src/explain/text.js';
 import { type BestStep, bestStepSeconds, STAGE_CAP_SLACK, stageCap } from './best-step.js';
 import { couldStepUnder } from './step-bound.js';
+import { axisRelaxation, relaxedSecondsFloor } from './relaxed-floors.js';
 import { largestFirst, type LayerCost, layerFloors, type MeshCosts } from './time-floors.js';
 
 export { evenRanges } from './stage-report.js';
@@ -305,6 +306,8 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     return entry;
   };
   const cache = new Map<string, LayerOnMesh | null>();
+  // Per layer kind and relaxed mesh: the floor relaxedFloors derives from its solve.
+  const relaxedBounds = new Map<string, number>();
   const reasons = new Map<string, string>();
   let solves = 0;
   // Two variants of each layer on each mesh: the fastest, and (priced only when memory
@@ -523,14 +526,17 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     },
   });
   /**
-   * With another count's step to beat before pricing starts, the meshes are priced from the
-   * largest down, and at each halving of their size the count is rejected when no plan
-   * could step under it by the test below (couldStepUnder), the meshes not yet priced
-   * offered at their floors (time-floors.ts: a floor is no more than any price, so a count
-   * rejected here is one the same test after pricing would reject). The smaller meshes,
-   * where floors are close to prices, are then never priced: GPT-1.3B's M=4 on 8x8 leaves
-   * 7 of its 35 logical meshes unpriced. Otherwise every mesh is priced (addMeshes then
-   * walks them in its own order, from the cache).
+   * With another count's step to beat before pricing starts, the 1-D meshes are priced
+   * first and the 2-D ones offered at the floor of their 1-D relaxation (relaxed-floors.ts),
+   * and the count is rejected when no plan could step under it by the test below
+   * (couldStepUnder) or when the stage DP finds none within the cap even at every layer's
+   * memory floor (a floor is no more than any plan's figure, so a count rejected here is
+   * one the same tests after pricing would reject). Then the rest is priced from the
+   * largest down, the first test repeated at each halving of their size. GPT-1.3B's M=4 and
+   * M=2 on 8x8 go with their 12 2-D meshes unpriced (1.3 and 1.1 s against 4.3 and 2.8 s);
+   * GPT-175B's M=64 and M=32 on 1,024 with their 43 (4.8 s each against 16-20 s).
+   * Otherwise every mesh is priced (addMeshes then walks them in its own order, from the
+   * cache).
    */
   const bestAtStart = opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity;
   const oneDevice = shapes.find((sm) => sm.size === 1);
@@ -640,9 +646,14 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   }
 
   /**
-   * Prices the meshes largest first and, at each halving of their size, tests the count
-   * with the meshes not yet priced at their floors (see the pricing comment above): the
-   * rejection, or undefined when the count stands (every mesh then priced).
+   * Prices the 1-D meshes (exact solves, cheap beside a 2-D mesh's descent), offers every
+   * 2-D mesh at its relaxation's floor (relaxed-floors.ts) and tests the count: no plan
+   * stepping under the best step by couldStepUnder, or none whose stages all beat the cap
+   * with every layer at the least memory any layout holds (the test leanHopeless makes
+   * after pricing), rejects it. Then prices the rest largest first and, at each halving of
+   * their size, tests it again with the meshes not yet priced at their floors (see the
+   * pricing comment above): the rejection, or undefined when the count stands (every mesh
+   * then priced).
    */
   async function pricedUntilHopeless(single: Submesh): Promise<string | undefined> {
     const lm1 = stageMeshes(opts.cluster, single)[0];
@@ -665,9 +676,31 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       const w = whole[l];
       oneDevice.push({ ...t, staticBytes: w?.staticBytes ?? 0, activationBytes: w?.activationBytes ?? 0 });
     }
-    // Every (submesh, logical mesh) as addMeshes walks them.
-    const entries: { sm: Submesh; on: LogicalMesh; layers?: (LayerOnMesh | undefined)[] }[] = [];
-    for (const sm of shapes) for (const lm of stageMeshes(opts.cluster, sm)) entries.push({ sm, on: withoutIdleAxes(opts.cluster, lm, sizes) ?? lm });
+    // Every (submesh, logical mesh) as addMeshes walks them: its layers once priced, else its floors.
+    const entries: { sm: Submesh; on: LogicalMesh; layers?: (LayerOnMesh | undefined)[]; floors: LayerCost[] }[] = [];
+    for (const sm of shapes) for (const lm of stageMeshes(opts.cluster, sm)) entries.push({ sm, on: withoutIdleAxes(opts.cluster, lm, sizes) ?? lm, floors: layerFloors(oneDevice, sm.size) });
+    const priceAll = async (e: (typeof entries)[number]): Promise<void> => {
+      const layers: (LayerOnMesh | undefined)[] = [];
+      for (let l = 0; l < L; l++) layers.push(await layerOn(l, e.on));
+      e.layers = layers;
+    };
+    for (const e of entries) if (e.on.axes.length === 1) await priceAll(e);
+    for (const e of entries) if (!e.layers) e.floors = await relaxedFloors(e.on, e.floors);
+    const now = (): number => (opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity);
+    // Joins at 0, their floor: resharding between layers only adds.
+    const over = (): MeshCosts[] => entries.map((e) => ({ submesh: e.sm, layers: e.layers ?? e.floors, joins: [] }));
+    const unpriced = (): string => {
+      const left = entries.filter((e) => !e.layers);
+      return `found with ${left.length} of its ${entries.length} logical meshes at their floors, not priced: ${left.filter((e) => axisRelaxation(e.on)).length} of 2 axes at their 1-D relaxation's`;
+    };
+    {
+      const best = now();
+      const limit = stageCap(best, opts.microbatches);
+      if (!couldStepUnder(problem(false, slowest, false, over(), limit), STAGE_CAP_SLACK * best)) return `${cannotBeat(best)} (${unpriced()})`;
+      if (planStages(problem(true, slowest, true, over(), limit)) === undefined) {
+        return `every stage plan has a stage slower than ${(limit * 1000).toPrecision(3)} ms per micro-batch (${STAGE_CAP_SLACK} x the best step ${best.toPrecision(4)} s / ${opts.microbatches} micro-batches) even with each layer holding only its bytes spread over its stage's devices, so it steps slower than the plan another micro-batch count reached (${unpriced()})`;
+      }
+    }
     const groups = largestFirst(entries.map((e) => e.sm.size));
     // Tested at sizes at most half the last tested one: a cluster of 128 hosts has a
     // submesh size per host count, and a test (50 ms at GPT-175B on 1,024) after each of
@@ -677,22 +710,38 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       const size = entries[group[0] ?? 0]?.sm.size ?? 0;
       for (const i of group) {
         const e = entries[i] as (typeof entries)[number];
-        const layers: (LayerOnMesh | undefined)[] = [];
-        for (let l = 0; l < L; l++) layers.push(await layerOn(l, e.on));
-        e.layers = layers;
+        if (!e.layers) await priceAll(e);
       }
       if (g === groups.length - 1) return undefined;
       if (2 * size > tested) continue;
       tested = size;
-      const now = opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity;
-      // Joins at 0, their floor: resharding between layers only adds.
-      const over: MeshCosts[] = entries.map((e) => ({ submesh: e.sm, layers: e.layers ?? layerFloors(oneDevice, e.sm.size), joins: [] }));
-      if (!couldStepUnder(problem(false, slowest, false, over, stageCap(now, opts.microbatches)), STAGE_CAP_SLACK * now)) {
-        const left = entries.filter((e) => !e.layers);
-        return `${cannotBeat(now)} (found with ${left.length} of its ${entries.length} logical meshes, those of ${Math.max(...left.map((e) => e.sm.size))} devices or fewer, at their floors, not priced)`;
-      }
+      const best = now();
+      if (!couldStepUnder(problem(false, slowest, false, over(), stageCap(best, opts.microbatches)), STAGE_CAP_SLACK * best)) return `${cannotBeat(best)} (${unpriced()})`;
     }
     return undefined;
+  }
+
+  /**
+   * Each layer's floors on a 2-D mesh: its time per micro-batch at least the 1-D
+   * relaxation's proven bound / A1 less the tie-break (relaxed-floors.ts), and its
+   * one-device floors (`base`) for the rest. A 1-D mesh keeps `base`.
+   */
+  async function relaxedFloors(lm: LogicalMesh, base: readonly LayerCost[]): Promise<LayerCost[]> {
+    const relaxation = axisRelaxation(lm);
+    if (!relaxation) return [...base];
+    const { mesh, resharder } = onMesh(relaxation.mesh);
+    const out: LayerCost[] = [];
+    for (let l = 0; l < L; l++) {
+      const key = `${kinds[l] ?? l}|${meshKey(relaxation.mesh)}`;
+      let bound = relaxedBounds.get(key);
+      if (bound === undefined) {
+        bound = await relaxedSecondsFloor(ranges[l] as Graph, layerRoles[l] as ValueRoles, { mesh, resharder, divisor: relaxation.divisor }, opts.cost, opts.device, perStepNames, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds });
+        relaxedBounds.set(key, bound);
+      }
+      const b = base[l] as LayerCost;
+      out.push({ ...b, seconds: Math.max(b.seconds, bound) });
+    }
+    return out;
   }
 
   function finish(p: PipelinePlan): PipelinePlan {

@@ -1,0 +1,97 @@
+/**
+ * Floors under a layer's time per micro-batch on a 2-D mesh from one 1-D solve, for
+ * rejecting a micro-batch count before its 2-D meshes are priced (pipeline.ts,
+ * pricedUntilHopeless). The one-device floor (time-floors.ts) ignores the network, so
+ * on meshes across hosts it sits at a tenth to a half of the price; this one came within
+ * 1-5% of it for GPT blocks on 8x8 V100, and a 2-D mesh's descent costs 3-10x its solve.
+ *
+ * The relaxation. Take any plan p on a mesh [A0, A1] and drop axis 1 from every layout
+ * and strategy (an axis given to a factor or a partial sum is simply not given): d(p) is
+ * a plan of the 1-D mesh [A0] (an even split by A0·A1 is one by A0; enumerateStrategies
+ * and legalSpecs list every such assignment). Under a cost model whose compute scales
+ * down (CostModel.computeScalesDown), each device of d(p) does at most A1 times the
+ * flops and bytes of each op of p, so at most A1 times its time. Each resharding step of
+ * p maps to a step of d(p) (or to none: whatever moves over axis 1 alone), holding at
+ * most A1 times the bytes: a value partial over both axes is split over neither, so an
+ * all-reduce or reduce-scatter over both keeps its size; a gather over both ends in the
+ * same whole; a permute whose block shapes differ once axis 1 is gone becomes an
+ * all-to-all over axis 0. With axis 0's link taken at the least of its own and the flat
+ * group's (β at most A1 times the flat β: a flat ring crosses each host's port once
+ * where A1 rings of axis 0 share it; α also scaled so that A0 - 1 messages of an
+ * all-to-all cost no more than A1 permutes' one), every such step costs at most A1 times
+ * the step of p, ring, tree or hierarchical (an all-reduce's ring is a reduce-scatter
+ * and an all-gather on the same group, and its slow-axis part moves the shard over the
+ * same axis 0). The resharder's shortest path is no dearer than the mapped one. So
+ *     time(d(p)) <= A1 · time(p),  hence  time(p) >= OPT([A0]) / A1
+ * for every plan p, lean or fast, and at least the solve's proven bound / A1.
+ *
+ * What is bounded is the per-micro-batch time as the inter-op pass counts it: the
+ * update's ops, parameters and the reshards whose consumer is one weigh 0 (a value read
+ * by several ops is resharded once, before its first reader: when that reader runs once
+ * per step, so does the reshard). The solve also charges resident bytes a tie-break
+ * (MEMORY_TIE_BREAK), which the bound gives back whole.
+ */
+import type { CostModel } from '../../cost-models/cost-model.js';
+import type { DeviceType } from '../../src/cluster/types.js';
+import { type LogicalMesh } from '../../src/cluster/mesh.js';
+import { dtypeBytes } from '../../src/ir/dtype.js';
+import type { Graph } from '../../src/ir/types.js';
+import type { DeviceMesh } from '../../src/sharding/mesh.js';
+import type { Resharder } from '../../src/sharding/reshard.js';
+import type { SolveOptions } from '../../src/solver/problem.js';
+import { MEMORY_TIE_BREAK, type ValueRoles } from '../intra-op/build.js';
+import { planIntraOp } from '../intra-op/plan.js';
+
+/** The 1-D mesh of a 2-D mesh's major axis with the links above, and the A1 its floor divides by; undefined unless both axes have several devices. */
+export function axisRelaxation(lm: LogicalMesh): { readonly mesh: LogicalMesh; readonly divisor: number } | undefined {
+  const [major, minor] = lm.axes;
+  const flat = major && minor ? lm.multiAxis[`${major.name},${minor.name}`] : undefined;
+  if (lm.axes.length !== 2 || !major || !minor || !flat || major.size < 2 || minor.size < 2) return undefined;
+  const a1 = minor.size;
+  const link = {
+    ...major,
+    alpha: Math.min(major.alpha, flat.alpha) * Math.min(1, a1 / (major.size - 1)),
+    beta: Math.min(major.beta, a1 * flat.beta),
+    alltoallBeta: Math.min(major.alltoallBeta, flat.alltoallBeta),
+  };
+  return { mesh: { shape: [major.size], devices: lm.devices.slice(0, major.size), axes: [link], multiAxis: {} }, divisor: a1 };
+}
+
+/** The most any plan of `g` can be charged for its resident bytes: every value whole, once. */
+export function tieBreakCeiling(g: Graph): number {
+  let bytes = 0;
+  for (const t of g.types.values()) bytes += t.shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : 1), 1) * dtypeBytes(t.dtype);
+  return bytes * MEMORY_TIE_BREAK;
+}
+
+/**
+ * The names a per-micro-batch time leaves out: `perStep` (update ops, parameters), and
+ * the values several ops read whose first reader is one of them (their shared reshard
+ * runs once per step; intra-op/plan.ts names it after that reader).
+ */
+export function perStepNamesOf(g: Graph, perStep: ReadonlySet<string>): Set<string> {
+  const out = new Set(perStep);
+  const readers = new Map<string, number>();
+  const first = new Map<string, string>();
+  for (const n of g.nodes) {
+    for (const v of new Set(n.inputs)) {
+      if (v === '' || g.constants.has(v)) continue;
+      readers.set(v, (readers.get(v) ?? 0) + 1);
+      if (!first.has(v)) first.set(v, n.name);
+    }
+  }
+  for (const [v, count] of readers) if (count > 1 && perStep.has(first.get(v) ?? '')) out.add(v);
+  return out;
+}
+
+/**
+ * The floor of `g`'s time per micro-batch on every plan of a 2-D mesh, from a solve on
+ * `relaxed` (its axisRelaxation's mesh, as a DeviceMesh, with its resharder): the
+ * solve's proven bound / `divisor` less the tie-break; -Infinity when the solve proves
+ * nothing. `perStep`: what runs once per step (update ops, parameters).
+ */
+export async function relaxedSecondsFloor(g: Graph, roles: ValueRoles, relaxed: { readonly mesh: DeviceMesh; readonly resharder: Resharder; readonly divisor: number }, cost: CostModel, device: DeviceType, perStep: ReadonlySet<string>, solve: SolveOptions = {}): Promise<number> {
+  const plan = await planIntraOp(g, roles, relaxed.mesh, cost, device, { ...solve, search: 'exact', stepWeight: { names: perStepNamesOf(g, perStep), weight: 0 }, resharder: relaxed.resharder, memoryBudget: Infinity });
+  const bound = plan.solution.status === 'infeasible' ? -Infinity : plan.solution.bound;
+  return bound / relaxed.divisor - tieBreakCeiling(g);
+}
