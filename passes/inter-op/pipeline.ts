@@ -267,7 +267,8 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   };
   // Per layer, per submesh shape: the best mesh's result (by that layer alone), and per mesh shape.
   // What runs once per step: update nodes, and reshards whose consumer is one (or a parameter).
-  const perStepNames = new Set([...tg.graph.nodes.slice(tg.gradientNodes).map((n) => n.name), ...tg.params]);
+  // (Optimizer states too: the reshard of a state's next value into its layout follows the update.)
+  const perStepNames = new Set([...tg.graph.nodes.slice(tg.gradientNodes).map((n) => n.name), ...tg.params, ...tg.states.keys()]);
   const layerResult = (plan: IntraOpPlan, g: Graph, r: ValueRoles): LayerOnMesh => {
     let stepComputeSeconds = 0;
     plan.problem.origins.forEach((o, i) => {

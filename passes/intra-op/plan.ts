@@ -235,9 +235,17 @@ export function reshardCollectives(steps: readonly ReshardStep[], value: string,
   return out;
 }
 
-/** The problem with per-step nodes (and the edges into them) scaled by `weight`. */
+/**
+ * The problem with per-step nodes (and the edges into them) scaled by `weight`. A value
+ * several ops read is resharded once, before its first reader (planIntraOp's replay
+ * names that reader as the consumer): when the reader runs once per step, so does the
+ * reshard. Every gradient is one (Adam reads it twice), and its reduction across the
+ * data-parallel devices was weighed once per micro-batch: M times its share of the step.
+ */
 function weighted(ip: IntraOpProblem, w: NonNullable<PlanOptions['stepWeight']>): Problem {
-  const scaled = ip.origins.map((o) => w.names.has(o.kind === 'op' ? o.node.name : o.value));
+  const firstReader = new Map<string, string>();
+  for (const o of ip.origins) if (o.kind === 'op') for (const v of o.node.inputs) if (v !== '' && !firstReader.has(v)) firstReader.set(v, o.node.name);
+  const scaled = ip.origins.map((o) => (o.kind === 'op' ? w.names.has(o.node.name) : w.names.has(o.value) || (o.kind === 'shared' && w.names.has(firstReader.get(o.value) ?? ''))));
   return problemOf(
     ip.problem.nodes.map((n, i) => (scaled[i] ? { name: n.name, strategies: n.strategies.map((st) => ({ cost: st.cost * w.weight })) } : n)),
     ip.problem.edges.map((e) => (scaled[e.to] ? { from: e.from, to: e.to, costs: e.costs.map((row) => row.map((c) => c * w.weight)) } : e)),
