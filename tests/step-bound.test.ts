@@ -96,7 +96,9 @@ describe('the 1F1B step lower bound', () => {
 
 describe('a count whose bubble alone loses', () => {
   const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'two-hosts.yaml');
-  const cost = loadCostModel(undefined);
+  // Every mesh priced (no floors, computeScalesDown unset): the bound's own test after
+  // pricing, which floors would only reach sooner (tests/best-step.test.ts).
+  const cost = { ...loadCostModel(undefined), computeScalesDown: undefined };
   const planAt = async (microbatches: number, best?: number): Promise<PipelinePlan | PipelineRejection> => {
     const graph = unfuseProjections(buildGpt({ layers: 4, hidden: 128, heads: 4, seq: 64, vocab: 256, weights: 'external', batch: 16 / microbatches })).graph;
     const tg = trainingGraphOf({ graph, loss: 'cross-entropy', optimizer: undefined });

@@ -32,8 +32,8 @@ import { evenRanges, memoryShortfall } from './stage-report.js';
 import { bytesText } from '../../src/explain/text.js';
 import { type BestStep, bestStepSeconds, STAGE_CAP_SLACK, stageCap } from './best-step.js';
 import { couldStepUnder } from './step-bound.js';
-import { axisRelaxation, relaxedSecondsFloor } from './relaxed-floors.js';
-import { largestFirst, type LayerCost, layerFloors, type MeshCosts } from './time-floors.js';
+import { axisRelaxation, relaxedSecondsFloor, tieBreakCeiling } from './relaxed-floors.js';
+import { type LayerCost, layerFloors, type MeshCosts } from './time-floors.js';
 
 export { evenRanges } from './stage-report.js';
 export { stageMeshes } from './placement.js';
@@ -43,6 +43,17 @@ import type { ShardingSpec } from '../../src/sharding/spec.js';
 
 /** Layers the stage DP slices one by one; past this, interior layers go in runs (dpSpans). */
 export const MAX_DP_LAYERS = 40;
+
+/**
+ * Rounds of stage DPs that price only the meshes at their floors their plans pick, and the
+ * DP work (spans² x logical meshes) past which a count prices every mesh up front (see
+ * planPipeline). GPT-1.3B on 8x8 (26² x 35) takes 1 to 3 rounds of 0.1-0.4 s and leaves 6
+ * to 8 of its 9 meshes across hosts unpriced. GPT-175B on 1,024 (40² x 515) needs meshes
+ * across hosts, rounds there picked 1 to 5 more each for 8 rounds of 1.8 s, and its
+ * floors, one axis's links short, left the counts the DP rejects to be priced all the same.
+ */
+const LAZY_ROUNDS = 4;
+const LAZY_DP_WORK = 2e5;
 
 /** A chosen layer's gap above which it is solved again exactly (see realize), and that solve's time limit. */
 const EXACT_GAP = 0.01;
@@ -309,6 +320,8 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   const cache = new Map<string, LayerOnMesh | null>();
   // Per layer kind and relaxed mesh: the floor relaxedFloors derives from its solve.
   const relaxedBounds = new Map<string, number>();
+  // oneDeviceFloors' answer (null: none), once asked.
+  let oneDeviceMemo: LayerCost[] | null | undefined;
   const reasons = new Map<string, string>();
   let solves = 0;
   // Two variants of each layer on each mesh: the fastest, and (priced only when memory
@@ -362,7 +375,13 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   // Every (submesh, logical mesh), the per-layer results on it, and the resharding
   // between consecutive layers when both are on it (by the pair's structure, cached).
   const sizes = dimensionSizes(tg.graph);
-  const meshes: { submesh: Submesh; index: number; mesh: LogicalMesh; variant: Variant; layers: (LayerOnMesh | undefined)[]; joins: number[] }[] = [];
+  /**
+   * An entry at its floors (`floor`) stands for a 2-D mesh across hosts not yet priced:
+   * each layer at its 1-D relaxation's time floor and its memory floor (relaxed-floors.ts),
+   * which no plan of the mesh, fast or lean, goes under; priced once a stage plan needs it.
+   */
+  type MeshEntry = { submesh: Submesh; index: number; mesh: LogicalMesh; on: LogicalMesh; variant: Variant; layers: (LayerCost | undefined)[]; joins: number[]; floor: boolean };
+  const meshes: MeshEntry[] = [];
   const joinCache = new Map<string, number>();
   // Each layer's resident bytes unsharded: no layout on n devices holds less than this / n.
   const whole = ranges.map((g, l) => replicatedSplit(g, layerRoles[l] as ValueRoles, grads));
@@ -403,32 +422,49 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     }
     return false;
   };
-  const addMeshes = async (variant: Variant): Promise<void> => {
+  /** The entry of a mesh (`on`: the mesh it is priced as) with every layer priced, and the joins between them. */
+  const pricedEntry = async (sm: Submesh, index: number, lm: LogicalMesh, on: LogicalMesh, variant: Variant): Promise<MeshEntry> => {
+    const layers: (LayerOnMesh | undefined)[] = [];
+    for (let l = 0; l < L; l++) layers.push(await layerOn(l, on, variant));
+    const { resharder } = onMesh(on);
+    const joins: number[] = [];
+    for (let l = 0; l + 1 < L; l++) {
+      const [a, b] = [layers[l], layers[l + 1]];
+      const key = `${kinds[l]}|${kinds[l + 1]}|${meshKey(on)}|${variant}`;
+      let cost = joinCache.get(key);
+      if (cost === undefined && a && b) {
+        cost = stitchStage([{ graph: ranges[l] as Graph, rep: a }, { graph: ranges[l + 1] as Graph, rep: b }], resharder).boundarySeconds;
+        joinCache.set(key, cost);
+      }
+      joins.push(cost ?? 0);
+    }
+    return { submesh: sm, index, mesh: lm, on, variant, layers, joins, floor: false };
+  };
+  /** Whether a mesh's devices span several hosts. */
+  const acrossHosts = (lm: LogicalMesh): boolean => new Set(lm.devices.map((d) => opts.cluster.devices[d]?.host)).size > 1;
+  // Positions of the fast entries whose lean variants the lean pass has added.
+  const leaned = new Set<number>();
+  /**
+   * Adds every mesh's entry (fast), or the lean variant of those where it can help. With
+   * `lazy`, a 2-D mesh across hosts enters at its floors (planPipeline prices it when a
+   * stage plan picks it; elsewhere pricing cannot change the DP's answer).
+   */
+  const addMeshes = async (variant: Variant, lazy = false): Promise<void> => {
     let position = 0;
     for (const [index, sm] of shapes.entries()) {
       if (grid && sm.size !== stageSize) continue;
       for (const lm of grid ? [logicalMesh(opts.cluster, manualMeshShape({ kind: 'grid', dp: grid.dp, tp: grid.tp, pp: 1 }, stageSize), sm.devices)] : stageMeshes(opts.cluster, sm)) {
         // The lean pass walks the meshes in the fast pass's order.
-        const fast = variant === 'lean' ? meshes[position++] : undefined;
-        if (fast && !leanCanHelp(fast)) continue;
+        const at = position++;
+        const fast = variant === 'lean' ? meshes[at] : undefined;
+        if (fast && (fast.floor || leaned.has(at) || !leanCanHelp(fast))) continue;
+        if (fast) leaned.add(at);
         // A mesh with axes no value can be split over is priced as the mesh without them
         // (the same problem: see idle-axes.ts); a stage placed on it is planned on itself.
         const on = (grid ? undefined : withoutIdleAxes(opts.cluster, lm, sizes)) ?? lm;
-        const layers: (LayerOnMesh | undefined)[] = [];
-        for (let l = 0; l < L; l++) layers.push(await layerOn(l, on, variant));
-        const { resharder } = onMesh(on);
-        const joins: number[] = [];
-        for (let l = 0; l + 1 < L; l++) {
-          const [a, b] = [layers[l], layers[l + 1]];
-          const key = `${kinds[l]}|${kinds[l + 1]}|${meshKey(on)}|${variant}`;
-          let cost = joinCache.get(key);
-          if (cost === undefined && a && b) {
-            cost = stitchStage([{ graph: ranges[l] as Graph, rep: a }, { graph: ranges[l + 1] as Graph, rep: b }], resharder).boundarySeconds;
-            joinCache.set(key, cost);
-          }
-          joins.push(cost ?? 0);
-        }
-        meshes.push({ submesh: sm, index, mesh: lm, variant, layers, joins });
+        const floors = lazy && variant === 'fast' && axisRelaxation(on) && acrossHosts(on) ? await oneDeviceFloors() : undefined;
+        if (floors) meshes.push({ submesh: sm, index, mesh: lm, on, variant, layers: await relaxedFloors(on, layerFloors(floors, sm.size)), joins: [], floor: true });
+        else meshes.push(await pricedEntry(sm, index, lm, on, variant));
       }
     }
   };
@@ -532,20 +568,25 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
    * and the count is rejected when no plan could step under it by the test below
    * (couldStepUnder) or when the stage DP finds none within the cap even at every layer's
    * memory floor (a floor is no more than any plan's figure, so a count rejected here is
-   * one the same tests after pricing would reject). Then the rest is priced from the
-   * largest down, the first test repeated at each halving of their size. GPT-1.3B's M=4 and
-   * M=2 on 8x8 go with their 12 2-D meshes unpriced (1.3 and 1.1 s against 4.3 and 2.8 s);
-   * GPT-175B's M=64 and M=32 on 1,024 with their 43 (4.8 s each against 16-20 s).
-   * Otherwise every mesh is priced (addMeshes then walks them in its own order, from the
-   * cache).
+   * one the same tests after pricing would reject): GPT-1.3B's M=4 and M=2 on 8x8 go with
+   * their 12 2-D meshes unpriced (1.3 and 1.1 s against 4.3 and 2.8 s); GPT-175B's M=64 and
+   * M=32 on 1,024 with their 43 (4.8 s each against 16-20 s).
+   *
+   * Then, where a round of stage DPs is cheap (LAZY_DP_WORK), the 2-D meshes across hosts
+   * enter at those floors, and one is priced only once a stage plan the count would act
+   * on picks it: a DP over options no slower and no larger than the real ones that picks
+   * only real ones has picked the plan the DP over every real option would (to its ties).
+   * GPT-1.3B's counts on 8x8 price 0 to 3 of their 9 meshes across hosts, in 1 to 4 rounds.
    */
-  const bestAtStart = opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity;
-  const oneDevice = shapes.find((sm) => sm.size === 1);
-  if (!grid && bestAtStart < Infinity && opts.cost.computeScalesDown === true && oneDevice) {
-    const hopeless = await pricedUntilHopeless(oneDevice);
+  const floorsHold = !grid && opts.cost.computeScalesDown === true && (await oneDeviceFloors()) !== undefined;
+  // Only where a round of stage DPs is cheap (see LAZY_DP_WORK).
+  const meshCount = shapes.reduce((n, sm) => n + stageMeshes(opts.cluster, sm).length, 0);
+  const lazy = floorsHold && spans.length ** 2 * meshCount <= LAZY_DP_WORK;
+  if (floorsHold && opts.bestStep && bestStepSeconds(opts.bestStep) < Infinity) {
+    const hopeless = await pricedUntilHopeless();
     if (hopeless) return reject(hopeless, undefined);
   }
-  await addMeshes('fast');
+  await addMeshes('fast', lazy);
   clock.priced = performance.now();
   // Read after pricing, the longest phase: a count finished meanwhile tightens it.
   best = opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity;
@@ -553,38 +594,62 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   // The DP's stages in layer indices.
   const inLayers = (plan: StagePlan | undefined): StagePlan | undefined => (plan ? { ...plan, stages: plan.stages.map((st) => ({ ...st, first: spans[st.first]?.[0] ?? 0, last: spans[st.last]?.[1] ?? 0 })) } : undefined);
   const stages0 = (memory: boolean, link: Link | undefined = slowest): StagePlan | undefined => inLayers(grid ? fixedStages(problem(memory, link), evenRanges(L, grid.pp)) : planStages(problem(memory, link)));
+  const unpriced = (): string => {
+    const left = meshes.filter((m) => m.floor).length;
+    return left > 0 ? ` (found with ${left} of its ${meshes.length} logical meshes at their floors, not priced)` : '';
+  };
   // Before any stage DP, with another count's step to beat: a count none of whose plans
   // could step under it by stepLowerBound (step-bound.ts; memory aside, with the cap's
   // slack) is rejected. The cap alone lets through counts with few micro-batches whose
   // stages are each fast enough but whose bubble (the stages before the slowest) and
   // update lose.
-  if (cap < Infinity && !couldStepUnder(problem(false), STAGE_CAP_SLACK * best)) return reject(cannotBeat(best), undefined);
-  // The fastest plan regardless of memory first: when it fits, it is the answer (no plan
-  // is faster) and the DP that tracks memory, costlier by its in-flight levels, is not run.
-  const free = stages0(false);
-  let stagePlan = free && planFits(free, opts.microbatches, opts.device.memoryBytes) ? free : stages0(true);
-  // The memory limit, when it changed the answer: what the fastest plan would need.
-  const memoryNote = free && (!stagePlan || free.latency < stagePlan.latency * (1 - 1e-9)) ? memoryShortfall(free, opts.microbatches, opts.device.memoryBytes) : undefined;
+  if (cap < Infinity && !couldStepUnder(problem(false), STAGE_CAP_SLACK * best)) return reject(`${cannotBeat(best)}${unpriced()}`, undefined);
   // Under another count's cap, whether lean layouts could give a plan at all: the DP with
   // every option at its fast time and its memory floor (a lean layout is priced no faster
   // and holds no less) finding none means they cannot, and they are not priced.
   const leanHopeless = (): boolean => cap < Infinity && planStages(problem(true, slowest, true)) === undefined;
-  if (memoryNote && !grid && !leanHopeless()) {
-    // Memory binds: offer each layer's lean variant too, and plan again.
-    slowestUseful = Math.min(cap, stagePlan ? stagePlan.latency / Math.max(1, opts.microbatches) : Infinity);
-    await addMeshes('lean');
-    stagePlan = stages0(true);
-  }
   // The same DP with every boundary over the fastest link: on a cluster of several hosts
   // the plans differ where boundaries are dear (a CNN's feature maps), and the one whose
   // placed, simulated step is faster is kept (the slowest-link DP alone chose 4 stages of
   // 4 devices for a Wide-ResNet on 2x8 A100 where 8 stages of 2, their boundaries mostly
   // on NVLink, step 1.5x faster).
   const fastest = opts.cluster.groups[0]?.intraHost;
+  let stagePlan: StagePlan | undefined;
+  let memoryNote: string | undefined;
   let alternative: StagePlan | undefined;
-  if (!grid && fastest && slowest && fastest !== slowest) {
-    const freeFast = stages0(false, fastest);
-    alternative = freeFast && planFits(freeFast, opts.microbatches, opts.device.memoryBytes) ? freeFast : stages0(true, fastest);
+  for (let round = 0; ; round++) {
+    // The fastest plan regardless of memory first: when it fits, it is the answer (no plan
+    // is faster) and the DP that tracks memory, costlier by its in-flight levels, is not run.
+    const free = stages0(false);
+    stagePlan = free && planFits(free, opts.microbatches, opts.device.memoryBytes) ? free : stages0(true);
+    // The memory limit, when it changed the answer: what the fastest plan would need.
+    memoryNote = free && (!stagePlan || free.latency < stagePlan.latency * (1 - 1e-9)) ? memoryShortfall(free, opts.microbatches, opts.device.memoryBytes) : undefined;
+    if (memoryNote && !grid && !leanHopeless()) {
+      // Memory binds: offer each layer's lean variant too, and plan again.
+      slowestUseful = Math.min(cap, stagePlan ? stagePlan.latency / Math.max(1, opts.microbatches) : Infinity);
+      await addMeshes('lean');
+      stagePlan = stages0(true);
+    }
+    // No plan within the cap even with the meshes at their floors: none with them priced.
+    if (!stagePlan && cap < Infinity) break;
+    alternative = undefined;
+    if (!grid && fastest && slowest && fastest !== slowest) {
+      const freeFast = stages0(false, fastest);
+      alternative = freeFast && planFits(freeFast, opts.microbatches, opts.device.memoryBytes) ? freeFast : stages0(true, fastest);
+    }
+    // The meshes at their floors these plans pick are priced, and the DPs run again, at
+    // most LAZY_ROUNDS times; then every mesh left is (one more round settles it).
+    const picked = new Set([free, stagePlan, alternative].flatMap((p) => p?.stages.map((st) => st.option.submesh) ?? []).filter((i) => meshes[i]?.floor));
+    if (picked.size === 0) break;
+    for (const [i, m] of meshes.entries()) {
+      if (!m.floor || (round < LAZY_ROUNDS && !picked.has(i))) continue;
+      meshes[i] = await pricedEntry(m.submesh, m.index, m.mesh, m.on, m.variant);
+    }
+    // The meshes priced make the step bound's test stronger: taken again. (With meshes left
+    // at their floors it may let through a count that pricing them would reject; that
+    // count's plan steps over the slack x the best all the same, so the search's answer
+    // does not change.)
+    if (cap < Infinity && !couldStepUnder(problem(false), STAGE_CAP_SLACK * best)) return reject(`${cannotBeat(best)}${unpriced()}`, undefined);
   }
   // The layers of realized stages with the bounds their solves deferred, shared by the
   // plans realize() is asked for (the DP's over the slowest and over the fastest link).
@@ -647,22 +712,18 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   }
 
   /**
-   * Prices the 1-D meshes (exact solves, cheap beside a 2-D mesh's descent), offers every
-   * 2-D mesh at its relaxation's floor (relaxed-floors.ts) and tests the count: no plan
-   * stepping under the best step by couldStepUnder, or none whose stages all beat the cap
-   * with every layer at the least memory any layout holds (the test leanHopeless makes
-   * after pricing), rejects it. Then prices the rest largest first and, at each halving of
-   * their size, tests it again with the meshes not yet priced at their floors (see the
-   * pricing comment above): the rejection, or undefined when the count stands (every mesh
-   * then priced).
+   * Each kind of layer on one device, memory aside (the time the floors of time-floors.ts
+   * divide), with its bytes unsharded; undefined when a layer has no plan there. Once.
    */
-  async function pricedUntilHopeless(single: Submesh): Promise<string | undefined> {
-    const lm1 = stageMeshes(opts.cluster, single)[0];
+  async function oneDeviceFloors(): Promise<LayerCost[] | undefined> {
+    if (oneDeviceMemo !== undefined) return oneDeviceMemo ?? undefined;
+    oneDeviceMemo = null;
+    const single = shapes.find((sm) => sm.size === 1);
+    const lm1 = single ? stageMeshes(opts.cluster, single)[0] : undefined;
     if (!lm1) return undefined;
-    // Each kind of layer on one device, memory aside: the time its floors divide.
     const { mesh, resharder } = onMesh(lm1);
     const alone = new Map<number, { seconds: number; stepSeconds: number }>();
-    const oneDevice: LayerCost[] = [];
+    const out: LayerCost[] = [];
     for (let l = 0; l < L; l++) {
       const kind = kinds[l] ?? l;
       let t = alone.get(kind);
@@ -675,72 +736,71 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
         alone.set(kind, (t = { seconds: x.seconds, stepSeconds: x.stepSeconds }));
       }
       const w = whole[l];
-      oneDevice.push({ ...t, staticBytes: w?.staticBytes ?? 0, activationBytes: w?.activationBytes ?? 0 });
+      out.push({ ...t, staticBytes: w?.staticBytes ?? 0, activationBytes: w?.activationBytes ?? 0 });
     }
+    oneDeviceMemo = out;
+    return out;
+  }
+
+  /**
+   * Prices the 1-D meshes (exact solves, cheap beside a 2-D mesh's descent), offers every
+   * 2-D mesh at its relaxation's floors (relaxed-floors.ts) and tests the count: no plan
+   * stepping under the best step by couldStepUnder, or none whose stages all beat the cap
+   * with every layer at the least memory any layout holds (the test leanHopeless makes
+   * after pricing), rejects it. The rejection, or undefined when the count stands.
+   */
+  async function pricedUntilHopeless(): Promise<string | undefined> {
+    const oneDevice = await oneDeviceFloors();
+    if (!oneDevice) return undefined;
     // Every (submesh, logical mesh) as addMeshes walks them: its layers once priced, else its floors.
     const entries: { sm: Submesh; on: LogicalMesh; layers?: (LayerOnMesh | undefined)[]; floors: LayerCost[] }[] = [];
     for (const sm of shapes) for (const lm of stageMeshes(opts.cluster, sm)) entries.push({ sm, on: withoutIdleAxes(opts.cluster, lm, sizes) ?? lm, floors: layerFloors(oneDevice, sm.size) });
-    const priceAll = async (e: (typeof entries)[number]): Promise<void> => {
+    for (const e of entries) {
+      if (e.on.axes.length !== 1) continue;
       const layers: (LayerOnMesh | undefined)[] = [];
       for (let l = 0; l < L; l++) layers.push(await layerOn(l, e.on));
       e.layers = layers;
-    };
-    for (const e of entries) if (e.on.axes.length === 1) await priceAll(e);
-    for (const e of entries) if (!e.layers) e.floors = await relaxedFloors(e.on, e.floors);
-    const now = (): number => (opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity);
-    // Joins at 0, their floor: resharding between layers only adds.
-    const over = (): MeshCosts[] => entries.map((e) => ({ submesh: e.sm, layers: e.layers ?? e.floors, joins: [] }));
-    const unpriced = (): string => {
-      const left = entries.filter((e) => !e.layers);
-      return `found with ${left.length} of its ${entries.length} logical meshes at their floors, not priced: ${left.filter((e) => axisRelaxation(e.on)).length} of 2 axes at their 1-D relaxation's`;
-    };
-    {
-      const best = now();
-      const limit = stageCap(best, opts.microbatches);
-      if (!couldStepUnder(problem(false, slowest, false, over(), limit), STAGE_CAP_SLACK * best)) return `${cannotBeat(best)} (${unpriced()})`;
-      if (planStages(problem(true, slowest, true, over(), limit)) === undefined) {
-        return `every stage plan has a stage slower than ${(limit * 1000).toPrecision(3)} ms per micro-batch (${STAGE_CAP_SLACK} x the best step ${best.toPrecision(4)} s / ${opts.microbatches} micro-batches) even with each layer holding only its bytes spread over its stage's devices, so it steps slower than the plan another micro-batch count reached (${unpriced()})`;
-      }
     }
-    const groups = largestFirst(entries.map((e) => e.sm.size));
-    // Tested at sizes at most half the last tested one: a cluster of 128 hosts has a
-    // submesh size per host count, and a test (50 ms at GPT-175B on 1,024) after each of
-    // its 131 sizes cost more than the pricing it could save.
-    let tested = Infinity;
-    for (const [g, group] of groups.entries()) {
-      const size = entries[group[0] ?? 0]?.sm.size ?? 0;
-      for (const i of group) {
-        const e = entries[i] as (typeof entries)[number];
-        if (!e.layers) await priceAll(e);
-      }
-      if (g === groups.length - 1) return undefined;
-      if (2 * size > tested) continue;
-      tested = size;
-      const best = now();
-      if (!couldStepUnder(problem(false, slowest, false, over(), stageCap(best, opts.microbatches)), STAGE_CAP_SLACK * best)) return `${cannotBeat(best)} (${unpriced()})`;
+    for (const e of entries) if (!e.layers) e.floors = await relaxedFloors(e.on, e.floors);
+    // Joins at 0, their floor: resharding between layers only adds.
+    const over: MeshCosts[] = entries.map((e) => ({ submesh: e.sm, layers: e.layers ?? e.floors, joins: [] }));
+    const left = entries.filter((e) => !e.layers).length;
+    const found = `found with ${left} of its ${entries.length} logical meshes at their floors, not priced`;
+    const best = opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity;
+    const limit = stageCap(best, opts.microbatches);
+    if (!couldStepUnder(problem(false, slowest, false, over, limit), STAGE_CAP_SLACK * best)) return `${cannotBeat(best)} (${found})`;
+    if (planStages(problem(true, slowest, true, over, limit)) === undefined) {
+      return `every stage plan has a stage slower than ${(limit * 1000).toPrecision(3)} ms per micro-batch (${STAGE_CAP_SLACK} x the best step ${best.toPrecision(4)} s / ${opts.microbatches} micro-batches) even with each layer holding only its bytes spread over its stage's devices, so it steps slower than the plan another micro-batch count reached (${found})`;
     }
     return undefined;
   }
 
   /**
-   * Each layer's floors on a 2-D mesh: its time per micro-batch at least the 1-D
-   * relaxation's proven bound / A1 less the tie-break (relaxed-floors.ts), and its
-   * one-device floors (`base`) for the rest. A 1-D mesh keeps `base`.
+   * Each layer's floors on a 2-D mesh: its time per micro-batch at least either 1-D
+   * relaxation's proven bound / the other axis's size, less the tie-break
+   * (relaxed-floors.ts), and its one-device floors (`base`) for the rest. A 1-D mesh
+   * keeps `base`.
    */
   async function relaxedFloors(lm: LogicalMesh, base: readonly LayerCost[]): Promise<LayerCost[]> {
-    const relaxation = axisRelaxation(lm);
-    if (!relaxation) return [...base];
-    const { mesh, resharder } = onMesh(relaxation.mesh);
+    const relaxations = [axisRelaxation(lm, 0), axisRelaxation(lm, 1)].flatMap((r) => (r ? [r] : []));
     const out: LayerCost[] = [];
     for (let l = 0; l < L; l++) {
-      const key = `${kinds[l] ?? l}|${meshKey(relaxation.mesh)}`;
-      let bound = relaxedBounds.get(key);
-      if (bound === undefined) {
-        bound = await relaxedSecondsFloor(ranges[l] as Graph, layerRoles[l] as ValueRoles, { mesh, resharder, divisor: relaxation.divisor }, opts.cost, opts.device, perStepNames, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds });
-        relaxedBounds.set(key, bound);
+      let seconds = (base[l] as LayerCost).seconds;
+      const g = ranges[l] as Graph;
+      for (const relaxation of relaxations) {
+        // The relaxed mesh's own floor (divisor 1), shared by the meshes it relaxes.
+        const key = `${kinds[l] ?? l}|${meshKey(relaxation.mesh)}`;
+        let whole = relaxedBounds.get(key);
+        if (whole === undefined) {
+          const { mesh, resharder } = onMesh(relaxation.mesh);
+          whole = await relaxedSecondsFloor(g, layerRoles[l] as ValueRoles, { mesh, resharder, divisor: 1 }, opts.cost, opts.device, perStepNames, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds });
+          relaxedBounds.set(key, whole);
+        }
+        // bound / d - tie-break, from bound - tie-break.
+        const tie = tieBreakCeiling(g);
+        seconds = Math.max(seconds, (whole + tie) / relaxation.divisor - tie);
       }
-      const b = base[l] as LayerCost;
-      out.push({ ...b, seconds: Math.max(b.seconds, bound) });
+      out.push({ ...(base[l] as LayerCost), seconds });
     }
     return out;
   }

@@ -5,8 +5,8 @@
  * on meshes across hosts it sits at a tenth to a half of the price; this one came within
  * 1-5% of it for GPT blocks on 8x8 V100, and a 2-D mesh's descent costs 3-10x its solve.
  *
- * The relaxation. Take any plan p on a mesh [A0, A1] and drop axis 1 from every layout
- * and strategy (an axis given to a factor or a partial sum is simply not given): d(p) is
+ * The relaxation. Take any plan p on a mesh [A0, A1] and drop axis 1 (or, the same way
+ * with the roles swapped, axis 0) from every layout and strategy (an axis given to a factor or a partial sum is simply not given): d(p) is
  * a plan of the 1-D mesh [A0] (an even split by A0·A1 is one by A0; enumerateStrategies
  * and legalSpecs list every such assignment). Under a cost model whose compute scales
  * down (CostModel.computeScalesDown), each device of d(p) does at most A1 times the
@@ -42,19 +42,26 @@ import type { SolveOptions } from '../../src/solver/problem.js';
 import { MEMORY_TIE_BREAK, type ValueRoles } from '../intra-op/build.js';
 import { planIntraOp } from '../intra-op/plan.js';
 
-/** The 1-D mesh of a 2-D mesh's major axis with the links above, and the A1 its floor divides by; undefined unless both axes have several devices. */
-export function axisRelaxation(lm: LogicalMesh): { readonly mesh: LogicalMesh; readonly divisor: number } | undefined {
+/**
+ * The 1-D mesh of one axis of a 2-D mesh (`keep`: 0, the major, or 1) with the links
+ * above, and the size of the other, which its floor divides by; undefined unless both
+ * axes have several devices. Either axis gives a bound: dropping the minor one keeps the
+ * network and loses the links inside a host, dropping the major one the reverse.
+ */
+export function axisRelaxation(lm: LogicalMesh, keep: 0 | 1 = 0): { readonly mesh: LogicalMesh; readonly divisor: number } | undefined {
   const [major, minor] = lm.axes;
   const flat = major && minor ? lm.multiAxis[`${major.name},${minor.name}`] : undefined;
   if (lm.axes.length !== 2 || !major || !minor || !flat || major.size < 2 || minor.size < 2) return undefined;
-  const a1 = minor.size;
+  const [kept, dropped] = keep === 0 ? [major, minor] : [minor, major];
+  const d = dropped.size;
   const link = {
-    ...major,
-    alpha: Math.min(major.alpha, flat.alpha) * Math.min(1, a1 / (major.size - 1)),
-    beta: Math.min(major.beta, a1 * flat.beta),
-    alltoallBeta: Math.min(major.alltoallBeta, flat.alltoallBeta),
+    ...kept,
+    alpha: Math.min(kept.alpha, flat.alpha) * Math.min(1, d / (kept.size - 1)),
+    beta: Math.min(kept.beta, d * flat.beta),
+    alltoallBeta: Math.min(kept.alltoallBeta, flat.alltoallBeta),
   };
-  return { mesh: { shape: [major.size], devices: lm.devices.slice(0, major.size), axes: [link], multiAxis: {} }, divisor: a1 };
+  const strides = keep === 0 ? minor.size : 1;
+  return { mesh: { shape: [kept.size], devices: Array.from({ length: kept.size }, (_, i) => lm.devices[i * strides] ?? 0), axes: [link], multiAxis: {} }, divisor: d };
 }
 
 /** The most any plan of `g` can be charged for its resident bytes: every value whole, once. */
