@@ -12,7 +12,7 @@ import { trainingRoles } from '../passes/intra-op/build.js';
 import { planIntraOp } from '../passes/intra-op/plan.js';
 import { rangeRoles } from '../passes/inter-op/pipeline.js';
 import { stageMeshes } from '../passes/inter-op/placement.js';
-import { largestFirst, layerFloors } from '../passes/inter-op/time-floors.js';
+import { layerFloors } from '../passes/inter-op/time-floors.js';
 import { unfuseProjections } from '../passes/unfuse-projections.js';
 import { parseCluster } from '../src/cluster/load.js';
 import { submeshes } from '../src/cluster/submesh.js';
@@ -24,10 +24,8 @@ import { meshFromLogical } from '../src/sharding/mesh.js';
 import { shardBytes } from '../src/sharding/spec.js';
 
 describe('time floors', () => {
-  it('divides a layer by the devices, and orders meshes largest first, stable inside a size', () => {
+  it('divides a layer by the devices', () => {
     expect(layerFloors([{ seconds: 8, stepSeconds: 4, staticBytes: 16, activationBytes: 2 }], 4)).toEqual([{ seconds: 2, stepSeconds: 1, staticBytes: 4, activationBytes: 0.5 }]);
-    expect(largestFirst([1, 2, 4, 4, 8, 2, 8])).toEqual([[4, 6], [2, 3], [1, 5], [0]]);
-    expect(largestFirst([])).toEqual([]);
   });
 
   it('the roofline declares that a share of an op costs no less than its share of the time; a measured curve does not', () => {

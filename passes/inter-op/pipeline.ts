@@ -32,7 +32,7 @@ import { evenRanges, memoryShortfall } from './stage-report.js';
 import { bytesText } from '../../src/explain/text.js';
 import { type BestStep, bestStepSeconds, STAGE_CAP_SLACK, stageCap } from './best-step.js';
 import { couldStepUnder } from './step-bound.js';
-import { axisRelaxation, relaxedSecondsFloor, tieBreakCeiling } from './relaxed-floors.js';
+import { axisRelaxation, relaxedBound, relaxedFloor } from './relaxed-floors.js';
 import { type LayerCost, layerFloors, type MeshCosts } from './time-floors.js';
 
 export { evenRanges } from './stage-report.js';
@@ -318,7 +318,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     return entry;
   };
   const cache = new Map<string, LayerOnMesh | null>();
-  // Per layer kind and relaxed mesh: the floor relaxedFloors derives from its solve.
+  // Per layer kind and relaxed mesh: its solve's bound (relaxedFloors).
   const relaxedBounds = new Map<string, number>();
   // oneDeviceFloors' answer (null: none), once asked.
   let oneDeviceMemo: LayerCost[] | null | undefined;
@@ -578,12 +578,12 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
    * only real ones has picked the plan the DP over every real option would (to its ties).
    * GPT-1.3B's counts on 8x8 price 0 to 3 of their 9 meshes across hosts, in 1 to 4 rounds.
    */
-  const floorsHold = !grid && opts.cost.computeScalesDown === true && (await oneDeviceFloors()) !== undefined;
+  const floorsHold = !grid && opts.cost.computeScalesDown === true;
   // Only where a round of stage DPs is cheap (see LAZY_DP_WORK).
   const meshCount = shapes.reduce((n, sm) => n + stageMeshes(opts.cluster, sm).length, 0);
   const lazy = floorsHold && spans.length ** 2 * meshCount <= LAZY_DP_WORK;
   if (floorsHold && opts.bestStep && bestStepSeconds(opts.bestStep) < Infinity) {
-    const hopeless = await pricedUntilHopeless();
+    const hopeless = await hopelessAtFloors();
     if (hopeless) return reject(hopeless, undefined);
   }
   await addMeshes('fast', lazy);
@@ -596,7 +596,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   const stages0 = (memory: boolean, link: Link | undefined = slowest): StagePlan | undefined => inLayers(grid ? fixedStages(problem(memory, link), evenRanges(L, grid.pp)) : planStages(problem(memory, link)));
   const unpriced = (): string => {
     const left = meshes.filter((m) => m.floor).length;
-    return left > 0 ? ` (found with ${left} of its ${meshes.length} logical meshes at their floors, not priced)` : '';
+    return left > 0 ? ` (${foundAtFloors(left, meshes.length)})` : '';
   };
   // Before any stage DP, with another count's step to beat: a count none of whose plans
   // could step under it by stepLowerBound (step-bound.ts; memory aside, with the cap's
@@ -706,6 +706,11 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   }
   return isRejection(primary) ? primary : finish(primary);
 
+  /** Where a rejection by floors stood: how many logical meshes it left unpriced. */
+  function foundAtFloors(left: number, of: number): string {
+    return `found with ${left} of its ${of} logical meshes at their floors, not priced`;
+  }
+
   /** Why a count none of whose plans could step under `STAGE_CAP_SLACK` x `bestSeconds` is rejected. */
   function cannotBeat(bestSeconds: number): string {
     return `no stage plan could step under ${STAGE_CAP_SLACK} x the best step ${bestSeconds.toPrecision(4)} s another micro-batch count reached: a 1F1B step of ${opts.microbatches} micro-batches takes, for every stage, at least the work of the stages before it and of the boundaries between them that cross hosts, plus ${opts.microbatches} times its own, and an update`;
@@ -749,7 +754,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
    * with every layer at the least memory any layout holds (the test leanHopeless makes
    * after pricing), rejects it. The rejection, or undefined when the count stands.
    */
-  async function pricedUntilHopeless(): Promise<string | undefined> {
+  async function hopelessAtFloors(): Promise<string | undefined> {
     const oneDevice = await oneDeviceFloors();
     if (!oneDevice) return undefined;
     // Every (submesh, logical mesh) as addMeshes walks them: its layers once priced, else its floors.
@@ -764,8 +769,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     for (const e of entries) if (!e.layers) e.floors = await relaxedFloors(e.on, e.floors);
     // Joins at 0, their floor: resharding between layers only adds.
     const over: MeshCosts[] = entries.map((e) => ({ submesh: e.sm, layers: e.layers ?? e.floors, joins: [] }));
-    const left = entries.filter((e) => !e.layers).length;
-    const found = `found with ${left} of its ${entries.length} logical meshes at their floors, not priced`;
+    const found = foundAtFloors(entries.filter((e) => !e.layers).length, entries.length);
     const best = opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity;
     const limit = stageCap(best, opts.microbatches);
     if (!couldStepUnder(problem(false, slowest, false, over, limit), STAGE_CAP_SLACK * best)) return `${cannotBeat(best)} (${found})`;
@@ -788,17 +792,14 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
       let seconds = (base[l] as LayerCost).seconds;
       const g = ranges[l] as Graph;
       for (const relaxation of relaxations) {
-        // The relaxed mesh's own floor (divisor 1), shared by the meshes it relaxes.
+        // The relaxed mesh's bound, shared by the meshes that relax to it.
         const key = `${kinds[l] ?? l}|${meshKey(relaxation.mesh)}`;
-        let whole = relaxedBounds.get(key);
-        if (whole === undefined) {
-          const { mesh, resharder } = onMesh(relaxation.mesh);
-          whole = await relaxedSecondsFloor(g, layerRoles[l] as ValueRoles, { mesh, resharder, divisor: 1 }, opts.cost, opts.device, perStepNames, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds });
-          relaxedBounds.set(key, whole);
+        let bound = relaxedBounds.get(key);
+        if (bound === undefined) {
+          bound = await relaxedBound(g, layerRoles[l] as ValueRoles, onMesh(relaxation.mesh), opts.cost, opts.device, perStepNames, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds });
+          relaxedBounds.set(key, bound);
         }
-        // bound / d - tie-break, from bound - tie-break.
-        const tie = tieBreakCeiling(g);
-        seconds = Math.max(seconds, (whole + tie) / relaxation.divisor - tie);
+        seconds = Math.max(seconds, relaxedFloor(bound, relaxation.divisor, g));
       }
       out.push({ ...(base[l] as LayerCost), seconds });
     }

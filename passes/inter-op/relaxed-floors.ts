@@ -1,8 +1,9 @@
 /**
  * Floors under a layer's time per micro-batch on a 2-D mesh from one 1-D solve, for
- * rejecting a micro-batch count before its 2-D meshes are priced (pipeline.ts,
- * pricedUntilHopeless). The one-device floor (time-floors.ts) ignores the network, so
- * on meshes across hosts it sits at a tenth to a half of the price; this one came within
+ * rejecting a micro-batch count before its 2-D meshes are priced, and pricing them only
+ * when a stage plan picks them (pipeline.ts). The one-device floor (time-floors.ts)
+ * ignores the network, so on meshes across hosts it sits at a tenth to a half of the
+ * price; this one came within
  * 1-5% of it for GPT blocks on 8x8 V100, and a 2-D mesh's descent costs 3-10x its solve.
  *
  * The relaxation. Take any plan p on a mesh [A0, A1] and drop axis 1 (or, the same way
@@ -92,13 +93,18 @@ export function perStepNamesOf(g: Graph, perStep: ReadonlySet<string>): Set<stri
 }
 
 /**
- * The floor of `g`'s time per micro-batch on every plan of a 2-D mesh, from a solve on
- * `relaxed` (its axisRelaxation's mesh, as a DeviceMesh, with its resharder): the
- * solve's proven bound / `divisor` less the tie-break; -Infinity when the solve proves
- * nothing. `perStep`: what runs once per step (update ops, parameters).
+ * A proven lower bound on `g`'s time per micro-batch (the tie-break included) on the
+ * relaxed 1-D mesh (an axisRelaxation's, as a DeviceMesh, with its resharder): one exact
+ * solve, the update weighing 0; -Infinity when the solve proves nothing. Shared by every
+ * 2-D mesh that relaxes to this one (see relaxedFloor). `perStep`: what runs once per
+ * step (update ops, parameters).
  */
-export async function relaxedSecondsFloor(g: Graph, roles: ValueRoles, relaxed: { readonly mesh: DeviceMesh; readonly resharder: Resharder; readonly divisor: number }, cost: CostModel, device: DeviceType, perStep: ReadonlySet<string>, solve: SolveOptions = {}): Promise<number> {
+export async function relaxedBound(g: Graph, roles: ValueRoles, relaxed: { readonly mesh: DeviceMesh; readonly resharder: Resharder }, cost: CostModel, device: DeviceType, perStep: ReadonlySet<string>, solve: SolveOptions = {}): Promise<number> {
   const plan = await planIntraOp(g, roles, relaxed.mesh, cost, device, { ...solve, search: 'exact', stepWeight: { names: perStepNamesOf(g, perStep), weight: 0 }, resharder: relaxed.resharder, memoryBudget: Infinity });
-  const bound = plan.solution.status === 'infeasible' ? -Infinity : plan.solution.bound;
-  return bound / relaxed.divisor - tieBreakCeiling(g);
+  return plan.solution.status === 'infeasible' ? -Infinity : plan.solution.bound;
+}
+
+/** The floor of `g`'s time per micro-batch on every plan of the 2-D mesh: the relaxed bound / the dropped axis's size, less the tie-break. */
+export function relaxedFloor(bound: number, divisor: number, g: Graph): number {
+  return bound / divisor - tieBreakCeiling(g);
 }

@@ -30,18 +30,3 @@ export interface MeshCosts {
 export function layerFloors(oneDevice: readonly LayerCost[], devices: number): LayerCost[] {
   return oneDevice.map((c) => ({ seconds: c.seconds / devices, stepSeconds: c.stepSeconds / devices, staticBytes: c.staticBytes / devices, activationBytes: c.activationBytes / devices }));
 }
-
-/**
- * Positions of meshes grouped by device count, largest first (a stable order inside a
- * group). The floor is loosest on the largest meshes, whose layers lose the most to the
- * network; priced first, they leave floors only where floors are close to the price.
- */
-export function largestFirst(devices: readonly number[]): number[][] {
-  const bySize = new Map<number, number[]>();
-  devices.forEach((n, i) => {
-    const group = bySize.get(n);
-    if (group) group.push(i);
-    else bySize.set(n, [i]);
-  });
-  return [...bySize.entries()].sort((a, b) => b[0] - a[0]).map(([, group]) => group);
-}
