@@ -185,4 +185,34 @@ describe('the 1-D relaxation of a 2-D mesh', () => {
     // Across hosts the relaxation keeps the network, which the one-device floor leaves out.
     expect(tighter).toBeGreaterThan(5);
   }, 300_000);
+
+  it("on a 1-D mesh (its own relaxation, divisor 1) is under every layer's fast price and within a few % of it", async () => {
+    const device = twoHosts.groups[0]?.device;
+    if (!device) throw new Error('no device');
+    const graph = unfuseProjections(buildGpt({ layers: 2, hidden: 64, heads: 4, seq: 32, vocab: 128, batch: 8, weights: 'external' })).graph;
+    const tg = trainingGraphOf({ graph, loss: 'cross-entropy', optimizer: undefined });
+    const { clustering } = pipelineClusteringOf(tg, twoHosts.devices.length, 1);
+    const roles = trainingRoles(tg);
+    const perStep = new Set([...tg.graph.nodes.slice(tg.gradientNodes).map((n) => n.name), ...tg.params]);
+    const meshes = submeshes(twoHosts).flatMap((sm) => stageMeshes(twoHosts, sm)).filter((lm) => lm.shape.length === 1 && lm.devices.length > 1);
+    let ratios = 0;
+    for (let l = 0; l < clustering.layers; l++) {
+      const g = layerRangeGraph(tg, clustering, l, l);
+      const r = rangeRoles(roles, g);
+      for (const lm of meshes) {
+        const mesh = meshFromLogical(lm);
+        const floor = relaxedFloor(await relaxedBound(g, r, { mesh, resharder: createResharder(mesh, cost) }, cost, device, perStep), 1, g);
+        const plan = await planIntraOp(g, r, mesh, cost, device, { search: 'fast', stepWeight: { names: perStep, weight: 1 / 4 }, memoryBudget: Infinity });
+        let step = plan.collectives.filter((c) => perStep.has(c.consumer)).reduce((t, c) => t + c.seconds, 0);
+        plan.problem.origins.forEach((o, i) => {
+          if (o.kind === 'op' && perStep.has(o.node.name)) step += plan.problem.computeSeconds[i]?.[plan.solution.choice[i] ?? 0] ?? 0;
+        });
+        const price = plan.computeSeconds + plan.communicationSeconds - step;
+        expect(floor).toBeLessThanOrEqual(price * (1 + 1e-9));
+        if (floor >= 0.9 * price) ratios++;
+      }
+    }
+    // The update weighed 0 and the tie-break given back are all it leaves out: close to the price.
+    expect(ratios).toBeGreaterThan(meshes.length);
+  }, 120_000);
 });

@@ -1,7 +1,7 @@
 /**
  * The step lower bound of a 1F1B schedule (passes/inter-op/step-bound.ts): it must hold for
  * whatever the simulator computes, couldStepUnder must agree with enumerating every stage
- * plan, and a micro-batch count whose bubble alone loses to another count's step is
+ * plan (and stepUnder's witness be one such plan), and a micro-batch count whose bubble alone loses to another count's step is
  * rejected before its stage DP.
  */
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { loadCostModel } from '../cost-models/calibrated.js';
 import { newBestStep, offerStep } from '../passes/inter-op/best-step.js';
 import { isRejection, planPipeline, type PipelinePlan, type PipelineRejection } from '../passes/inter-op/pipeline.js';
 import type { StageOption, StageProblem } from '../passes/inter-op/stage-dp.js';
-import { couldStepUnder, stepLowerBound } from '../passes/inter-op/step-bound.js';
+import { couldStepUnder, stepLowerBound, stepUnder } from '../passes/inter-op/step-bound.js';
 import { buildSchedule } from '../passes/schedule/schedule.js';
 import { simulateSchedule, type StageCosts } from '../passes/schedule/simulate.js';
 import { unfuseProjections } from '../passes/unfuse-projections.js';
@@ -89,6 +89,30 @@ describe('the 1F1B step lower bound', () => {
       }
       expect(couldStepUnder(problem, least * (1 + 1e-9)), `seed ${seed}`).toBe(true);
       expect(couldStepUnder(problem, least * (1 - 1e-9)), `seed ${seed}`).toBe(false);
+      // The witness stepUnder gives is such a plan: its options cover the layers in order,
+      // on at most all devices, each fitting, and its bound is under the one asked for.
+      const bound = least * (1 + 1e-9) + r() * least;
+      const witness = stepUnder(problem, bound);
+      if (!witness) throw new Error(`seed ${seed}: no witness under ${bound}`);
+      const rangeOf = (o: StageOption): [number, number] => {
+        for (const [key, opts] of table) if (opts.includes(o)) return key.split(',').map(Number) as [number, number];
+        throw new Error(`seed ${seed}: an option not of the problem`);
+      };
+      let next = 0;
+      const work: number[] = [];
+      const crossings: number[] = [];
+      witness.forEach((o, i) => {
+        const [a, b] = rangeOf(o);
+        expect(a, `seed ${seed}`).toBe(next);
+        next = b + 1;
+        expect(o.staticBytes + o.activationBytes).toBeLessThanOrEqual(o.memoryLimit);
+        work.push(o.seconds);
+        crossings.push(priced && a > 0 && (witness[i - 1]?.wholeHosts === true || o.wholeHosts === true) ? (boundary[a] ?? 0) : 0);
+      });
+      expect(next, `seed ${seed}`).toBe(layers);
+      expect(witness.reduce((d, o) => d + o.devices, 0)).toBeLessThanOrEqual(devices);
+      expect(stepLowerBound(work, M, witness.map((o) => o.stepSeconds ?? 0), crossings)).toBeLessThanOrEqual(bound * (1 + 1e-12));
+      expect(stepUnder(problem, least * (1 - 1e-9)), `seed ${seed}`).toBeUndefined();
     }
     expect(couldStepUnder({ layers: 1, devices: 1, microbatches: 1, options: () => [] }, Infinity)).toBe(true);
   });
@@ -141,7 +165,9 @@ describe('a count whose bubble alone loses', () => {
 describe('a count the bound lets through but memory and the stage cap do not', () => {
   it('is rejected after the stage DP, saying the memory limit and the cap left no plan', async () => {
     const cluster = parseCluster('hosts: 2\ndevicesPerHost: 2\ndevice: A100-80GB\nintraHost: {bandwidth: 300GB/s, latency: 5us}\ninterHost: {bandwidth: 25Gb/s, latency: 20us}\n', 'two-hosts.yaml');
-    const cost = loadCostModel(undefined);
+    // Every mesh priced (no floors): the tests after pricing, which floors, proven and
+    // against the best itself, would reach before it (tests/best-step.test.ts).
+    const cost = { ...loadCostModel(undefined), computeScalesDown: undefined };
     const preset = cluster.groups[0]?.device;
     if (!preset) throw new Error('no device');
     const planAt = async (memoryBytes: number | undefined, best?: number): Promise<PipelinePlan | PipelineRejection> => {

@@ -8,6 +8,7 @@
  */
 import type { CostModel } from '../../cost-models/cost-model.js';
 import { logicalMesh, logicalMeshes, type LogicalMesh } from '../../src/cluster/mesh.js';
+import type { GroupLink } from '../../src/cluster/links.js';
 import { submeshes, type Submesh } from '../../src/cluster/submesh.js';
 import { AutoparError } from '../../src/errors.js';
 import type { Cluster, DeviceType } from '../../src/cluster/types.js';
@@ -31,7 +32,7 @@ import { dimensionSizes, withoutIdleAxes } from './idle-axes.js';
 import { evenRanges, memoryShortfall } from './stage-report.js';
 import { bytesText } from '../../src/explain/text.js';
 import { type BestStep, bestStepSeconds, STAGE_CAP_SLACK, stageCap } from './best-step.js';
-import { couldStepUnder } from './step-bound.js';
+import { couldStepUnder, stepUnder } from './step-bound.js';
 import { axisRelaxation, relaxedBound, relaxedFloor } from './relaxed-floors.js';
 import { type LayerCost, layerFloors, type MeshCosts } from './time-floors.js';
 
@@ -252,7 +253,14 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     firstOf.set(s, k);
     return k;
   });
-  const meshKey = (lm: LogicalMesh): string => `${lm.shape.join('x')}|${lm.devices.length}|${lm.axes.map((a) => `${a.alpha}:${a.beta}`).join(',')}`;
+  // What a mesh's problems depend on: its shape, size, axes and links. With the axes'
+  // names (`named`) for the caches of plans (their layouts name axes); without, for the
+  // relaxed bounds (numbers: a relaxation keeps the name of the axis it keeps).
+  const linkText = (a: GroupLink): string => `${a.size}:${a.alpha}:${a.beta}:${a.alltoallBeta}:${a.link}:${a.hosts}:${a.devicesPerHost}:${a.sharedNic}`;
+  const meshKey = (lm: LogicalMesh, named = true): string =>
+    `${lm.shape.join('x')}|${lm.devices.length}|${lm.axes.map((a) => `${named ? a.name : ''}=${linkText(a)}`).join(',')}|${Object.entries(lm.multiAxis)
+      .map(([axes, a]) => `${named ? axes : ''}=${linkText(a)}`)
+      .join(',')}`;
   const shapes = submeshes(opts.cluster);
   const grid = opts.grid;
   const N = opts.cluster.devices.length;
@@ -563,14 +571,9 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     },
   });
   /**
-   * With another count's step to beat before pricing starts, the 1-D meshes are priced
-   * first and the 2-D ones offered at the floor of their 1-D relaxation (relaxed-floors.ts),
-   * and the count is rejected when no plan could step under it by the test below
-   * (couldStepUnder) or when the stage DP finds none within the cap even at every layer's
-   * memory floor (a floor is no more than any plan's figure, so a count rejected here is
-   * one the same tests after pricing would reject): GPT-1.3B's M=4 and M=2 on 8x8 go with
-   * their 12 2-D meshes unpriced (1.3 and 1.1 s against 4.3 and 2.8 s); GPT-175B's M=64 and
-   * M=32 on 1,024 with their 43 (4.8 s each against 16-20 s).
+   * With another count's step to beat before pricing starts, the count is tested at
+   * floors first (hopelessAtFloors): GPT-1.3B's M=8, 4 and 2 on 8x8 are rejected there
+   * with no mesh priced; GPT-175B's M=64 and M=32 on 1,024 likewise.
    *
    * Then, where a round of stage DPs is cheap (LAZY_DP_WORK), the 2-D meshes across hosts
    * enter at those floors, and one is priced only once a stage plan the count would act
@@ -711,9 +714,9 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     return `found with ${left} of its ${of} logical meshes at their floors, not priced`;
   }
 
-  /** Why a count none of whose plans could step under `STAGE_CAP_SLACK` x `bestSeconds` is rejected. */
-  function cannotBeat(bestSeconds: number): string {
-    return `no stage plan could step under ${STAGE_CAP_SLACK} x the best step ${bestSeconds.toPrecision(4)} s another micro-batch count reached: a 1F1B step of ${opts.microbatches} micro-batches takes, for every stage, at least the work of the stages before it and of the boundaries between them that cross hosts, plus ${opts.microbatches} times its own, and an update`;
+  /** Why a count none of whose plans could step under `slack` x `bestSeconds` is rejected. */
+  function cannotBeat(bestSeconds: number, slack = STAGE_CAP_SLACK): string {
+    return `no stage plan could step under ${slack === 1 ? '' : `${slack} x `}the best step ${bestSeconds.toPrecision(4)} s another micro-batch count reached: a 1F1B step of ${opts.microbatches} micro-batches takes, for every stage, at least the work of the stages before it and of the boundaries between them that cross hosts, plus ${opts.microbatches} times its own, and an update`;
   }
 
   /**
@@ -748,52 +751,69 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   }
 
   /**
-   * Prices the 1-D meshes (exact solves, cheap beside a 2-D mesh's descent), offers every
-   * 2-D mesh at its relaxation's floors (relaxed-floors.ts) and tests the count: no plan
-   * stepping under the best step by couldStepUnder, or none whose stages all beat the cap
-   * with every layer at the least memory any layout holds (the test leanHopeless makes
-   * after pricing), rejects it. The rejection, or undefined when the count stands.
+   * Tests the count at floors, before any mesh is priced, against the best step another
+   * count reached: every mesh's layers at their one-device floors, each mesh's tightened
+   * to its relaxation's floors (relaxed-floors.ts; a 1-D mesh is its own relaxation) once
+   * a plan the tests accept uses it, until the tests reject the count or accept a plan on
+   * tightened meshes only. The tests: no plan could step under the best by couldStepUnder,
+   * or the stage DP finds none whose stages all take at most best / M with every layer at
+   * the least memory any layout holds. Every floor is proven (no plan of the mesh, fast,
+   * lean or solved exactly, goes under it), so the tests take the best step itself, not
+   * the cap's slack over it (which covers priced times, upper bounds): no plan of a count
+   * rejected here steps under the best. The rejection, or undefined when the count stands.
    */
   async function hopelessAtFloors(): Promise<string | undefined> {
     const oneDevice = await oneDeviceFloors();
     if (!oneDevice) return undefined;
-    // Every (submesh, logical mesh) as addMeshes walks them: its layers once priced, else its floors.
-    const entries: { sm: Submesh; on: LogicalMesh; layers?: (LayerOnMesh | undefined)[]; floors: LayerCost[] }[] = [];
-    for (const sm of shapes) for (const lm of stageMeshes(opts.cluster, sm)) entries.push({ sm, on: withoutIdleAxes(opts.cluster, lm, sizes) ?? lm, floors: layerFloors(oneDevice, sm.size) });
-    for (const e of entries) {
-      if (e.on.axes.length !== 1) continue;
-      const layers: (LayerOnMesh | undefined)[] = [];
-      for (let l = 0; l < L; l++) layers.push(await layerOn(l, e.on));
-      e.layers = layers;
-    }
-    for (const e of entries) if (!e.layers) e.floors = await relaxedFloors(e.on, e.floors);
-    // Joins at 0, their floor: resharding between layers only adds.
-    const over: MeshCosts[] = entries.map((e) => ({ submesh: e.sm, layers: e.layers ?? e.floors, joins: [] }));
-    const found = foundAtFloors(entries.filter((e) => !e.layers).length, entries.length);
+    // Every (submesh, logical mesh) as addMeshes walks them, at its floors; one device's are its plan's.
+    const entries: { sm: Submesh; on: LogicalMesh; layers: LayerCost[]; tight: boolean }[] = [];
+    for (const sm of shapes) for (const lm of stageMeshes(opts.cluster, sm)) entries.push({ sm, on: withoutIdleAxes(opts.cluster, lm, sizes) ?? lm, layers: layerFloors(oneDevice, sm.size), tight: sm.size === 1 });
     const best = opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity;
-    const limit = stageCap(best, opts.microbatches);
-    if (!couldStepUnder(problem(false, slowest, false, over, limit), STAGE_CAP_SLACK * best)) return `${cannotBeat(best)} (${found})`;
-    if (planStages(problem(true, slowest, true, over, limit)) === undefined) {
-      return `every stage plan has a stage slower than ${(limit * 1000).toPrecision(3)} ms per micro-batch (${STAGE_CAP_SLACK} x the best step ${best.toPrecision(4)} s / ${opts.microbatches} micro-batches) even with each layer holding only its bytes spread over its stage's devices, so it steps slower than the plan another micro-batch count reached (${found})`;
+    // Every stage of a 1F1B step runs M micro-batches: one slower than best / M loses.
+    const limit = best / Math.max(1, opts.microbatches);
+    // Joins at 0, their floor: resharding between layers only adds.
+    const over = (): MeshCosts[] => entries.map((e) => ({ submesh: e.sm, layers: e.layers, joins: [] }));
+    /** Tightens the meshes a plan uses; false when they all were. */
+    const tighten = async (used: readonly StageOption[]): Promise<boolean> => {
+      let any = false;
+      for (const o of used) {
+        const e = entries[o.submesh];
+        if (!e || e.tight) continue;
+        e.layers = await relaxedFloors(e.on, e.layers);
+        e.tight = true;
+        any = true;
+      }
+      return any;
+    };
+    const found = (): string => `found with every logical mesh at its floors, ${entries.filter((e) => e.tight).length} of ${entries.length} by their relaxations, none priced`;
+    for (;;) {
+      const plan = stepUnder(problem(false, slowest, false, over(), limit), best);
+      if (!plan) return `${cannotBeat(best, 1)} (${found()})`;
+      if (!(await tighten(plan))) break;
+    }
+    for (;;) {
+      const plan = planStages(problem(true, slowest, true, over(), limit));
+      if (!plan) return `every stage plan that fits, even with each layer holding only its bytes spread over its stage's devices, has a stage slower than ${(limit * 1000).toPrecision(3)} ms per micro-batch (the best step ${best.toPrecision(4)} s another micro-batch count reached / ${opts.microbatches} micro-batches) (${found()})`;
+      if (!(await tighten(plan.stages.map((st) => st.option)))) break;
     }
     return undefined;
   }
 
   /**
-   * Each layer's floors on a 2-D mesh: its time per micro-batch at least either 1-D
-   * relaxation's proven bound / the other axis's size, less the tie-break
-   * (relaxed-floors.ts), and its one-device floors (`base`) for the rest. A 1-D mesh
-   * keeps `base`.
+   * Each layer's floors on a mesh: its time per micro-batch at least its relaxation's
+   * proven bound / the dropped axis's size, less the tie-break (relaxed-floors.ts; the
+   * better of a 2-D mesh's two, a 1-D mesh's own exact solve), and `base` (its one-device
+   * floors) for the rest.
    */
   async function relaxedFloors(lm: LogicalMesh, base: readonly LayerCost[]): Promise<LayerCost[]> {
-    const relaxations = [axisRelaxation(lm, 0), axisRelaxation(lm, 1)].flatMap((r) => (r ? [r] : []));
+    const relaxations = lm.axes.length === 1 ? [{ mesh: lm, divisor: 1 }] : [axisRelaxation(lm, 0), axisRelaxation(lm, 1)].flatMap((r) => (r ? [r] : []));
     const out: LayerCost[] = [];
     for (let l = 0; l < L; l++) {
       let seconds = (base[l] as LayerCost).seconds;
       const g = ranges[l] as Graph;
       for (const relaxation of relaxations) {
         // The relaxed mesh's bound, shared by the meshes that relax to it.
-        const key = `${kinds[l] ?? l}|${meshKey(relaxation.mesh)}`;
+        const key = `${kinds[l] ?? l}|${meshKey(relaxation.mesh, false)}`;
         let bound = relaxedBounds.get(key);
         if (bound === undefined) {
           bound = await relaxedBound(g, layerRoles[l] as ValueRoles, onMesh(relaxation.mesh), opts.cost, opts.device, perStepNames, { solver: opts.solver ?? 'auto', timeLimitSeconds: opts.timeLimitSeconds });

@@ -65,10 +65,17 @@ export function axisRelaxation(lm: LogicalMesh, keep: 0 | 1 = 0): { readonly mes
   return { mesh: { shape: [kept.size], devices: Array.from({ length: kept.size }, (_, i) => lm.devices[i * strides] ?? 0), axes: [link], multiAxis: {} }, divisor: d };
 }
 
+// Per graph (immutable): asked for every layer on every relaxed mesh of every count.
+const ceilings = new WeakMap<Graph, number>();
+const stepNames = new WeakMap<Graph, { readonly perStep: ReadonlySet<string>; readonly names: Set<string> }>();
+
 /** The most any plan of `g` can be charged for its resident bytes: every value whole, once. */
 export function tieBreakCeiling(g: Graph): number {
+  const known = ceilings.get(g);
+  if (known !== undefined) return known;
   let bytes = 0;
   for (const t of g.types.values()) bytes += t.shape.reduce<number>((p, d) => p * (typeof d === 'number' ? d : 1), 1) * dtypeBytes(t.dtype);
+  ceilings.set(g, bytes * MEMORY_TIE_BREAK);
   return bytes * MEMORY_TIE_BREAK;
 }
 
@@ -77,7 +84,9 @@ export function tieBreakCeiling(g: Graph): number {
  * the values several ops read whose first reader is one of them (their shared reshard
  * runs once per step; intra-op/plan.ts names it after that reader).
  */
-export function perStepNamesOf(g: Graph, perStep: ReadonlySet<string>): Set<string> {
+export function perStepNamesOf(g: Graph, perStep: ReadonlySet<string>): ReadonlySet<string> {
+  const known = stepNames.get(g);
+  if (known?.perStep === perStep) return known.names;
   const out = new Set(perStep);
   const readers = new Map<string, number>();
   const first = new Map<string, string>();
@@ -89,6 +98,7 @@ export function perStepNamesOf(g: Graph, perStep: ReadonlySet<string>): Set<stri
     }
   }
   for (const [v, count] of readers) if (count > 1 && perStep.has(first.get(v) ?? '')) out.add(v);
+  stepNames.set(g, { perStep, names: out });
   return out;
 }
 

@@ -119,13 +119,126 @@ const strategyCache = new WeakMap<DeviceMesh, Map<string, readonly NodeStrategy[
  * transformer block repeats its rules; the inter-op pass builds many problems on one
  * mesh): the same strategy objects, so their specs' keys are computed once.
  */
-function strategiesOf(rule: ShardingRule, mesh: DeviceMesh, outputRanks: readonly number[]): readonly NodeStrategy[] {
+function strategiesOf(f: NodeFacts, mesh: DeviceMesh): readonly NodeStrategy[] {
   let byRule = strategyCache.get(mesh);
   if (!byRule) strategyCache.set(mesh, (byRule = new Map()));
-  const key = JSON.stringify([rule.factors, rule.inputs, rule.outputs, rule.linear === true, outputRanks]);
-  let list = byRule.get(key);
-  if (!list) byRule.set(key, (list = enumerateStrategies(rule, mesh, outputRanks)));
+  let list = byRule.get(f.ruleKey);
+  if (!list) {
+    // A scalar input has an empty rule row, which the enumerator reads as 'free'; it must
+    // still arrive as the value, not as a partial sum (a mean's partials feeding a loss).
+    list = enumerateStrategies(f.rule, mesh, f.outRanks).map((s) => (s.inputs.some((sp, i) => !sp && f.scalar[i]) ? { ...s, inputs: s.inputs.map((sp, i) => sp ?? (f.scalar[i] ? SCALAR : sp)) } : s));
+    byRule.set(f.ruleKey, list);
+  }
   return list;
+}
+
+/** What a problem needs of an op node whatever the mesh. */
+interface NodeFacts {
+  /** Its sharding rule, constant inputs' rows dropped (constants never travel: they need no layout). */
+  readonly rule: ShardingRule;
+  /** The rule and output ranks spelled out: strategiesOf's key. */
+  readonly ruleKey: string;
+  readonly outRanks: readonly number[];
+  /** Inputs that are scalars, which must arrive whole. */
+  readonly scalar: readonly boolean[];
+  readonly full: OpCost;
+  readonly inShapes: readonly (readonly number[])[];
+  readonly outShapes: readonly (readonly number[])[];
+  readonly inBytes: readonly number[];
+  readonly outBytes: readonly number[];
+  readonly dtype: Dtype;
+}
+
+/** A graph's mesh-independent facts: per op node, and the problem nodes' labels (repeatedLayerTies). */
+interface GraphFacts {
+  readonly nodes: readonly NodeFacts[];
+  /** Values several ops read that an op produces: each gets a shared node, in this order. */
+  readonly shared: readonly string[];
+  /** Each problem node's initial label (values, then ops, then shared values), and its class number. */
+  readonly labels: readonly string[];
+  readonly labelClasses: readonly number[];
+  /** The ties found where each label class's nodes had equal strategy counts (tiesOf). */
+  ties?: number[][];
+}
+
+/**
+ * The inter-op pass builds each layer's problem on tens of meshes: what does not depend
+ * on the mesh (rules, costs of the whole op, shapes, labels) is worked out once per
+ * graph (graphs are immutable).
+ */
+const factsCache = new WeakMap<Graph, GraphFacts>();
+
+function graphFacts(g: Graph): GraphFacts {
+  const known = factsCache.get(g);
+  if (known) return known;
+  const bytesOf = (name: string): number => dtypeBytes(g.types.get(name)?.dtype ?? 'float32');
+  const nodes = g.nodes.map((node): NodeFacts => {
+    const op = opFor(node, g.opset);
+    const inTypes = node.inputs.map((n) => (n === '' ? undefined : { dtype: g.types.get(n)?.dtype ?? 'float32', shape: shapeOf(g, n) }));
+    const outTypes = node.outputs.map((o) => ({ dtype: g.types.get(o)?.dtype ?? 'float32', shape: o === '' ? [] : shapeOf(g, o) }));
+    const isConstant = (i: number): boolean => g.constants.has(node.inputs[i] ?? '') || node.inputs[i] === '';
+    const sctx = { node, opset: g.opset, inputs: inTypes, outputs: outTypes, isConstant, constant: (i: number) => g.constants.get(node.inputs[i] ?? '') };
+    const rule: ShardingRule = op.shardingRule(sctx) ?? replicatedRule(sctx);
+    const ruleNoConst: ShardingRule = { ...rule, inputs: rule.inputs.map((d, i) => (isConstant(i) ? [] : d)) };
+    const outRanks = outTypes.map((t) => t.shape.length);
+    const scalar = node.inputs.map((_, i) => !isConstant(i) && inTypes[i]?.shape.length === 0);
+    return {
+      rule: ruleNoConst,
+      ruleKey: JSON.stringify([ruleNoConst.factors, ruleNoConst.inputs, ruleNoConst.outputs, ruleNoConst.linear === true, outRanks, scalar]),
+      outRanks,
+      scalar,
+      full: nodeCost(g, node),
+      inShapes: node.inputs.map((n) => (n === '' ? [] : shapeOf(g, n))),
+      outShapes: outTypes.map((t) => t.shape),
+      inBytes: node.inputs.map((n) => (n === '' ? 0 : bytesOf(n))),
+      outBytes: node.outputs.map((o) => (o === '' ? 0 : bytesOf(o))),
+      dtype: costDtype(g.types.get(node.outputs[0] ?? '')?.dtype ?? 'float32'),
+    };
+  });
+  const shared = sharedValues(g);
+  const labels = [
+    ...[...g.inputs.map((i) => i.name), ...g.initializers.keys()].map((v) => `value:${g.types.get(v)?.dtype}:${shapeOf(g, v).join('x')}`),
+    ...g.nodes.map((n) => nodeLabel(g, n)),
+    ...shared.map((v) => `shared:${g.types.get(v)?.dtype}:${shapeOf(g, v).join('x')}`),
+  ];
+  const ids = new Map<string, number>();
+  const labelClasses = labels.map((l) => {
+    let id = ids.get(l);
+    if (id === undefined) ids.set(l, (id = ids.size));
+    return id;
+  });
+  const facts: GraphFacts = { nodes, shared, labels, labelClasses };
+  factsCache.set(g, facts);
+  return facts;
+}
+
+/**
+ * The ties of `problem` (built from `facts`' graph). Where each label class's nodes have
+ * equal strategy counts, the refinement starts from the label classes themselves and
+ * refines them over the same edges (built in the same order on every mesh), so the ties
+ * found on one such mesh hold on every other: found once per graph, found again where
+ * pins left a class's nodes different counts.
+ */
+function tiesOf(facts: GraphFacts, problem: Problem): number[][] {
+  if (facts.labels.length !== problem.nodes.length) throw new AutoparError('E_INTERNAL', `intra-op: ${facts.labels.length} labels for ${problem.nodes.length} problem nodes`);
+  const counts: number[] = [];
+  const uniform = problem.nodes.every((n, i) => {
+    const c = facts.labelClasses[i] as number;
+    counts[c] ??= n.strategies.length;
+    return counts[c] === n.strategies.length;
+  });
+  if (uniform && facts.ties) return facts.ties;
+  const groups = repeatedLayerTies(problem, facts.labels);
+  if (uniform) facts.ties = groups;
+  return groups;
+}
+
+/** Values several ops read that an op produces, in the order the problem gives them shared nodes. */
+function sharedValues(g: Graph): string[] {
+  const readers = new Map<string, number>();
+  for (const node of g.nodes) for (const v of new Set(node.inputs)) if (v !== '' && !g.constants.has(v)) readers.set(v, (readers.get(v) ?? 0) + 1);
+  const produced = new Set(g.nodes.flatMap((n) => n.outputs.filter((o) => o !== '')));
+  return [...readers].filter(([v, count]) => count >= 2 && produced.has(v)).map(([v]) => v);
 }
 
 const layoutCache = new WeakMap<DeviceMesh, Map<string, readonly ShardingSpec[]>>();
@@ -172,33 +285,18 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
     memoryTerms.push({ node: idx, bytes });
   }
 
-  for (const node of g.nodes) {
-    const op = opFor(node, g.opset);
-    const inTypes = node.inputs.map((n) => (n === '' ? undefined : { dtype: g.types.get(n)?.dtype ?? 'float32', shape: shapeOf(g, n) }));
-    const outTypes = node.outputs.map((o) => ({ dtype: g.types.get(o)?.dtype ?? 'float32', shape: o === '' ? [] : shapeOf(g, o) }));
-    const isConstant = (i: number): boolean => g.constants.has(node.inputs[i] ?? '') || node.inputs[i] === '';
-    const sctx = { node, opset: g.opset, inputs: inTypes, outputs: outTypes, isConstant, constant: (i: number) => g.constants.get(node.inputs[i] ?? '') };
-    const rule: ShardingRule = op.shardingRule(sctx) ?? replicatedRule(sctx);
-    // Constants never travel: their rows are dropped so that they need no layout.
-    const ruleNoConst: ShardingRule = { ...rule, inputs: rule.inputs.map((d, i) => (isConstant(i) ? [] : d)) };
-    // A scalar input has an empty rule row, which the enumerator reads as 'free'; it must
-    // still arrive as the value, not as a partial sum (a mean's partials feeding a loss).
-    let strategies = strategiesOf(ruleNoConst, mesh, outTypes.map((t) => t.shape.length)).map((s) =>
-      s.inputs.some((sp, i) => !sp && !isConstant(i) && inTypes[i]?.shape.length === 0) ? { ...s, inputs: s.inputs.map((sp, i) => sp ?? (!isConstant(i) && inTypes[i]?.shape.length === 0 ? SCALAR : sp)) } : s,
-    );
+  const facts = graphFacts(g);
+  g.nodes.forEach((node, n) => {
+    const f = facts.nodes[n] as NodeFacts;
+    const { full, inShapes, outShapes, inBytes, outBytes } = f;
+    let strategies = strategiesOf(f, mesh);
     const pinnedOut = node.outputs.map((o) => inp.pinned?.get(o));
     if (pinnedOut.some((p) => p)) {
       strategies = strategies.filter((s) => pinnedOut.every((p, o) => !p || specKeyEq(p, s.outputs[o])));
       if (strategies.length === 0) throw new AutoparError('E_USAGE', `node '${node.name}': no strategy produces the pinned layout of its outputs`);
     }
-    const full = nodeCost(g, node);
     const idx = nodes.length;
     const resident = node.outputs.map((o) => o !== '' && inp.roles.resident.has(o));
-    // Shapes and element sizes once per node, not per strategy.
-    const inShapes = node.inputs.map((n) => (n === '' ? [] : shapeOf(g, n)));
-    const outShapes = outTypes.map((t) => t.shape);
-    const inBytes = node.inputs.map((n) => (n === '' ? 0 : bytesOf(n)));
-    const outBytes = node.outputs.map((o) => (o === '' ? 0 : bytesOf(o)));
     const residentBytes = strategies.map((s) => node.outputs.reduce((sum, o, k) => (resident[k] && s.outputs[k] ? sum + shardBytes(outShapes[k] ?? [], outBytes[k] ?? 0, s.outputs[k] as ShardingSpec, mesh) : sum), 0));
     const seconds: number[] = [];
     computeSeconds.push(seconds);
@@ -217,7 +315,7 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
           const spec = s.outputs[k];
           if (o !== '' && spec) bytes += shardBytes(outShapes[k] ?? [], outBytes[k] ?? 0, spec, mesh);
         });
-        const t = cost.compute({ flops: full.flops / s.divisor, bytes: full.kind === 'none' ? 0 : bytes, dtype: costDtype(g.types.get(node.outputs[0] ?? '')?.dtype ?? 'float32'), kind: costKind(full.kind) }, device);
+        const t = cost.compute({ flops: full.flops / s.divisor, bytes: full.kind === 'none' ? 0 : bytes, dtype: f.dtype, kind: costKind(full.kind) }, device);
         seconds.push(full.kind === 'none' ? 0 : t.seconds);
         return { cost: (seconds[si] ?? 0) + (residentBytes[si] ?? 0) * MEMORY_TIE_BREAK };
       }),
@@ -226,7 +324,7 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
     opIndex.set(node.name, idx);
     node.outputs.forEach((o, k) => o !== '' && producer.set(o, { node: idx, output: k }));
     if (resident.some((r) => r)) memoryTerms.push({ node: idx, bytes: residentBytes });
-  }
+  });
 
   const specOut = (pnode: number, output: number, i: number): ShardingSpec => {
     const o = origins[pnode];
@@ -248,12 +346,10 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
 
   // A value several ops read is resharded once (an all-reduce of a partial sum is paid
   // once, not per reader): a shared node between its producer and its readers.
-  const readers = new Map<string, number>();
-  for (const node of g.nodes) for (const v of new Set(node.inputs)) if (v !== '' && !g.constants.has(v)) readers.set(v, (readers.get(v) ?? 0) + 1);
   const feeder = new Map<string, { node: number; output: number }>();
-  for (const [v, count] of readers) {
+  for (const v of facts.shared) {
     const p = producer.get(v);
-    if (count < 2 || !p || origins[p.node]?.kind !== 'op') continue;
+    if (!p) continue;
     const specs = layoutsOf(shapeOf(g, v), mesh);
     const idx = nodes.length;
     nodes.push({ name: `${v} (shared)`, strategies: specs.map(() => ({ cost: 0 })) });
@@ -285,8 +381,7 @@ export function buildIntraOpProblem(inp: IntraOpInput): IntraOpProblem {
 
   const budget = inp.memoryBudget ?? device.memoryBytes;
   const untied = problemOf(nodes, edges, [{ budget, terms: memoryTerms, name: 'device memory' }], []);
-  const labels = origins.map((o) => (o.kind === 'op' ? nodeLabel(g, o.node) : `${o.kind}:${g.types.get(o.value)?.dtype}:${shapeOf(g, o.value).join('x')}`));
-  const ties = inp.tieRepeats === false ? [] : repeatedLayerTies(untied, labels);
+  const ties = inp.tieRepeats === false ? [] : tiesOf(facts, untied);
   return {
     problem: problemOf(untied.nodes, untied.edges, untied.memory, ties),
     origins,
