@@ -87,7 +87,7 @@ describe('the best step shared between micro-batch counts', () => {
     const far = alone.stepTimeSeconds / 100;
     const r = await planAt(16, 4, far);
     // Known before any mesh was priced (their floors are enough: see the tests below).
-    expect(isRejection(r) && r.rejected).toMatch(/^no stage plan could step under the best step [\d.e+-]+ s another micro-batch count reached: a 1F1B step of 4 micro-batches takes, for every stage, at least the work of the stages before it and of the boundaries between them that cross hosts, plus 4 times its own, and an update \(found with every logical mesh at its floors, \d+ of \d+ by their relaxations, none priced\)$/);
+    expect(isRejection(r) && r.rejected).toMatch(/^no stage plan could step under the best step [\d.e+-]+ s another micro-batch count reached: a 1F1B step of 4 micro-batches takes, for every stage, at least the work of the stages before it and of the boundaries between them that cross hosts, plus 4 times its own, and an update, and waits out the first and the last micro-batch's round trips through the stages after it \(found with every logical mesh at its floors, \d+ of \d+ by their relaxations, none priced\)$/);
     // The bound it rests on: a stage works through every micro-batch (forward and backward,
     // transfers aside on their own stream), so a plan steps in at least M x its slowest stage's work.
     expectStepAtLeastMTimesEveryStage(alone);

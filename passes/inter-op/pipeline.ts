@@ -716,7 +716,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
 
   /** Why a count none of whose plans could step under `slack` x `bestSeconds` is rejected. */
   function cannotBeat(bestSeconds: number, slack = STAGE_CAP_SLACK): string {
-    return `no stage plan could step under ${slack === 1 ? '' : `${slack} x `}the best step ${bestSeconds.toPrecision(4)} s another micro-batch count reached: a 1F1B step of ${opts.microbatches} micro-batches takes, for every stage, at least the work of the stages before it and of the boundaries between them that cross hosts, plus ${opts.microbatches} times its own, and an update`;
+    return `no stage plan could step under ${slack === 1 ? '' : `${slack} x `}the best step ${bestSeconds.toPrecision(4)} s another micro-batch count reached: a 1F1B step of ${opts.microbatches} micro-batches takes, for every stage, at least the work of the stages before it and of the boundaries between them that cross hosts, plus ${opts.microbatches} times its own, and an update, and waits out the first and the last micro-batch's round trips through the stages after it`;
   }
 
   /**
