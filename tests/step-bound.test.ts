@@ -79,9 +79,11 @@ describe('the 1F1B step lower bound', () => {
       const problem: StageProblem = { layers, devices, microbatches: M, options: (a, b) => table.get(`${a},${b}`) ?? [], ...(priced ? { boundarySeconds: (a: number) => boundary[a] ?? 0 } : {}) };
       // Every plan: a split of the layers into ranges, an option per range.
       let least = Infinity;
+      let leastPrefix = Infinity;
       const walk = (a: number, used: number, work: number[], updates: number[], crossings: number[], prevWhole: boolean): void => {
         if (a === layers) {
           least = Math.min(least, stepLowerBound(work, M, updates, crossings));
+          leastPrefix = Math.min(leastPrefix, prefixBound(work, M, updates, crossings));
           return;
         }
         for (let b = a; b < layers; b++) {
@@ -99,6 +101,10 @@ describe('the 1F1B step lower bound', () => {
       }
       expect(couldStepUnder(problem, least * (1 + 1e-9)), `seed ${seed}`).toBe(true);
       expect(couldStepUnder(problem, least * (1 - 1e-9)), `seed ${seed}`).toBe(false);
+      // Without the round trips (the DP for large problems): the prefix bound's least.
+      expect(couldStepUnder(problem, leastPrefix * (1 + 1e-9), false), `seed ${seed}`).toBe(true);
+      expect(couldStepUnder(problem, leastPrefix * (1 - 1e-9), false), `seed ${seed}`).toBe(false);
+      expect(leastPrefix).toBeLessThanOrEqual(least);
       // The witness stepUnder gives is such a plan: its options cover the layers in order,
       // on at most all devices, each fitting, and its bound is under the one asked for.
       const bound = least * (1 + 1e-9) + r() * least;

@@ -56,6 +56,14 @@ export const MAX_DP_LAYERS = 40;
 const LAZY_ROUNDS = 4;
 const LAZY_DP_WORK = 2e5;
 
+/**
+ * The work (spans² x logical meshes x min(M, spans)) up to which the step bound's test
+ * counts the round trips through later stages (step-bound.ts stepUnder): GPT-1.3B on 8x8
+ * (26² x 35 x 26 at most) takes tens of ms; GPT-175B on 1,024 (40² x 515 x 40) ran for
+ * minutes, and tests the prefix bound alone.
+ */
+const ROUND_TRIP_DP_WORK = 2e6;
+
 /** A chosen layer's gap above which it is solved again exactly (see realize), and that solve's time limit. */
 const EXACT_GAP = 0.01;
 const EXACT_SECONDS = 5;
@@ -494,7 +502,8 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     readonly stepSeconds: Float64Array;
     readonly gap: Int32Array;
   }
-  const sumsOf = new Map<MeshCosts, Sums>();
+  // Weak: the floors' tests make MeshCosts of their own, round after round.
+  const sumsOf = new WeakMap<MeshCosts, Sums>();
   const sums = (m: MeshCosts): Sums => {
     let s = sumsOf.get(m);
     if (s) return s;
@@ -585,6 +594,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   // Only where a round of stage DPs is cheap (see LAZY_DP_WORK).
   const meshCount = shapes.reduce((n, sm) => n + stageMeshes(opts.cluster, sm).length, 0);
   const lazy = floorsHold && spans.length ** 2 * meshCount <= LAZY_DP_WORK;
+  const roundTrips = spans.length ** 2 * meshCount * Math.min(opts.microbatches, spans.length) <= ROUND_TRIP_DP_WORK;
   if (floorsHold && opts.bestStep && bestStepSeconds(opts.bestStep) < Infinity) {
     const hopeless = await hopelessAtFloors();
     if (hopeless) return reject(hopeless, undefined);
@@ -606,7 +616,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   // slack) is rejected. The cap alone lets through counts with few micro-batches whose
   // stages are each fast enough but whose bubble (the stages before the slowest) and
   // update lose.
-  if (cap < Infinity && !couldStepUnder(problem(false), STAGE_CAP_SLACK * best)) return reject(`${cannotBeat(best)}${unpriced()}`, undefined);
+  if (cap < Infinity && !couldStepUnder(problem(false), STAGE_CAP_SLACK * best, roundTrips)) return reject(`${cannotBeat(best)}${unpriced()}`, undefined);
   // Under another count's cap, whether lean layouts could give a plan at all: the DP with
   // every option at its fast time and its memory floor (a lean layout is priced no faster
   // and holds no less) finding none means they cannot, and they are not priced.
@@ -652,7 +662,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     // at their floors it may let through a count that pricing them would reject; that
     // count's plan steps over the slack x the best all the same, so the search's answer
     // does not change.)
-    if (cap < Infinity && !couldStepUnder(problem(false), STAGE_CAP_SLACK * best)) return reject(`${cannotBeat(best)}${unpriced()}`, undefined);
+    if (cap < Infinity && !couldStepUnder(problem(false), STAGE_CAP_SLACK * best, roundTrips)) return reject(`${cannotBeat(best)}${unpriced()}`, undefined);
   }
   // The layers of realized stages with the bounds their solves deferred, shared by the
   // plans realize() is asked for (the DP's over the slowest and over the fastest link).
@@ -766,20 +776,24 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     const oneDevice = await oneDeviceFloors();
     if (!oneDevice) return undefined;
     // Every (submesh, logical mesh) as addMeshes walks them, at its floors; one device's are its plan's.
-    const entries: { sm: Submesh; on: LogicalMesh; layers: LayerCost[]; tight: boolean }[] = [];
+    const entries: { sm: Submesh; on: LogicalMesh; layers: LayerCost[]; tight: boolean; costs?: MeshCosts }[] = [];
     for (const sm of shapes) for (const lm of stageMeshes(opts.cluster, sm)) entries.push({ sm, on: withoutIdleAxes(opts.cluster, lm, sizes) ?? lm, layers: layerFloors(oneDevice, sm.size), tight: sm.size === 1 });
     const best = opts.bestStep ? bestStepSeconds(opts.bestStep) : Infinity;
     // Every stage of a 1F1B step runs M micro-batches: one slower than best / M loses.
     const limit = best / Math.max(1, opts.microbatches);
     // Joins at 0, their floor: resharding between layers only adds.
-    const over = (): MeshCosts[] => entries.map((e) => ({ submesh: e.sm, layers: e.layers, joins: [] }));
-    /** Tightens the meshes a plan uses; false when they all were. */
+    // (The same objects while a mesh's floors stand: the DPs' running sums are kept by them.)
+    const over = (): MeshCosts[] => entries.map((e) => (e.costs ??= { submesh: e.sm, layers: e.layers, joins: [] }));
+    /**
+     * Tightens the meshes a plan uses (every mesh, past LAZY_DP_WORK: there a round of DPs
+     * costs more than the solves it would save); false when they all were.
+     */
     const tighten = async (used: readonly StageOption[]): Promise<boolean> => {
       let any = false;
-      for (const o of used) {
-        const e = entries[o.submesh];
+      for (const e of lazy ? used.map((o) => entries[o.submesh]) : entries) {
         if (!e || e.tight) continue;
         e.layers = await relaxedFloors(e.on, e.layers);
+        e.costs = undefined;
         e.tight = true;
         any = true;
       }
@@ -787,7 +801,7 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     };
     const found = (): string => `found with every logical mesh at its floors, ${entries.filter((e) => e.tight).length} of ${entries.length} by their relaxations, none priced`;
     for (;;) {
-      const plan = stepUnder(problem(false, slowest, false, over(), limit), best);
+      const plan = stepUnder(problem(false, slowest, false, over(), limit), best, roundTrips);
       if (!plan) return `${cannotBeat(best, 1)} (${found()})`;
       if (!(await tighten(plan))) break;
     }
