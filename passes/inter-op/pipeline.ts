@@ -581,8 +581,9 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
   });
   /**
    * With another count's step to beat before pricing starts, the count is tested at
-   * floors first (hopelessAtFloors): GPT-1.3B's M=8, 4 and 2 on 8x8 are rejected there
-   * with no mesh priced; GPT-175B's M=64 and M=32 on 1,024 likewise.
+   * floors first (hopelessAtFloors): GPT-1.3B's M=16 to 2 on 8x8 are rejected there in
+   * 0.6-1.4 s each with no mesh priced (M=16 and 8 had been priced and planned, 6-7 s);
+   * GPT-175B's M=128, 64 and 32 on 1,024 in 2-3 s (17-20 s priced).
    *
    * Then, where a round of stage DPs is cheap (LAZY_DP_WORK), the 2-D meshes across hosts
    * enter at those floors, and one is priced only once a stage plan the count would act
