@@ -32,7 +32,7 @@ import { dimensionSizes, withoutIdleAxes } from './idle-axes.js';
 import { evenRanges, memoryShortfall } from './stage-report.js';
 import { bytesText } from '../../src/explain/text.js';
 import { type BestStep, bestStepSeconds, STAGE_CAP_SLACK, stageCap } from './best-step.js';
-import { couldStepUnder, stepUnder } from './step-bound.js';
+import { couldStepUnder, FORWARD_SHARE, stepUnder } from './step-bound.js';
 import { axisRelaxation, relaxedBound, relaxedFloor } from './relaxed-floors.js';
 import { type LayerCost, layerFloors, type MeshCosts } from './time-floors.js';
 
@@ -880,10 +880,11 @@ export async function planPipeline(tg: TrainingGraph, opts: PipelineOptions): Pr
     });
     // The schedule times the boundaries itself (send, then receive): stage work without them.
     const work = stages.map((s, i) => s.seconds - (i > 0 ? (stagePlan.stages[i]?.seconds ?? 0) - (stagePlan.stages[i]?.option.seconds ?? 0) : 0));
-    // Forward is about a third of a training step's work, backward two thirds.
+    // Forward is about a third of a training step's work, backward two thirds (FORWARD_SHARE:
+    // the round-trip bound of step-bound.ts assumes this split).
     const stageCosts: StageCosts = {
-      forwardSeconds: work.map((w) => w / 3),
-      backwardSeconds: work.map((w) => (2 * w) / 3),
+      forwardSeconds: work.map((w) => FORWARD_SHARE * w),
+      backwardSeconds: work.map((w) => w - FORWARD_SHARE * w),
       activationTransferSeconds: transfer,
       gradientTransferSeconds: transfer,
       updateSeconds: stages.map((s) => s.stepSeconds),
